@@ -1,0 +1,1 @@
+"""Command-line entry points: ``bgpd`` (daemon and offline tools) and ``bgpctl`` (status client)."""
