@@ -1,0 +1,1 @@
+"""The control socket: JSON-lines ``protocol``, asyncio ``server``, blocking ``client`` for bgpctl."""

@@ -1,0 +1,267 @@
+"""The daemon settings file: what the vendor manifests have no field for.
+
+Timers, passive mode, TCP port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, logging
+and (for hosts without address watching) the floating IPs to treat as local. Every key is optional;
+unknown keys are errors, so a typo cannot silently fall back to a default. ``defaults`` apply to all
+peers; ``peers`` overrides them per peer IP. Reference: docs/operator-guide.md, "Settings reference".
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bgpd.logs import LEVELS, LogFormat
+
+__all__ = [
+    "LogSettings",
+    "NextHopPolicy",
+    "PeerOverrides",
+    "PeerPolicy",
+    "PeerSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "parse_settings",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _ip(value: object) -> IPAddress:
+    if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an IP address")
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+# One validator for both families: the union's per-member errors would be noise for the operator.
+IPField = Annotated[IPAddress, PlainValidator(_ip)]
+
+
+class NextHopPolicy(enum.StrEnum):
+    """What a session does with a node that is not on its peer's segment (RFC 4271 §5.1.3)."""
+
+    SKIP = "skip"  # do not announce it on this session (routers would drop or invalidate it)
+    SELF = "self"  # announce it with the session's floating IP as next hop (next-hop-self)
+    NODE = "node"  # announce the node's own address anyway (multihop fabrics that resolve it)
+
+
+def _check_hold(value: int) -> int:
+    if value != 0 and not 3 <= value <= 65535:  # RFC 4271 §4.2: 0 or at least three seconds
+        raise ValueError("must be 0 (no keepalives) or between 3 and 65535 seconds")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class PeerOverrides(_Strict):
+    """Per-peer settings; anything left out comes from ``defaults``."""
+
+    hold_time: int | None = Field(default=None, alias="holdTime")
+    keepalive_time: int | None = Field(default=None, alias="keepaliveTime", ge=0, le=21845)
+    connect_retry_time: int | None = Field(default=None, alias="connectRetryTime", ge=1, le=3600)
+    passive: bool | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    multihop: int | None = Field(default=None, ge=1, le=255)
+    freebind: bool | None = None
+    off_segment_next_hop: NextHopPolicy | None = Field(default=None, alias="offSegmentNextHop")
+
+    @field_validator("hold_time")
+    @classmethod
+    def _hold(cls, value: int | None) -> int | None:
+        return None if value is None else _check_hold(value)
+
+
+class PeerSettings(_Strict):
+    """Settings for every peer unless ``peers`` says otherwise."""
+
+    hold_time: int = Field(default=90, alias="holdTime")
+    keepalive_time: int | None = Field(default=None, alias="keepaliveTime", ge=0, le=21845)
+    connect_retry_time: int = Field(default=5, alias="connectRetryTime", ge=1, le=3600)
+    passive: bool = False
+    port: int = Field(default=179, ge=1, le=65535)
+    multihop: int | None = Field(default=None, ge=1, le=255)
+    freebind: bool = False
+    off_segment_next_hop: NextHopPolicy = Field(default=NextHopPolicy.SKIP, alias="offSegmentNextHop")
+
+    @field_validator("hold_time")
+    @classmethod
+    def _hold(cls, value: int) -> int:
+        return _check_hold(value)
+
+
+class LogSettings(_Strict):
+    format: LogFormat = LogFormat.AUTO
+    level: str = "info"
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.lower() not in LEVELS:
+            raise ValueError(f"must be one of {', '.join(LEVELS)}")
+        return value.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerPolicy:
+    """The resolved settings for one peer: every value concrete, keepalive derived when not given."""
+
+    hold_time: int
+    keepalive_time: int
+    connect_retry_time: int
+    passive: bool
+    port: int
+    ttl: int  # IP TTL of our packets: 1 for a directly connected peer, ``multihop`` otherwise
+    multihop: bool
+    freebind: bool
+    off_segment_next_hop: NextHopPolicy
+
+
+def _resolve(defaults: PeerSettings, override: PeerOverrides | None) -> PeerPolicy:
+    merged: dict[str, Any] = defaults.model_dump()
+    if override is not None:
+        merged.update(override.model_dump(exclude_none=True))
+        if override.hold_time is not None and override.keepalive_time is None:
+            merged["keepalive_time"] = None  # a new hold time re-derives the keepalive
+    hold = merged["hold_time"]
+    keepalive = merged["keepalive_time"]
+    if keepalive is None:
+        keepalive = hold // 3  # RFC 4271 §10: one third of the hold time
+    elif hold == 0 and keepalive != 0:
+        raise ValueError("keepaliveTime must be 0 when holdTime is 0")
+    elif hold and not 1 <= keepalive < hold:
+        raise ValueError(f"keepaliveTime must be at least 1 and below holdTime ({hold})")
+    ttl = merged["multihop"] or 1
+    return PeerPolicy(
+        hold_time=hold,
+        keepalive_time=keepalive,
+        connect_retry_time=merged["connect_retry_time"],
+        passive=merged["passive"],
+        port=merged["port"],
+        ttl=ttl,
+        multihop=merged["multihop"] is not None,
+        freebind=merged["freebind"],
+        off_segment_next_hop=merged["off_segment_next_hop"],
+    )
+
+
+class Settings(_Strict):
+    """The whole settings file. Immutable; ``for_peer`` gives one peer's resolved policy."""
+
+    defaults: PeerSettings = PeerSettings()
+    peers: dict[IPField, PeerOverrides] = {}
+    log: LogSettings = LogSettings()
+    local_addresses: tuple[IPField, ...] | None = Field(default=None, alias="localAddresses")
+
+    @field_validator("local_addresses")
+    @classmethod
+    def _unique(cls, value: tuple[IPAddress, ...] | None) -> tuple[IPAddress, ...] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("lists an address twice")
+        return value
+
+    @model_validator(mode="after")
+    def _every_peer_resolves(self) -> Settings:
+        _resolve(self.defaults, None)
+        for peer, override in self.peers.items():
+            try:
+                _resolve(self.defaults, override)
+            except ValueError as err:
+                raise ValueError(f'peers["{peer}"]: {err}') from None
+        return self
+
+    def for_peer(self, peer_ip: str | IPAddress) -> PeerPolicy:
+        """``defaults`` merged with the overrides for ``peer_ip`` (if any)."""
+        return _resolve(self.defaults, self.peers.get(ipaddress.ip_address(peer_ip)))
+
+
+class SettingsError(Exception):
+    """The settings file is unusable; ``errors`` has one line per problem, each naming its field."""
+
+    def __init__(self, path: Path | None, errors: list[str]) -> None:
+        where = str(path) if path is not None else "settings"
+        super().__init__(f"{where}: " + "; ".join(errors))
+        self.path = path
+        self.errors = errors
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if part == "[key]":
+            continue  # pydantic's marker for "the key itself is wrong"; the key is already named
+        if isinstance(part, int) or (i > 0 and loc[i - 1] == "peers"):
+            out += f'["{part}"]' if not isinstance(part, int) else f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _describe_error(loc: tuple[int | str, ...], msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    return f"{_location(loc)}: {msg}" if loc else msg
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys: the second ``holdTime`` would silently win otherwise."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_settings(data: Mapping[str, Any] | None, path: Path | None = None) -> Settings:
+    """Validate already-loaded YAML data; every problem is reported, each naming its field."""
+    try:
+        return Settings.model_validate(data or {})
+    except ValidationError as err:
+        errors = [_describe_error(e["loc"], e["msg"]) for e in err.errors()]
+        raise SettingsError(path, errors) from None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings in ``path``; no path means all defaults. An empty file is all defaults too."""
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SettingsError(path, [f"cannot read: {err.strerror or err}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as err:
+        raise SettingsError(path, [f"not valid YAML: {err}"]) from None
+    if data is not None and not isinstance(data, dict):
+        raise SettingsError(path, ["must be a YAML mapping (key: value lines)"])
+    return parse_settings(data, path)

@@ -1,0 +1,302 @@
+"""bgpctl against a real control server serving fixed data: the text an operator sees, and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from bgpd.cli import bgpctl
+from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
+from bgpd.control.server import CommandSpec, ControlServer, PeerCredentials
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ago(seconds: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat()
+
+
+def _session(name: str, local: str, peer: str, established: bool) -> dict[str, Any]:
+    return {
+        "name": name,
+        "localASN": 65500,
+        "peerASN": 65000,
+        "localIP": local,
+        "peerIP": peer,
+        "state": "Established" if established else "NotEstablished",
+        "fsmState": "Established" if established else "Active",
+        "uptimeSeconds": 300 if established else None,
+        "prefixesSent": 2 if established else 0,
+        "prefixesReceived": 0,
+        "lastError": None if established else "connect: Network is unreachable",
+    }
+
+
+SESSIONS = [
+    _session("10.0.1.254-node-01", "10.0.1.100", "10.0.1.254", True),
+    _session("10.0.1.254-node-02", "10.0.3.100", "10.0.1.254", False),
+    _session("10.0.3.254-node-01", "10.0.1.100", "10.0.3.254", False),
+    _session("10.0.3.254-node-02", "10.0.3.100", "10.0.3.254", True),
+]
+ROUTES = [
+    {
+        "name": "route-via-222-22-208-240",
+        "prefix": "222.2.0.0/24",
+        "nextHop": "222.22.208.240",
+        "family": "ipv4-unicast",
+        "metric": None,
+        "sessions": ["10.0.1.254-node-01"],
+    },
+    {
+        "name": "route-via-222-22-209-240",
+        "prefix": "222.2.1.0/24",
+        "nextHop": "222.22.209.240",
+        "family": "ipv4-unicast",
+        "metric": None,
+        "sessions": ["10.0.3.254-node-02"],
+    },
+]
+
+
+def _reported() -> list[dict[str, Any]]:
+    """The sessions as the daemon reports them now: last report 2.2 s ago (renders as ``2s``)."""
+    return [{**session, "lastReport": _ago(2.2)} for session in SESSIONS]
+
+
+def _without_report(sessions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert all(isinstance(s.pop("lastReport"), str) for s in sessions)
+    return sessions
+
+
+class FakeDaemon:
+    """Handlers serving fixed data, recording the state-changing calls they get."""
+
+    def __init__(self) -> None:
+        self.resets: list[tuple[str, bool]] = []
+        self.reloads = 0
+
+    async def sessions(self, args: Mapping[str, Any]) -> Any:
+        return _reported()
+
+    async def routes(self, args: Mapping[str, Any]) -> Any:
+        return ROUTES
+
+    async def received(self, args: Mapping[str, Any]) -> Any:
+        return []
+
+    async def allocations(self, args: Mapping[str, Any]) -> Any:
+        return [{"node": "node-01", "pool": "cluster-wide-1", "podCIDRs": ["222.2.0.0/24"]}]
+
+    async def describe(self, args: Mapping[str, Any]) -> Any:
+        name = require_str(args, "name")
+        for session in SESSIONS:
+            if session["name"] == name:
+                return {**session, "holdTime": 90, "history": [{"to": "Established", "reason": "OPEN ok"}]}
+        raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+
+    async def reload(self, args: Mapping[str, Any]) -> Any:
+        self.reloads += 1
+        return {"message": "reloaded: 1 session added, 0 removed"}
+
+    async def reset(self, args: Mapping[str, Any]) -> Any:
+        self.resets.append((require_str(args, "name"), optional_bool(args, "soft")))
+        return None
+
+    def commands(self) -> dict[str, CommandSpec]:
+        return {
+            Command.SESSIONS: CommandSpec(self.sessions),
+            Command.ADVERTISED_ROUTES: CommandSpec(self.routes),
+            Command.RECEIVED_ROUTES: CommandSpec(self.received),
+            Command.ALLOCATIONS: CommandSpec(self.allocations),
+            Command.DESCRIBE_SESSION: CommandSpec(self.describe),
+            Command.RELOAD: CommandSpec(self.reload, privileged=True),
+            Command.RESET_SESSION: CommandSpec(self.reset, privileged=True),
+        }
+
+
+@pytest.fixture
+def daemon() -> FakeDaemon:
+    return FakeDaemon()
+
+
+@pytest_asyncio.fixture
+async def sock(short_dir: Path, daemon: FakeDaemon) -> AsyncIterator[Path]:
+    async with ControlServer(short_dir / "bgpd.sock", daemon.commands()) as server:
+        yield server.path
+
+
+async def _bgpctl(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = await asyncio.to_thread(bgpctl.main, list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.asyncio
+async def test_get_bgpsessions_table(sock: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpsessions")
+    assert (code, err) == (0, "")
+    assert out == (
+        "NAME                 LOCAL ASN   PEER ASN   LOCAL IP     PEER IP      STATE            LAST REPORT\n"
+        "10.0.1.254-node-01   65500       65000      10.0.1.100   10.0.1.254   Established      2s\n"
+        "10.0.1.254-node-02   65500       65000      10.0.3.100   10.0.1.254   NotEstablished   2s\n"
+        "10.0.3.254-node-01   65500       65000      10.0.1.100   10.0.3.254   NotEstablished   2s\n"
+        "10.0.3.254-node-02   65500       65000      10.0.3.100   10.0.3.254   Established      2s\n"
+    )
+
+
+@pytest.mark.asyncio
+async def test_get_bgpsessions_wide(sock: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpsession", "-o", "wide")
+    lines = out.splitlines()
+    assert code == 0
+    cells = [re.split(r" {3,}", line)[-5:] for line in lines[:3]]
+    assert cells[0] == ["FSM STATE", "UPTIME", "PREFIXES SENT", "PREFIXES RECEIVED", "LAST ERROR"]
+    assert cells[1] == ["Established", "5m", "2", "0", "<none>"]
+    assert cells[2] == ["Active", "<none>", "0", "0", "connect: Network is unreachable"]
+    assert lines[0].index("FSM STATE") == lines[2].index("Active")  # columns line up
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+async def test_machine_readable_output_is_the_daemon_data(
+    sock: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpsessions", "-o", fmt)
+    assert code == 0
+    assert _without_report(json.loads(out) if fmt == "json" else yaml.safe_load(out)) == SESSIONS
+
+
+@pytest.mark.asyncio
+async def test_get_bgpadvertisedroutes(sock: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpadvertisedroutes")
+    assert code == 0
+    assert out == (
+        "NAME                       PREFIX         METRIC\n"
+        "route-via-222-22-208-240   222.2.0.0/24\n"
+        "route-via-222-22-209-240   222.2.1.0/24\n"
+    )
+    _, wide, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpadvertisedroutes", "-o", "wide")
+    assert wide.splitlines()[1].split()[-3:] == ["222.22.208.240", "ipv4-unicast", "10.0.1.254-node-01"]
+
+
+@pytest.mark.asyncio
+async def test_get_allocations_and_empty_received_routes(
+    sock: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "allocations")
+    assert out == "NODE      POOL             POD CIDRS\nnode-01   cluster-wide-1   222.2.0.0/24\n"
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpreceivedroutes")
+    assert (code, out) == (0, "No resources found.\n")
+
+
+@pytest.mark.asyncio
+async def test_describe_bgpsession(sock: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await _bgpctl(
+        capsys, "--socket", str(sock), "describe", "bgpsession", "10.0.1.254-node-01"
+    )
+    assert code == 0
+    assert "Name:  10.0.1.254-node-01" in out.splitlines()
+    assert "Hold Time:  90" in out.splitlines()
+    assert "  - To:  Established" in out.splitlines()
+
+
+@pytest.mark.asyncio
+async def test_daemon_error_goes_to_stderr_with_exit_1(
+    sock: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await _bgpctl(capsys, "--socket", str(sock), "describe", "bgpsession", "ghost")
+    assert (code, out) == (1, "")
+    assert err == "bgpd: no bgpsession named 'ghost' (not_found)\n"
+
+
+@pytest.mark.asyncio
+async def test_reload_and_reset(sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "reload")
+    assert (code, out, daemon.reloads) == (0, "reloaded: 1 session added, 0 removed\n", 1)
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "reset", "bgpsession", "s1", "--soft")
+    assert (code, out) == (0, "bgpsession s1 soft-reset\n")
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "reset", "bgpsession", "s2")
+    assert (code, out) == (0, "bgpsession s2 reset\n")
+    assert daemon.resets == [("s1", True), ("s2", False)]
+
+
+@pytest.mark.asyncio
+async def test_privileged_command_refused_for_other_users(
+    short_dir: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = ControlServer(
+        short_dir / "ro.sock",
+        daemon.commands(),
+        credentials=lambda _s: PeerCredentials(pid=1, uid=4242, gid=4242),
+        daemon_uid=999,
+    )
+    async with server:
+        code, _, err = await _bgpctl(capsys, "--socket", str(server.path), "reload")
+        assert code == 1 and err.endswith("(permission_denied)\n")
+        assert daemon.reloads == 0
+        code, _, _ = await _bgpctl(capsys, "--socket", str(server.path), "get", "bgpsessions")
+        assert code == 0
+
+
+def test_no_daemon_is_one_clear_line(short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = short_dir / "missing.sock"
+    assert bgpctl.main(["--socket", str(path), "get", "bgpsessions"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"bgpd is not running (no socket at {path})\n"
+
+
+def test_stale_socket_is_reported_as_not_running(short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = short_dir / "stale.sock"
+    leftover = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    leftover.bind(str(path))
+    leftover.close()
+    assert bgpctl.main(["--socket", str(path), "reload"]) == 1
+    assert capsys.readouterr().err.startswith(f"bgpd is not running (stale socket at {path}")
+
+
+def test_socket_from_environment(
+    short_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BGPD_SOCKET", str(short_dir / "env.sock"))
+    assert bgpctl.main(["get", "bgpsessions"]) == 1
+    assert str(short_dir / "env.sock") in capsys.readouterr().err
+
+
+def test_unknown_resource_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        bgpctl.main(["get", "pods"])
+    assert info.value.code == 2
+    assert "unknown resource 'pods'" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_as_a_separate_process(sock: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bgpd.cli.bgpctl",
+        "--socket",
+        str(sock),
+        "get",
+        "bgpsessions",
+        "-o",
+        "json",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err
+    assert _without_report(json.loads(out)) == SESSIONS
