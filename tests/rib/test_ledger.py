@@ -1,0 +1,166 @@
+"""The ledger's JSON form: round trips, canonical text, and every way a file can be corrupt."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from bgpd.rib.ledger import LEDGER_KIND, LEDGER_VERSION, Ledger, LedgerError, NodeAllocation
+
+ENTRIES = [
+    NodeAllocation("node-b", "pool-b", "192.168.1.0/24", "2222:3::100/120"),
+    NodeAllocation("node-a", "pool-a", "192.168.0.0/24", None),
+    NodeAllocation("node-c", "v6-only", None, "fd00:0:0:1::/64"),
+]
+
+
+def document(*nodes: object, **top: object) -> str:
+    body: dict[str, object] = {"kind": LEDGER_KIND, "version": LEDGER_VERSION, "nodes": list(nodes)}
+    body.update(top)
+    return json.dumps(body)
+
+
+def entry(**fields: object) -> dict[str, object]:
+    base: dict[str, object] = {"node": "n1", "config": "pool", "ipv4": "10.0.0.0/24", "ipv6": None}
+    base.update(fields)
+    return {k: v for k, v in base.items() if v != "<absent>"}
+
+
+def test_empty_round_trip() -> None:
+    assert Ledger.from_json(Ledger.empty().to_json()) == Ledger.empty()
+
+
+def test_round_trip_sorts_by_node_and_is_byte_stable() -> None:
+    ledger = Ledger.of(ENTRIES)
+    assert [e.node for e in ledger.entries] == ["node-a", "node-b", "node-c"]
+    text = ledger.to_json()
+    assert Ledger.from_json(text) == ledger
+    shuffled = ENTRIES[:]
+    random.Random(3).shuffle(shuffled)
+    assert Ledger.of(shuffled).to_json() == text
+    assert text.endswith("\n")
+    assert json.loads(text) == {
+        "kind": "bgpd-pod-cidr-ledger",
+        "version": 1,
+        "nodes": [
+            {"node": "node-a", "config": "pool-a", "ipv4": "192.168.0.0/24", "ipv6": None},
+            {"node": "node-b", "config": "pool-b", "ipv4": "192.168.1.0/24", "ipv6": "2222:3::100/120"},
+            {"node": "node-c", "config": "v6-only", "ipv4": None, "ipv6": "fd00:0:0:1::/64"},
+        ],
+    }
+
+
+def test_cidr_text_is_made_canonical() -> None:
+    text = document(entry(ipv4="10.0.0.0/24", ipv6="2222:0003:0000::0100/120"))
+    assert Ledger.from_json(text).entries == (NodeAllocation("n1", "pool", "10.0.0.0/24", "2222:3::100/120"),)
+
+
+def test_adjacent_blocks_and_one_block_per_family_are_fine() -> None:
+    text = document(
+        entry(node="a", ipv4="10.0.0.0/24", ipv6="fd00::/64"),
+        entry(node="b", ipv4="10.0.1.0/24", ipv6="fd00:0:0:1::/64"),
+    )
+    assert len(Ledger.from_json(text).entries) == 2
+
+
+CORRUPT = [
+    pytest.param("", "not valid JSON: Expecting value at line 1 column 1", id="empty-file"),
+    pytest.param('{"kind": "bgpd-pod-cidr-ledger",\n "version": 1,', "not valid JSON", id="truncated"),
+    pytest.param("\x00\x00\x00", "not valid JSON", id="zeroes"),
+    pytest.param("[" * 100_000 + "]" * 100_000, "not valid JSON", id="nested-too-deep"),
+    pytest.param("[]", "expected a JSON object at the top, found a list", id="top-is-list"),
+    pytest.param(document(extra=1), "unknown top-level field(s) 'extra'", id="unknown-top-field"),
+    pytest.param(
+        document(kind="something-else"), "field 'kind' must be 'bgpd-pod-cidr-ledger'", id="wrong-kind"
+    ),
+    pytest.param(json.dumps({"version": 1, "nodes": []}), "field 'kind' must be", id="missing-kind"),
+    pytest.param(document(version=2), "unsupported ledger version 2", id="future-version"),
+    pytest.param(document(version="1"), "unsupported ledger version '1'", id="version-as-text"),
+    pytest.param(document(version=True), "unsupported ledger version True", id="version-as-bool"),
+    pytest.param(
+        json.dumps({"kind": LEDGER_KIND, "nodes": []}), "unsupported ledger version None", id="no-version"
+    ),
+    pytest.param(document(nodes={}), "field 'nodes' must be a list, found an object", id="nodes-not-list"),
+    pytest.param(
+        json.dumps({"kind": LEDGER_KIND, "version": 1}), "field 'nodes' must be a list", id="no-nodes"
+    ),
+    pytest.param(document("n1"), "nodes[0]: expected an object, found a string", id="entry-not-object"),
+    pytest.param(document(entry(ipv6="<absent>")), "nodes[0]: missing field(s) 'ipv6'", id="missing-field"),
+    pytest.param(document(entry(zone="z")), "nodes[0]: unknown field(s) 'zone'", id="unknown-field"),
+    pytest.param(
+        document(entry(node=7)), "nodes[0].node: expected a string, found a number", id="node-not-text"
+    ),
+    pytest.param(document(entry(node="")), "nodes[0]: node name is empty", id="node-empty"),
+    pytest.param(
+        document(entry(config=None)), "nodes[0].config: expected a string, found null", id="config-null"
+    ),
+    pytest.param(document(entry(config="")), "config name is empty", id="config-empty"),
+    pytest.param(
+        document(entry(ipv4=167772160)), "nodes[0].ipv4: expected a CIDR string or null", id="cidr-as-int"
+    ),
+    pytest.param(document(entry(ipv4=None)), "holds no block (ipv4 and ipv6 are both null)", id="no-block"),
+    pytest.param(document(entry(ipv4="10.0.0.0/33")), "prefix length 33 exceeds 32", id="prefix-too-long"),
+    pytest.param(
+        document(entry(ipv4="10.0.0.0")), "is not a CIDR (expected address/prefix-length)", id="no-prefix"
+    ),
+    pytest.param(document(entry(ipv4="10.0.0.0/-1")), "is not a CIDR", id="negative-prefix"),
+    pytest.param(document(entry(ipv4="10.0.0.0/255.255.255.0")), "is not a CIDR", id="netmask-form"),
+    pytest.param(document(entry(ipv4="banana/24")), "'banana' is not an IP address", id="not-an-address"),
+    pytest.param(document(entry(ipv4="10.0.0.256/24")), "is not an IP address", id="octet-too-big"),
+    pytest.param(document(entry(ipv4="010.0.0.0/24")), "is not an IP address", id="leading-zero"),
+    pytest.param(document(entry(ipv6="fe80::%eth0/64")), "is not an IP address", id="ipv6-scope"),
+    pytest.param(
+        document(entry(ipv4="10.0.0.1/24")), "has host bits set (the network is 10.0.0.0/24)", id="host-bits"
+    ),
+    pytest.param(
+        document(entry(ipv4="fd00::/64")), "nodes[0] (node 'n1').ipv4: 'fd00::/64' is an IPv6", id="v6-in-v4"
+    ),
+    pytest.param(document(entry(ipv6="10.1.0.0/24")), ".ipv6: '10.1.0.0/24' is an IPv4 CIDR", id="v4-in-v6"),
+    pytest.param(
+        document(entry(node="a", ipv4="10.0.0.0/24"), entry(node="a", ipv4="10.0.1.0/24")),
+        "node 'a' appears more than once",
+        id="duplicate-node",
+    ),
+    pytest.param(
+        document(entry(node="a", ipv4="10.0.0.0/24"), entry(node="b", ipv4="10.0.0.0/24")),
+        "block 10.0.0.0/24 of node 'b' overlaps block 10.0.0.0/24 of node 'a'",
+        id="same-block-twice",
+    ),
+    pytest.param(
+        document(entry(node="a", ipv4="10.0.0.0/16"), entry(node="b", ipv4="10.0.200.0/24")),
+        "block 10.0.200.0/24 of node 'b' overlaps block 10.0.0.0/16 of node 'a'",
+        id="nested-blocks",
+    ),
+    pytest.param(
+        document(
+            entry(node="a", ipv4="10.0.0.0/8"),
+            entry(node="b", ipv4="10.1.0.0/24"),
+            entry(node="c", ipv4="10.200.0.0/24"),
+        ),
+        "overlaps block 10.0.0.0/8 of node 'a'",
+        id="big-block-covers-two",
+    ),
+    pytest.param(
+        document(
+            entry(node="a", ipv4=None, ipv6="fd00::/64"), entry(node="b", ipv4=None, ipv6="fd00::1:0/112")
+        ),
+        "block fd00::1:0/112 of node 'b' overlaps block fd00::/64 of node 'a'",
+        id="ipv6-overlap",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CORRUPT)
+def test_corrupt_ledger_is_refused_with_its_reason(text: str, message: str) -> None:
+    with pytest.raises(LedgerError, match=re.escape(message)):
+        Ledger.from_json(text)
+
+
+def test_of_checks_like_from_json() -> None:
+    with pytest.raises(LedgerError, match="appears more than once"):
+        Ledger.of([ENTRIES[0], ENTRIES[0]])
+    with pytest.raises(LedgerError, match="overlaps"):
+        Ledger.of([NodeAllocation("x", "p", "192.168.0.0/16", None), *ENTRIES])
