@@ -1,0 +1,87 @@
+"""NLRI prefix fields (RFC 4271 §4.3, RFC 7911 §3): the tuple representation, masking, and errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bgpd.wire.constants import Afi
+from bgpd.wire.nlri import NlriError, decode_prefixes, encode_prefixes, prefix_from_text, prefix_to_text
+
+
+def decode(data: bytes, afi: int = Afi.IPV4, add_path: bool = False) -> list[tuple[int, ...]]:
+    return decode_prefixes(data, 0, len(data), afi, add_path)
+
+
+def test_text_helpers_round_trip_both_families() -> None:
+    assert prefix_from_text("10.0.0.0/24") == (0x0A000000, 24)
+    assert prefix_from_text("2001:db8::/64") == (0x20010DB8 << 96, 64)
+    assert prefix_from_text("10.0.0.0/24", path_id=7) == (0x0A000000, 24, 7)
+    assert prefix_to_text((0x0A000000, 24)) == "10.0.0.0/24"
+    assert prefix_to_text((0x20010DB8 << 96, 64), Afi.IPV6) == "2001:db8::/64"
+    with pytest.raises(ValueError):
+        prefix_from_text("10.0.0.1/24")  # host bits set: not a prefix
+
+
+def test_wire_layout_uses_only_significant_octets() -> None:
+    assert encode_prefixes([(0x0A000000, 24), (0, 0), (0xC0000201, 32)], Afi.IPV4, False) == bytes.fromhex(
+        "180a00000020c0000201"
+    )
+    assert encode_prefixes([(0x0A000000, 8, 5)], Afi.IPV4, True) == bytes.fromhex("00000005080a")
+
+
+def test_host_bits_beyond_the_length_are_masked() -> None:
+    # RFC 4271 §4.3: trailing bits are irrelevant, so 10.0.0.255/24 on the wire is 10.0.0.0/24.
+    assert decode(bytes.fromhex("140a00ff")) == [(0x0A00F000, 20)]  # 10.0.255.0/20 -> 10.0.240.0/20
+    assert decode(bytes.fromhex("170a0001")) == [(0x0A000000, 23)]
+    assert decode(bytes.fromhex("41" + "20010db8000000ff" + "ff"), Afi.IPV6) == [
+        (0x20010DB8000000FF << 64 | 1 << 63, 65)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hex_data", "afi", "add_path", "offset"),
+    [
+        ("21" + "0a000000" + "00", Afi.IPV4, False, 0),  # /33
+        ("180a0000" + "180a00", Afi.IPV4, False, 4),  # second prefix overruns
+        ("81" + "00" * 17, Afi.IPV6, False, 0),  # /129
+        ("00000001", Afi.IPV4, True, 0),  # path identifier without a length octet
+        ("00000001" + "18" + "0a00", Afi.IPV4, True, 0),  # prefix overruns after the path id
+        ("00000001" + "21" + "0a000000" + "00", Afi.IPV4, True, 0),  # /33 with a path id
+    ],
+)
+def test_syntactically_incorrect_fields(hex_data: str, afi: int, add_path: bool, offset: int) -> None:
+    with pytest.raises(NlriError) as info:
+        decode(bytes.fromhex(hex_data), afi, add_path)
+    assert info.value.offset == offset
+
+
+def test_encode_refuses_what_the_family_cannot_carry() -> None:
+    with pytest.raises(ValueError):
+        encode_prefixes([(0x0A000000, 33)], Afi.IPV4, False)
+    with pytest.raises(ValueError):
+        encode_prefixes([(1 << 32, 8)], Afi.IPV4, False)
+    with pytest.raises(ValueError):
+        encode_prefixes([(0x0A000000, 8, 1)], Afi.IPV4, False)  # a path id needs ADD-PATH
+
+
+def _prefix(width: int) -> st.SearchStrategy[tuple[int, int]]:
+    return st.integers(0, width).flatmap(
+        lambda n: st.integers(0, (1 << width) - 1).map(lambda a: (a >> (width - n) << (width - n), n))
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([(Afi.IPV4, 32), (Afi.IPV6, 128)]).flatmap(
+        lambda fw: st.tuples(
+            st.just(fw[0]), st.lists(st.tuples(_prefix(fw[1]), st.integers(0, 2**32 - 1)), max_size=20)
+        )
+    ),
+    st.booleans(),
+)
+def test_round_trip(case: tuple[int, list[tuple[tuple[int, int], int]]], add_path: bool) -> None:
+    afi, items = case
+    prefixes = [(*p, path_id) if add_path else p for p, path_id in items]
+    assert decode(encode_prefixes(prefixes, afi, add_path), afi, add_path) == prefixes
