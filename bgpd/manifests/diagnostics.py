@@ -1,0 +1,70 @@
+"""Findings about a manifest file: each one names the document, the field path and the reason.
+
+Errors and warnings are data rather than log lines or exceptions raised one at a time, because an
+operator fixing a file wants *all* of its problems in one run, each pointing at a line to edit.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"  # worth saying once, changes nothing (an ignored field)
+    DEBUG = "debug"  # for a verbose run only (a skipped kind)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    """Which document of the file: its kind/name, its 1-based position and its first line."""
+
+    index: int
+    line: int
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        what = f"{self.kind}/{self.name}" if self.name else (self.kind or "document")
+        return f"{what} (document {self.index}, line {self.line})"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    line: int | None = None  # the line of the field itself when known, else of the document
+    column: int | None = None
+    document: DocumentRef | None = None
+    field: str = ""  # dotted path inside the document, e.g. spec.nodes[2].address
+
+    def format(self, source: str) -> str:
+        """One line in the ``FILE:LINE[:COL]: severity: where: field: reason`` shape editors understand."""
+        location = source
+        if self.line is not None:
+            location += f":{self.line}"
+            if self.column is not None:
+                location += f":{self.column}"
+        parts = [location, f": {self.severity.value}:"]
+        if self.document is not None:
+            parts.append(f" {self.document}:")
+        if self.field:
+            parts.append(f" {self.field}:")
+        parts.append(f" {self.message}")
+        return "".join(parts)
+
+
+class ManifestError(Exception):
+    """The file cannot be used; ``diagnostics`` holds every error found (and the warnings)."""
+
+    def __init__(self, source: str, diagnostics: tuple[Diagnostic, ...]) -> None:
+        self.source = source
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+        super().__init__(f"{source}: {len(errors)} error(s)")
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)

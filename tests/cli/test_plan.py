@@ -1,0 +1,141 @@
+"""``bgpd plan``: the three output formats, the ledger (read, written only with --commit), bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.cli._run import EXAMPLES, bgpd
+
+DUAL = EXAMPLES / "dual-stack-flat.yaml"
+
+
+def test_json_has_the_documented_shape() -> None:
+    result = bgpd("plan", "--config", DUAL, "-o", "json", "--local-address", "10.0.3.100")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert list(plan) == ["nodes", "sessions", "routes", "problems"]
+    assert plan["nodes"][3] == {
+        "name": "10.0.3.21",
+        "address": "10.0.3.22",
+        "ipv6Address": "2001:db8:3::21",
+        "pool": "np1",
+        "podCIDRs": ["222.2.3.0/24", "2222:3::300/120"],
+    }
+    assert plan["sessions"][1] == {
+        "name": "10.0.1.254-node-02",
+        "peer": "bgppeer1",
+        "localIP": "10.0.3.100",
+        "peerIP": "10.0.1.254",
+        "localASN": 65001,
+        "peerASN": 65002,
+        "families": ["ipv4-unicast", "ipv6-unicast"],
+        "local": True,
+    }
+    assert [s["local"] for s in plan["sessions"]] == [False, True, False, True]
+    assert plan["routes"][4] == {
+        "name": "route-via-2001-db8-1--11",
+        "prefix": "2222:3::/120",
+        "nextHop": "2001:db8:1::11",
+        "family": "ipv6-unicast",
+    }
+    assert len(plan["routes"]) == 8
+    assert plan["problems"] == []
+
+
+def test_yaml_output_is_the_same_data() -> None:
+    as_json = json.loads(bgpd("plan", "--config", DUAL, "-o", "json").stdout)
+    as_yaml = yaml.safe_load(bgpd("plan", "--config", DUAL, "-o", "yaml").stdout)
+    assert as_yaml == as_json
+
+
+def test_table_output_has_three_tables() -> None:
+    result = bgpd("plan", "--config", EXAMPLES / "single-stack-ipv4.yaml", "--local-address", "10.0.1.100")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if line.isupper() and " " not in line] == [
+        "ALLOCATIONS",
+        "SESSIONS",
+        "ROUTES",
+    ]
+    session = next(line for line in lines if line.startswith("10.0.1.254-node-01"))
+    assert session.split() == [
+        "10.0.1.254-node-01",
+        "65001",
+        "65002",
+        "10.0.1.100",
+        "10.0.1.254",
+        "ipv4-unicast",
+        "4",
+        "yes",
+    ]
+    route = next(line for line in lines if line.startswith("route-via-10-0-3-21"))
+    assert route.split() == ["route-via-10-0-3-21", "222.2.3.0/24", "10.0.3.21", "ipv4-unicast"]
+
+
+def test_state_dir_is_read_and_written_only_with_commit(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    dry = bgpd("plan", "--config", DUAL, "--state-dir", state, "-o", "json")
+    assert dry.returncode == 0, dry.stderr
+    assert not state.exists()
+    committed = bgpd("plan", "--config", DUAL, "--state-dir", state, "-o", "json", "--commit")
+    assert committed.returncode == 0, committed.stderr
+    assert f"ledger written to {state}" in committed.stderr
+    ledger_files = list(state.iterdir())
+    assert len(ledger_files) == 1
+    ledger = json.loads(ledger_files[0].read_text())
+    assert {e["node"]: e["ipv4"] for e in ledger["nodes"]} == {
+        n["name"]: n["podCIDRs"][0] for n in json.loads(committed.stdout)["nodes"]
+    }
+    # A later plan reads that ledger: same allocations.
+    again = bgpd("plan", "--config", DUAL, "--state-dir", state, "-o", "json")
+    assert json.loads(again.stdout) == json.loads(committed.stdout)
+
+
+def test_corrupt_ledger_is_an_error_and_left_alone(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert bgpd("plan", "--config", DUAL, "--state-dir", state, "--commit").returncode == 0
+    (ledger_file,) = state.iterdir()
+    ledger_file.write_text("{not json")
+    result = bgpd("plan", "--config", DUAL, "--state-dir", state, "--commit")
+    assert result.returncode == 1
+    assert "corrupt" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert ledger_file.read_text() == "{not json"
+
+
+def test_commit_needs_a_state_dir() -> None:
+    result = bgpd("plan", "--config", DUAL, "--commit")
+    assert result.returncode == 2
+    assert "--commit needs --state-dir" in result.stderr
+
+
+def test_bad_local_address_is_a_usage_error() -> None:
+    result = bgpd("plan", "--config", DUAL, "--local-address", "10.0.1.300")
+    assert result.returncode == 2
+    assert "'10.0.1.300' is not an IP address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_manifests_are_reported_like_check(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(DUAL.read_text().replace("peerASN: 65002", "peerASN: -1", 1))
+    result = bgpd("plan", "--config", path, "-o", "json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "BGPPeer/bgppeer1" in result.stderr
+    assert "spec.peerASN: -1 is not an AS number" in result.stderr
+
+
+def test_exhaustion_is_listed_in_the_plan(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(DUAL.read_text().replace('cidr: "222.2.0.0/16"', 'cidr: "222.2.0.0/23"'))
+    result = bgpd("plan", "--config", path, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert [p["node"] for p in plan["problems"]] == ["10.0.3.11", "10.0.3.21"]
+    assert [n["podCIDRs"] for n in plan["nodes"]][2:] == [[], []]
+    table = bgpd("plan", "--config", path)
+    assert "PROBLEMS" in table.stdout
