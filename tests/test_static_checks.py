@@ -16,12 +16,12 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_clean() -> None:
-    result = _run("ruff", "check", "bgpd", "tests", "bench")
+    result = _run("ruff", "check", "bgpd", "tests", "bench", "tools")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_clean() -> None:
-    result = _run("ruff", "format", "--check", "bgpd", "tests", "bench")
+    result = _run("ruff", "format", "--check", "bgpd", "tests", "bench", "tools")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bgpd import __version__
-from bgpd.cli import check, plan
+from bgpd.cli import check, decode, plan
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _subcommands() -> list[ModuleType]:
     """The modules that provide sub-commands; each has ``register(subparsers) -> None``."""
-    return [check, plan]
+    return [check, decode, plan]
 
 
 def build_parser() -> argparse.ArgumentParser:
