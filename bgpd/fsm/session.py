@@ -1,0 +1,674 @@
+"""One BGP session's state machine (RFC 4271 §8.2.2), sans-IO: events in, actions out, clock passed in.
+
+Rule (after h11's ``_state.py``): every state transition lives in this file. ``TRANSITIONS`` maps
+``(state, event type)`` to a handler; a pair that is not listed is an unexpected event: ignored in
+Idle, a drop to Idle in Connect and Active (no OPEN was sent, so no NOTIFICATION), and an FSM Error
+NOTIFICATION with the RFC 6608 subcode of the state in OpenSent, OpenConfirm and Established.
+
+The driver feeds events with ``handle(event, now)``, reports timer expiry with ``handle_timers(now)``,
+sends routes with ``send_update``/``send_route_refresh`` and re-arms one loop timer from
+``next_deadline()``. Choices where RFC 4271 leaves room, each marked where it is made:
+
+- SendNOTIFICATIONwithoutOPEN is on: an error on a connection in Connect/Active (DelayOpen) is
+  answered with its NOTIFICATION, so the peer learns why.
+- PassiveTcpEstablishment means never initiating: no ConnectRetryTimer while passive.
+- AllowAutomaticStart with DampPeerOscillations: every fall to Idle other than a ManualStop arms
+  the IdleHoldTimer, whose duration doubles per consecutive failure up to a cap and returns to its
+  first value after the session stayed Established for ``stable_time``. The same back-off thus
+  spaces out connection attempts to an unreachable peer.
+- A header error is answered with its own Message Header Error (RFC 4271 §6.1) in every state,
+  not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
+- A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from bgpd.fsm.actions import (
+    Action,
+    CloseConnection,
+    Connect,
+    RouteRefreshRequested,
+    RoutesReceived,
+    Send,
+    SessionDown,
+    SessionEstablished,
+    StateChanged,
+)
+from bgpd.fsm.config import FsmConfig
+from bgpd.fsm.events import (
+    AutomaticStart,
+    AutomaticStop,
+    BytesReceived,
+    CollisionDump,
+    Event,
+    HeaderError,
+    KeepaliveReceived,
+    ManualStart,
+    ManualStop,
+    MessageEvent,
+    NotificationReceived,
+    OpenMessageError,
+    OpenReceived,
+    RouteRefreshReceived,
+    TcpConnectionAcknowledged,
+    TcpConnectionConfirmed,
+    TcpConnectionFails,
+    TimerExpired,
+    UpdateMessageError,
+    UpdateReceived,
+)
+from bgpd.fsm.negotiation import Negotiated, build_open, check_peer_open, negotiate
+from bgpd.fsm.reasons import Reason
+from bgpd.fsm.records import Counters, NotificationRecord, Transition
+from bgpd.fsm.states import State
+from bgpd.fsm.timers import Timer, Timers
+from bgpd.wire import DEFAULT_CONTEXT, Message, encode_message
+from bgpd.wire.constants import (
+    IPV4_UNICAST,
+    MAX_EXTENDED_MESSAGE_LEN,
+    CeaseSub,
+    ErrorAction,
+    ErrorCode,
+    Family,
+    FsmSub,
+    MessageType,
+    OpenSub,
+    RouteRefreshSubtype,
+    known_family,
+)
+from bgpd.wire.context import CodecContext
+from bgpd.wire.errors import NotificationError, UpdateError
+from bgpd.wire.framing import Framer
+from bgpd.wire.keepalive import Keepalive
+from bgpd.wire.notification import Notification
+from bgpd.wire.open import Open
+from bgpd.wire.route_refresh import RouteRefresh
+from bgpd.wire.update import Update
+
+
+class FsmUsageError(Exception):
+    """The driver misused the API (e.g. sent an UPDATE outside Established): a local bug."""
+
+
+Handler = Callable[["Session", Any, float], None]
+
+_SHUTDOWN_SUBCODES: Final = frozenset({CeaseSub.ADMINISTRATIVE_SHUTDOWN, CeaseSub.ADMINISTRATIVE_RESET})
+# RFC 6608 §3: the subcode names the state, the data the type of the unexpected message.
+_FSM_SUBCODE: Final[Mapping[State, FsmSub]] = {
+    State.OPEN_SENT: FsmSub.UNEXPECTED_MESSAGE_IN_OPENSENT,
+    State.OPEN_CONFIRM: FsmSub.UNEXPECTED_MESSAGE_IN_OPENCONFIRM,
+    State.ESTABLISHED: FsmSub.UNEXPECTED_MESSAGE_IN_ESTABLISHED,
+}
+_MESSAGE_TYPE: Final[Mapping[type, MessageType]] = {
+    OpenReceived: MessageType.OPEN,
+    OpenMessageError: MessageType.OPEN,
+    UpdateReceived: MessageType.UPDATE,
+    UpdateMessageError: MessageType.UPDATE,
+    KeepaliveReceived: MessageType.KEEPALIVE,
+    NotificationReceived: MessageType.NOTIFICATION,
+    RouteRefreshReceived: MessageType.ROUTE_REFRESH,
+}
+_TIMER_LOOP_BOUND: Final = 4 * len(Timer)  # handle_timers fires each due timer once, with margin
+
+
+class Session:
+    """The state machine of one connection to a configured peer (RFC 4271 §8.2.1.2: the speaker
+    runs a second one for a colliding incoming connection)."""
+
+    def __init__(self, config: FsmConfig) -> None:
+        self.config = config
+        self.state = State.IDLE
+        self.reason: Reason | None = None  # of the last transition
+        self.timers = Timers()
+        self.counters = Counters()
+        self.history: deque[Transition] = deque(maxlen=config.history_size)
+        self.negotiated: Negotiated | None = None
+        self.peer_open: Open | None = None  # the peer's OPEN on the current connection, once valid
+        self.last_notification_sent: NotificationRecord | None = None
+        self.last_notification_received: NotificationRecord | None = None
+        self._passive = config.passive
+        self._sent_open: Open | None = None
+        self._framer = Framer()
+        self._damp_level = 0
+        self._out: list[Action] = []
+
+    # ------------------------------------------------------------------ driver API
+    def handle(self, event: Event, now: float) -> list[Action]:
+        """Process one event; the returned actions are to be carried out in order."""
+        if isinstance(event, BytesReceived):
+            self._receive(event.data, now)
+        else:
+            if isinstance(event, TimerExpired):
+                self.timers.stop(event.timer)
+            self._dispatch(event, now)
+        return self._take()
+
+    def handle_timers(self, now: float) -> list[Action]:
+        """Fire every timer whose deadline is ``now`` or earlier, earliest first."""
+        for _ in range(_TIMER_LOOP_BOUND):
+            timer = self.timers.due(now)
+            if timer is None:
+                break
+            self.timers.stop(timer)
+            self._dispatch(TimerExpired(timer), now)
+        return self._take()
+
+    def next_deadline(self) -> float | None:
+        """When the driver must call ``handle_timers`` next (None: no timer running)."""
+        return self.timers.next_deadline()
+
+    def send_update(self, update: Update, now: float) -> list[Action]:
+        """Send one UPDATE (Established only); restarts the KeepaliveTimer (RFC 4271 §8.2.2:
+        "each time the local system sends a KEEPALIVE or UPDATE message")."""
+        self._require_established("send an UPDATE")
+        self._send(update, now)
+        return self._take()
+
+    def send_route_refresh(
+        self, family: Family, now: float, subtype: RouteRefreshSubtype = RouteRefreshSubtype.NORMAL
+    ) -> list[Action]:
+        """Ask the peer to resend ``family`` (RFC 2918), or mark BoRR/EoRR (RFC 7313)."""
+        neg = self._require_established("send a ROUTE-REFRESH")
+        if not neg.route_refresh or family not in neg.families:
+            raise FsmUsageError(f"route refresh for {family} was not negotiated")
+        if subtype is not RouteRefreshSubtype.NORMAL and not neg.enhanced_route_refresh:
+            raise FsmUsageError("BoRR/EoRR need enhanced route refresh (RFC 7313)")
+        self._send(RouteRefresh(family.afi, family.safi, subtype), now)
+        return self._take()
+
+    @property
+    def send_context(self) -> CodecContext:
+        """How to encode what this session sends (the default until an OPEN was accepted)."""
+        return self.negotiated.send_context if self.negotiated is not None else DEFAULT_CONTEXT
+
+    @property
+    def receive_context(self) -> CodecContext:
+        return self.negotiated.receive_context if self.negotiated is not None else DEFAULT_CONTEXT
+
+    def encode(self, message: Message) -> bytes:
+        """The wire form of a message this session asked to send."""
+        return encode_message(message, self.send_context)
+
+    @property
+    def idle(self) -> bool:
+        return self.state is State.IDLE
+
+    @property
+    def peer_id(self) -> int | None:
+        """The peer's BGP Identifier once its OPEN was accepted (collision resolution needs it)."""
+        return self.peer_open.bgp_id if self.peer_open is not None else None
+
+    # ------------------------------------------------------------------ input processing
+    def _take(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out
+
+    def _dispatch(self, event: Event, now: float) -> None:
+        handler = TRANSITIONS.get((self.state, type(event)))
+        if handler is None:
+            _unexpected(self, event, now)
+        else:
+            handler(self, event, now)
+
+    def _receive(self, data: bytes, now: float) -> None:
+        """Frame and decode; stop at the first message that ends the connection."""
+        if self.state is State.IDLE:
+            return  # late bytes of a connection already dropped
+        try:
+            for msg_type, body in self._framer.feed(data):
+                self.counters.messages_in[msg_type] += 1
+                self._dispatch(self._decode(msg_type, body), now)
+                if self.idle:
+                    return
+        except NotificationError as err:  # RFC 4271 §6.1, from the framer: event 21
+            self._dispatch(HeaderError(err), now)
+
+    def _decode(self, msg_type: MessageType, body: bytes) -> MessageEvent:
+        try:
+            if msg_type is MessageType.OPEN:
+                return OpenReceived(Open.decode(body, DEFAULT_CONTEXT))
+            if msg_type is MessageType.UPDATE:
+                return UpdateReceived(Update.decode(body, self.receive_context))
+            if msg_type is MessageType.KEEPALIVE:
+                Keepalive.decode(body, DEFAULT_CONTEXT)
+                return KeepaliveReceived()
+            if msg_type is MessageType.NOTIFICATION:
+                return NotificationReceived(Notification.decode(body, DEFAULT_CONTEXT))
+            return RouteRefreshReceived(RouteRefresh.decode(body, DEFAULT_CONTEXT))
+        except UpdateError as err:
+            return UpdateMessageError(err)
+        except NotificationError as err:
+            return OpenMessageError(err) if msg_type is MessageType.OPEN else HeaderError(err)
+
+    # ------------------------------------------------------------------ building blocks
+    def _set_state(self, new: State, reason: Reason, now: float) -> None:
+        old, self.state, self.reason = self.state, new, reason
+        self.history.append(Transition(now, old, new, reason))
+        self._out.append(StateChanged(old, new, reason))
+
+    def _send(self, message: Message, now: float) -> None:
+        self.counters.messages_out[message.TYPE] += 1
+        self._out.append(Send(message))
+        if isinstance(message, Notification):
+            self.last_notification_sent = NotificationRecord(now, message)
+        elif isinstance(message, (Keepalive, Update)) and self.negotiated and self.negotiated.keepalive_time:
+            # RFC 4271 §8.2.2, Established: restart on each KEEPALIVE or UPDATE sent
+            self.timers.start(Timer.KEEPALIVE, now, self.negotiated.keepalive_time)
+
+    def _require_established(self, what: str) -> Negotiated:
+        if self.state is not State.ESTABLISHED or self.negotiated is None:
+            raise FsmUsageError(f"cannot {what} in state {self.state}")
+        return self.negotiated
+
+    def _restart_hold(self, now: float) -> None:
+        if self.negotiated is not None and self.negotiated.hold_time:
+            self.timers.start(Timer.HOLD, now, self.negotiated.hold_time)
+
+    def _new_connection(self) -> None:
+        self._framer = Framer()
+        self.negotiated = None
+        self.peer_open = None
+        self._sent_open = None
+
+    def _start(self, passive: bool, reason: Reason, now: float) -> None:
+        """Idle + a start event: §8.2.2 Idle, events 1/3 (Connect) and 4/5 (Active)."""
+        self._passive = passive or self.config.passive
+        self.counters.connect_retry_counter = 0
+        self.timers.stop_all()
+        self._new_connection()
+        if self._passive:  # PassiveTcpEstablishment: we never connect, so no ConnectRetryTimer
+            self._set_state(State.ACTIVE, reason, now)
+            return
+        self.timers.start(Timer.CONNECT_RETRY, now, self.config.connect_retry_time)
+        self._out.append(Connect())
+        self._set_state(State.CONNECT, reason, now)
+
+    def _send_open(self, reason: Reason, now: float) -> None:
+        """Send our OPEN, arm the large hold time (§8.2.2: 4 minutes suggested), go to OpenSent."""
+        self.timers.stop(Timer.CONNECT_RETRY)
+        self.timers.stop(Timer.DELAY_OPEN)
+        self._sent_open = build_open(self.config)
+        self._send(self._sent_open, now)
+        self.timers.start(Timer.HOLD, now, self.config.open_hold_time)
+        self._set_state(State.OPEN_SENT, reason, now)
+
+    def _go_idle(
+        self,
+        reason: Reason,
+        now: float,
+        *,
+        notification: Notification | None = None,
+        count: bool = True,
+        restart: bool = True,
+    ) -> None:
+        """Every way down to Idle: optional NOTIFICATION, drop the connection, stop the timers,
+        report the end of an Established session, then maybe arm the IdleHoldTimer."""
+        if notification is not None:
+            self._send(notification, now)
+        self._out.append(CloseConnection())
+        stable = False
+        if self.state is State.ESTABLISHED:
+            since = self.counters.established_since
+            stable = since is not None and now - since >= self.config.stable_time
+            self.counters.flaps += 1
+            self.counters.established_since = None
+            self._out.append(SessionDown(reason))
+        self.timers.stop_all()
+        if count:
+            self.counters.connect_retry_counter += 1
+        self._new_connection()
+        self._set_state(State.IDLE, reason, now)
+        if restart and self.config.automatic_restart:
+            self.timers.start(Timer.IDLE_HOLD, now, self._next_idle_hold(stable))
+        else:
+            self._damp_level = 0
+
+    def _next_idle_hold(self, stable: bool) -> float:
+        """§8.1.1 DampPeerOscillations: the first value, doubled per consecutive failure, capped."""
+        cfg = self.config
+        if stable or not cfg.damp_peer_oscillations:
+            self._damp_level = 0
+        hold = min(cfg.idle_hold_time * (1 << self._damp_level), cfg.idle_hold_max)
+        if cfg.damp_peer_oscillations and hold < cfg.idle_hold_max:
+            self._damp_level += 1
+        return hold
+
+    def _fsm_error(self, event: Event, now: float) -> None:
+        """RFC 4271 §6.6 with the RFC 6608 subcode of the state; the data is the message type."""
+        msg_type = _MESSAGE_TYPE.get(type(event))
+        if msg_type is None:
+            notification = Notification(ErrorCode.FSM, FsmSub.UNSPECIFIED)
+        else:
+            notification = Notification(ErrorCode.FSM, _FSM_SUBCODE[self.state], bytes((msg_type,)))
+        self._go_idle(Reason.FSM_ERROR, now, notification=notification)
+
+    def _accept_open(self, message: Open, now: float) -> None:
+        """A valid OPEN (events 19/20): negotiate, answer with KEEPALIVE, go to OpenConfirm."""
+        assert self._sent_open is not None
+        neg = negotiate(self.config, self._sent_open, message)
+        self.negotiated, self.peer_open = neg, message
+        if neg.extended_message:  # RFC 8654 §4: from now on messages may be up to 65535 octets
+            self._framer.max_len = MAX_EXTENDED_MESSAGE_LEN
+        self.timers.stop(Timer.CONNECT_RETRY)
+        self.timers.stop(Timer.DELAY_OPEN)
+        self.timers.stop(Timer.HOLD)
+        self.timers.stop(Timer.KEEPALIVE)
+        self._send(Keepalive(), now)  # also starts the KeepaliveTimer when the hold time is non-zero
+        self._restart_hold(now)
+        self._set_state(State.OPEN_CONFIRM, Reason.OPEN_RECEIVED, now)
+
+    def _check_open(self, message: Open, now: float) -> bool:
+        try:
+            check_peer_open(self.config, message)
+        except NotificationError as err:  # event 22
+            self._go_idle(Reason.OPEN_REJECTED, now, notification=Notification.from_error(err))
+            return False
+        return True
+
+    def _routes(self, update: Update, error: ErrorAction | None) -> None:
+        kept = self._negotiated_only(update)
+        if kept is not None:
+            self._out.append(RoutesReceived(kept, error))
+
+    def _negotiated_only(self, update: Update) -> Update | None:
+        """Drop the parts of an UPDATE for families not negotiated.
+
+        RFC 4760 §7 lets a speaker ignore such NLRI ("SHOULD ignore all the subsequent routes with
+        that AFI/SAFI") or end the session; we ignore them and count it, because a peer announcing
+        an extra family is no reason to drop the families that work. None when nothing is left.
+        """
+        assert self.negotiated is not None
+        families = self.negotiated.families
+        eor = update.end_of_rib_family
+        if eor is not None:
+            return update if eor in families else None
+        changes: dict[str, Any] = {}
+        if (update.nlri or update.withdrawn) and IPV4_UNICAST not in families:
+            changes["nlri"] = ()
+            changes["withdrawn"] = ()
+        for name in ("mp_reach", "mp_unreach"):
+            attr = getattr(update, name)
+            if attr is not None and known_family(attr.afi, attr.safi) not in families:
+                changes[name] = None
+        if not changes:
+            return update
+        self.counters.updates_ignored_family += 1
+        kept = dataclasses.replace(update, **changes)
+        if kept.nlri or kept.withdrawn or kept.mp_reach is not None or kept.mp_unreach is not None:
+            return kept
+        return None
+
+
+def _cease(subcode: int, text: str) -> Notification:
+    """Cease with the RFC 9003 shutdown communication when there is text for a subcode that has one."""
+    if text and subcode in _SHUTDOWN_SUBCODES:
+        return Notification.shutdown(text, subcode)
+    return Notification(ErrorCode.CEASE, subcode)
+
+
+def _is_version_error(message: Notification) -> bool:
+    """Event 24 (NotifMsgVerErr) rather than 25."""
+    return message.code == ErrorCode.OPEN_MESSAGE and message.subcode == OpenSub.UNSUPPORTED_VERSION_NUMBER
+
+
+# ---------------------------------------------------------------------- handlers
+def _ignore(s: Session, event: Any, now: float) -> None:
+    """Start events outside Idle, second connections (tracked by the speaker, §6.8), and so on."""
+
+
+def _unexpected(s: Session, event: Any, now: float) -> None:
+    if s.state is State.IDLE:
+        return  # §8.2.2 Idle: other events "do not cause change"
+    if s.state in (State.CONNECT, State.ACTIVE):
+        s._go_idle(Reason.FSM_ERROR, now)  # "any other event": Idle, counter + 1, no NOTIFICATION
+        return
+    s._fsm_error(event, now)
+
+
+def _idle_manual_start(s: Session, event: ManualStart, now: float) -> None:
+    s._damp_level = 0  # an operator's start is a fresh start
+    s._start(event.passive, Reason.MANUAL_START, now)
+
+
+def _idle_automatic_start(s: Session, event: AutomaticStart, now: float) -> None:
+    if s.timers.running(Timer.IDLE_HOLD):
+        return  # damping: the IdleHoldTimer decides when the automatic restart happens
+    s._start(event.passive, Reason.AUTOMATIC_START, now)
+
+
+def _idle_timer(s: Session, event: TimerExpired, now: float) -> None:
+    if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
+        s._start(s._passive, Reason.AUTOMATIC_START, now)
+
+
+def _idle_manual_stop(s: Session, event: ManualStop, now: float) -> None:
+    """Ignored by §8.2.2, except that it cancels a pending automatic restart."""
+    s.timers.stop(Timer.IDLE_HOLD)
+    s._damp_level = 0
+
+
+def _idle_refuse(s: Session, event: Any, now: float) -> None:
+    s._out.append(CloseConnection())  # §8.2.2 Idle: "refuses all incoming BGP connections"
+
+
+def _manual_stop(s: Session, event: ManualStop, now: float) -> None:
+    """Event 2. A Cease goes out when an OPEN was sent, or on a DelayOpen connection."""
+    has_peer = s.state not in (State.CONNECT, State.ACTIVE) or s.timers.running(Timer.DELAY_OPEN)
+    notification = _cease(event.subcode, event.text) if has_peer else None
+    s.counters.connect_retry_counter = 0
+    s._go_idle(Reason.ADMIN_SHUTDOWN, now, notification=notification, count=False, restart=False)
+
+
+def _automatic_stop(s: Session, event: AutomaticStop, now: float) -> None:
+    has_peer = s.state not in (State.CONNECT, State.ACTIVE) or s.timers.running(Timer.DELAY_OPEN)
+    s._go_idle(
+        Reason.AUTOMATIC_STOP, now, notification=_cease(event.subcode, event.text) if has_peer else None
+    )
+
+
+def _connecting_timer(s: Session, event: TimerExpired, now: float) -> None:
+    """Connect/Active timers: ConnectRetry (event 9) and DelayOpen (event 12); others unexpected."""
+    if event.timer is Timer.DELAY_OPEN:
+        s._send_open(Reason.DELAY_OPEN_EXPIRED, now)
+    elif event.timer is Timer.CONNECT_RETRY:
+        if s._passive:
+            return  # never armed while passive; a stray expiry changes nothing
+        if s.state is State.CONNECT:
+            s._out.append(CloseConnection())  # drop the attempt (or DelayOpen connection) ...
+            s.timers.stop(Timer.DELAY_OPEN)
+        s._new_connection()
+        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
+        s._out.append(Connect())  # ... and try again
+        if s.state is State.ACTIVE:
+            s._set_state(State.CONNECT, Reason.CONNECT_RETRY, now)
+    else:
+        _unexpected(s, event, now)
+
+
+def _connecting_tcp_up(s: Session, event: Any, now: float) -> None:
+    """Events 16/17 in Connect or Active."""
+    s.timers.stop(Timer.CONNECT_RETRY)
+    s._new_connection()
+    if s.config.delay_open_time > 0:
+        s.timers.start(Timer.DELAY_OPEN, now, s.config.delay_open_time)
+        return
+    s._send_open(Reason.CONNECTED, now)
+
+
+def _connecting_tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
+    """Event 18. Connect with a DelayOpen connection falls back to Active; otherwise Idle (the
+    IdleHoldTimer then schedules the next attempt)."""
+    if s.state is State.CONNECT and s.timers.running(Timer.DELAY_OPEN):
+        s.timers.stop(Timer.DELAY_OPEN)
+        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
+        s._new_connection()
+        s._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
+        return
+    reason = Reason.PEER_CLOSED if s.timers.running(Timer.DELAY_OPEN) else Reason.CONNECT_FAILED
+    s._go_idle(reason, now, count=s.state is State.ACTIVE)
+
+
+def _connecting_open(s: Session, event: OpenReceived, now: float) -> None:
+    """Event 20 (DelayOpenTimer running): answer with our OPEN and a KEEPALIVE; without the
+    timer this OPEN is event 19, which Connect and Active do not expect."""
+    if not s.timers.running(Timer.DELAY_OPEN):
+        _unexpected(s, event, now)
+        return
+    if not s._check_open(event.message, now):
+        return
+    s._sent_open = build_open(s.config)
+    s._send(s._sent_open, now)
+    s._accept_open(event.message, now)
+
+
+def _connecting_error(s: Session, event: HeaderError | OpenMessageError, now: float) -> None:
+    """Events 21/22 on a DelayOpen connection: SendNOTIFICATIONwithoutOPEN, then Idle."""
+    s._go_idle(Reason.OPEN_REJECTED, now, notification=Notification.from_error(event.error))
+
+
+def _notification(s: Session, event: NotificationReceived, now: float) -> None:
+    """Events 24/25 in every state but Idle: no answer; a version error does not count (§8.2.2)."""
+    s.last_notification_received = NotificationRecord(now, event.message)
+    s._go_idle(Reason.NOTIFICATION_RECEIVED, now, count=not _is_version_error(event.message))
+
+
+def _hold_or_keepalive_timer(s: Session, event: TimerExpired, now: float) -> None:
+    """OpenSent/OpenConfirm/Established timers: Hold (event 10) ends the session with 4/0;
+    Keepalive (event 11) sends one and restarts (not in OpenSent); others are unexpected."""
+    if event.timer is Timer.HOLD:
+        notification = Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0)
+        s._go_idle(Reason.HOLD_TIMER_EXPIRED, now, notification=notification)
+    elif event.timer is Timer.KEEPALIVE and s.state is not State.OPEN_SENT:
+        s._send(Keepalive(), now)
+    else:
+        _unexpected(s, event, now)
+
+
+def _tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
+    s._go_idle(Reason.PEER_CLOSED, now)
+
+
+def _open_sent_tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
+    """§8.2.2 OpenSent, event 18: back to Active, listening, with the ConnectRetryTimer."""
+    s.timers.stop_all()
+    s._out.append(CloseConnection())
+    s._new_connection()
+    if not s._passive:
+        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
+    s._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
+
+
+def _open_sent_open(s: Session, event: OpenReceived, now: float) -> None:
+    if s._check_open(event.message, now):
+        s._accept_open(event.message, now)
+
+
+def _message_error(s: Session, event: HeaderError | OpenMessageError, now: float) -> None:
+    """Events 21/22 after our OPEN: send the error's own NOTIFICATION (§6.1, §6.2), then Idle."""
+    reason = Reason.OPEN_REJECTED if isinstance(event, OpenMessageError) else Reason.NOTIFICATION_SENT
+    s._go_idle(reason, now, notification=Notification.from_error(event.error))
+
+
+def _collision_dump(s: Session, event: CollisionDump, now: float) -> None:
+    """Event 23: Cease / Connection Collision Resolution (RFC 4486 §4 subcode 7)."""
+    notification = Notification(ErrorCode.CEASE, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
+    s._go_idle(Reason.CONNECTION_COLLISION, now, notification=notification)
+
+
+def _open_confirm_keepalive(s: Session, event: KeepaliveReceived, now: float) -> None:
+    """Event 26 in OpenConfirm: the session is up."""
+    assert s.negotiated is not None
+    s._restart_hold(now)
+    s.counters.established_since = now
+    s._set_state(State.ESTABLISHED, Reason.OPEN_CONFIRMED, now)
+    s._out.append(SessionEstablished(s.negotiated))
+
+
+def _established_keepalive(s: Session, event: KeepaliveReceived, now: float) -> None:
+    s._restart_hold(now)
+
+
+def _established_update(s: Session, event: UpdateReceived, now: float) -> None:
+    s._restart_hold(now)
+    s._routes(event.message, None)
+
+
+def _established_update_error(s: Session, event: UpdateMessageError, now: float) -> None:
+    """RFC 7606 §2: the codec chose the action; only session-reset ends the session (event 28)."""
+    error = event.error
+    if error.action is ErrorAction.SESSION_RESET or error.update is None:
+        s._go_idle(Reason.UPDATE_ERROR, now, notification=Notification.from_error(error))
+        return
+    s._restart_hold(now)
+    if error.action is ErrorAction.TREAT_AS_WITHDRAW:
+        s.counters.updates_treated_as_withdraw += 1
+        for withdrawal in error.update.as_withdrawals():
+            s._routes(withdrawal, ErrorAction.TREAT_AS_WITHDRAW)
+    else:
+        s.counters.updates_attribute_discard += 1
+        s._routes(error.update, ErrorAction.ATTRIBUTE_DISCARD)
+
+
+def _established_route_refresh(s: Session, event: RouteRefreshReceived, now: float) -> None:
+    """RFC 2918 §4: a family not negotiated, or (RFC 7313 §5) an unknown subtype, is ignored."""
+    s._restart_hold(now)
+    assert s.negotiated is not None
+    message = event.message
+    family = known_family(message.afi, message.safi)
+    if not s.negotiated.route_refresh or family is None or family not in s.negotiated.families:
+        return
+    if isinstance(message.subtype, RouteRefreshSubtype):
+        s._out.append(RouteRefreshRequested(family, message.subtype))
+
+
+def _build_table() -> dict[tuple[State, type], Handler]:
+    table: dict[tuple[State, type], Handler] = {
+        (State.IDLE, ManualStart): _idle_manual_start,
+        (State.IDLE, AutomaticStart): _idle_automatic_start,
+        (State.IDLE, TimerExpired): _idle_timer,
+        (State.IDLE, ManualStop): _idle_manual_stop,
+        (State.IDLE, TcpConnectionAcknowledged): _idle_refuse,
+        (State.IDLE, TcpConnectionConfirmed): _idle_refuse,
+    }
+    not_idle = (State.CONNECT, State.ACTIVE, State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED)
+    for state in not_idle:
+        table[state, ManualStart] = _ignore
+        table[state, AutomaticStart] = _ignore
+        table[state, ManualStop] = _manual_stop
+        table[state, AutomaticStop] = _automatic_stop
+        table[state, NotificationReceived] = _notification
+    for state in (State.CONNECT, State.ACTIVE):
+        table[state, TimerExpired] = _connecting_timer
+        table[state, TcpConnectionAcknowledged] = _connecting_tcp_up
+        table[state, TcpConnectionConfirmed] = _connecting_tcp_up
+        table[state, TcpConnectionFails] = _connecting_tcp_fails
+        table[state, OpenReceived] = _connecting_open
+        table[state, HeaderError] = _connecting_error
+        table[state, OpenMessageError] = _connecting_error
+    for state in (State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED):
+        table[state, TimerExpired] = _hold_or_keepalive_timer
+        table[state, TcpConnectionAcknowledged] = _ignore  # a second connection: §6.8, the speaker
+        table[state, TcpConnectionConfirmed] = _ignore
+        table[state, HeaderError] = _message_error
+        table[state, CollisionDump] = _collision_dump
+    table[State.OPEN_SENT, TcpConnectionFails] = _open_sent_tcp_fails
+    table[State.OPEN_SENT, OpenReceived] = _open_sent_open
+    table[State.OPEN_SENT, OpenMessageError] = _message_error
+    table[State.OPEN_CONFIRM, TcpConnectionFails] = _tcp_fails
+    table[State.OPEN_CONFIRM, OpenMessageError] = _message_error
+    table[State.OPEN_CONFIRM, KeepaliveReceived] = _open_confirm_keepalive
+    table[State.ESTABLISHED, TcpConnectionFails] = _tcp_fails
+    table[State.ESTABLISHED, KeepaliveReceived] = _established_keepalive
+    table[State.ESTABLISHED, UpdateReceived] = _established_update
+    table[State.ESTABLISHED, UpdateMessageError] = _established_update_error
+    table[State.ESTABLISHED, RouteRefreshReceived] = _established_route_refresh
+    return table
+
+
+TRANSITIONS: Final[Mapping[tuple[State, type], Handler]] = _build_table()
+"""(state, event type) -> handler; unlisted pairs go to ``_unexpected``."""

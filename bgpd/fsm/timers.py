@@ -1,0 +1,63 @@
+"""The session's timers as data: deadlines on the caller's clock, never a sleep or a clock read.
+
+The driver asks ``next_deadline()`` for the one loop timer it arms, and reports expiry back to the
+session (``Session.handle_timers(now)``), like aioquic's ``get_timer()`` / ``handle_timer(now)``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Timer(Enum):
+    """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold)."""
+
+    CONNECT_RETRY = "connect-retry"  # event 9
+    HOLD = "hold"  # event 10
+    KEEPALIVE = "keepalive"  # event 11
+    DELAY_OPEN = "delay-open"  # event 12
+    IDLE_HOLD = "idle-hold"  # event 13
+
+
+# When two timers are due at the same instant, the one earlier here fires first: a hold timer that
+# ran out must end the session before a keepalive would be sent on it.
+_FIRE_ORDER = (Timer.HOLD, Timer.CONNECT_RETRY, Timer.DELAY_OPEN, Timer.IDLE_HOLD, Timer.KEEPALIVE)
+
+
+class Timers:
+    """Running timers and their deadlines. A stopped timer simply has no deadline."""
+
+    __slots__ = ("_deadlines",)
+
+    def __init__(self) -> None:
+        self._deadlines: dict[Timer, float] = {}
+
+    def start(self, timer: Timer, now: float, duration: float) -> None:
+        """(Re)start ``timer`` to fire ``duration`` seconds after ``now``."""
+        self._deadlines[timer] = now + duration
+
+    def stop(self, timer: Timer) -> None:
+        self._deadlines.pop(timer, None)
+
+    def stop_all(self) -> None:
+        self._deadlines.clear()
+
+    def running(self, timer: Timer) -> bool:
+        return timer in self._deadlines
+
+    def deadline(self, timer: Timer) -> float | None:
+        return self._deadlines.get(timer)
+
+    def next_deadline(self) -> float | None:
+        return min(self._deadlines.values(), default=None)
+
+    def due(self, now: float) -> Timer | None:
+        """The timer to fire first among those whose deadline is ``now`` or earlier, else None."""
+        expired = [t for t, deadline in self._deadlines.items() if deadline <= now]
+        if not expired:
+            return None
+        return min(expired, key=lambda t: (self._deadlines[t], _FIRE_ORDER.index(t)))
+
+    def snapshot(self) -> dict[Timer, float]:
+        """A copy of the running deadlines, for status and tests."""
+        return dict(self._deadlines)
