@@ -46,6 +46,7 @@ def notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
         return False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.setblocking(False)  # a receiver that stops reading must not freeze the daemon
             sock.connect(address)
             sock.sendall(state.encode("utf-8"))
     except OSError:

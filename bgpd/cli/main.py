@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bgpd import __version__
-from bgpd.cli import check, decode, plan
+from bgpd.cli import check, decode, demo, plan, run
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _subcommands() -> list[ModuleType]:
     """The modules that provide sub-commands; each has ``register(subparsers) -> None``."""
-    return [check, decode, plan]
+    return [check, decode, demo, plan, run]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,230 @@
+"""Control-socket answers: the JSON shapes of docs/control-protocol.md, built from daemon snapshots.
+
+The data functions are pure (a ``Snapshot`` in, JSON-ready values out), so their shapes are tested
+without sockets; ``commands`` wires them to a running daemon (``DaemonControl``) for the server.
+Sessions the plan has but this host does not run (their floating IP is elsewhere) are listed too,
+``NotEstablished`` with the reason in ``lastError``: the operator sees every session of the
+cluster file on every gateway, and which gateway runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
+from bgpd.control.server import CommandSpec
+from bgpd.daemon.reconcile import DesiredSession
+from bgpd.plan import Plan, Session
+from bgpd.speaker import ReceivedRoute, SessionStatus
+from bgpd.speaker.status import rfc3339
+
+__all__ = [
+    "DaemonControl",
+    "ReloadRejectedError",
+    "Snapshot",
+    "advertised_routes_data",
+    "allocations_data",
+    "commands",
+    "describe_session_data",
+    "received_routes_data",
+    "sessions_data",
+]
+
+SESSION_FIELDS = (
+    "name",
+    "localASN",
+    "peerASN",
+    "localIP",
+    "peerIP",
+    "state",
+    "lastReport",
+    "fsmState",
+    "uptimeSeconds",
+    "prefixesSent",
+    "prefixesReceived",
+    "lastError",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the daemon runs right now: the plan, the sessions it runs here, and their status."""
+
+    plan: Plan
+    desired: Mapping[str, DesiredSession]
+    statuses: Mapping[str, SessionStatus]
+    planned_at: float  # POSIX time the plan (or the held floating IPs) last changed
+
+
+class ReloadRejectedError(Exception):
+    """The new configuration was refused; ``errors`` lists every problem, the old plan still runs."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = tuple(errors)
+
+
+class DaemonControl(Protocol):
+    def snapshot(self) -> Snapshot: ...
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+
+    async def reload(self, reason: str) -> str: ...
+
+    async def reset_session(self, name: str, soft: bool) -> str: ...
+
+
+def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
+    return {
+        "name": session.name,
+        "localASN": session.local_asn,
+        "peerASN": session.peer_asn,
+        "localIP": session.local_ip,
+        "peerIP": session.peer_ip,
+        "state": "NotEstablished",
+        "lastReport": rfc3339(planned_at),
+        "fsmState": "Idle",
+        "uptimeSeconds": None,
+        "prefixesSent": 0,
+        "prefixesReceived": 0,
+        "lastError": f"not run on this host: floating IP {session.local_ip} is not here",
+    }
+
+
+def _session_detail(snapshot: Snapshot, session: Session) -> dict[str, Any]:
+    status = snapshot.statuses.get(session.name)
+    if status is None:
+        return _not_running(session, snapshot.planned_at)
+    return status.to_control()
+
+
+def sessions_data(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """The ``sessions`` reply: every session of the plan, in plan order."""
+    out = []
+    for session in snapshot.plan.sessions:
+        detail = _session_detail(snapshot, session)
+        out.append({key: detail[key] for key in SESSION_FIELDS})
+    return out
+
+
+def advertised_routes_data(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """The ``advertised-routes`` reply: one object per (prefix, next hop) with the sessions carrying it.
+
+    Every planned route is listed, even when no session here carries it (``sessions`` empty); a
+    route announced with next-hop-self on some sessions is an extra object with that next hop."""
+    carriers: dict[tuple[str, str], list[str]] = {}
+    names: dict[tuple[str, str], tuple[str, str]] = {}
+    for route in snapshot.plan.routes:
+        key = (route.prefix, route.next_hop)
+        carriers[key] = []
+        names[key] = (route.name, str(route.family))
+    for name in sorted(snapshot.desired):
+        for announced in snapshot.desired[name].export.announced:
+            key = (announced.prefix, announced.next_hop)
+            carriers.setdefault(key, []).append(name)
+            names.setdefault(key, (announced.name, announced.family))
+    return [
+        {
+            "name": names[key][0],
+            "prefix": key[0],
+            "metric": None,
+            "nextHop": key[1],
+            "family": names[key][1],
+            "sessions": carriers[key],
+        }
+        for key in carriers
+    ]
+
+
+def received_routes_data(routes: Mapping[str, Sequence[ReceivedRoute]]) -> list[dict[str, Any]]:
+    return [route.to_control() for name in sorted(routes) for route in routes[name]]
+
+
+def allocations_data(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {
+            "node": node.name,
+            "pool": node.config,
+            "podCIDRs": list(node.pod_cidrs),
+            "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
+        }
+        for node in plan.nodes
+    ]
+
+
+def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
+    """The ``describe-session`` reply: the speaker's detail plus what the session carries and why."""
+    session = next((s for s in snapshot.plan.sessions if s.name == name), None)
+    if session is None:
+        raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+    data = _session_detail(snapshot, session)
+    data["peer"] = session.peer
+    data["families"] = [str(f) for f in session.families]
+    desired = snapshot.desired.get(name)
+    if desired is not None:
+        export = desired.export
+        routes: dict[str, Any] = {
+            "segment": str(export.segment) if export.segment is not None else None,
+            "offSegmentNextHop": str(export.policy),
+            "announced": [
+                {"prefix": a.prefix, "nextHop": a.next_hop, "family": a.family, "reason": a.reason}
+                for a in export.announced
+            ],
+            "skipped": [{"prefix": s.prefix, "family": s.family, "reason": s.reason} for s in export.skipped],
+        }
+        previous = data.get("routes")
+        if isinstance(previous, dict) and "notSent" in previous:
+            routes["notSent"] = previous["notSent"]
+        data["routes"] = routes
+    return data
+
+
+def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
+    """The command table the control server serves for ``daemon``."""
+
+    async def sessions(_args: Mapping[str, Any]) -> Any:
+        return sessions_data(daemon.snapshot())
+
+    async def advertised(_args: Mapping[str, Any]) -> Any:
+        return advertised_routes_data(daemon.snapshot())
+
+    async def received(_args: Mapping[str, Any]) -> Any:
+        names = sorted(daemon.snapshot().statuses)
+        return received_routes_data({name: daemon.received_routes(name) for name in names})
+
+    async def allocations(_args: Mapping[str, Any]) -> Any:
+        return allocations_data(daemon.snapshot().plan)
+
+    async def describe(args: Mapping[str, Any]) -> Any:
+        return describe_session_data(daemon.snapshot(), require_str(args, "name"))
+
+    async def reload(_args: Mapping[str, Any]) -> Any:
+        try:
+            return {"message": await daemon.reload("bgpctl reload")}
+        except ReloadRejectedError as err:
+            count = len(err.errors)
+            text = "; ".join(err.errors)
+            raise ControlError(
+                ErrorCode.FAILED,
+                f"new configuration rejected ({count} error{'s' if count != 1 else ''}), "
+                f"the old one keeps running: {text}",
+            ) from None
+
+    async def reset(args: Mapping[str, Any]) -> Any:
+        name = require_str(args, "name")
+        soft = optional_bool(args, "soft")
+        if name not in daemon.snapshot().statuses:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
+        return {"message": await daemon.reset_session(name, soft)}
+
+    return {
+        Command.SESSIONS: CommandSpec(sessions),
+        Command.ADVERTISED_ROUTES: CommandSpec(advertised),
+        Command.RECEIVED_ROUTES: CommandSpec(received),
+        Command.ALLOCATIONS: CommandSpec(allocations),
+        Command.DESCRIBE_SESSION: CommandSpec(describe),
+        Command.RELOAD: CommandSpec(reload, privileged=True),
+        Command.RESET_SESSION: CommandSpec(reset, privileged=True),
+    }

@@ -1,0 +1,162 @@
+"""Plan → the sessions this host should run, and old vs new of those → the fewest actions.
+
+Pure, so the "reload without flaps" rule is a tested function rather than a property of the loop:
+
+- a session only in the new set starts; one only in the old set stops (Cease 6/3 when the
+  configuration dropped it, 6/2 when its floating IP left this host);
+- a session whose ``SessionConfig`` changed (ASNs, families, timers, port, TTL, passive: all
+  needed in a new OPEN or a new TCP connection) is reset (Cease 6/6, RFC 4486 "Other
+  Configuration Change") and starts again with the new config;
+- a session whose config is unchanged but whose routes changed gets only the new route set (the
+  speaker's Adj-RIB-Out turns it into announcements and withdrawals);
+- anything else is not touched at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bgpd.daemon.segments import Network, SessionExport, export_routes
+from bgpd.plan import Plan, Session
+from bgpd.rib.routes import Route
+from bgpd.settings import Settings
+from bgpd.speaker import SessionConfig
+from bgpd.wire.constants import CeaseSub
+
+__all__ = [
+    "Action",
+    "DesiredSession",
+    "ResetSession",
+    "StartSession",
+    "StopSession",
+    "UpdateRoutes",
+    "desired_sessions",
+    "reconcile",
+    "router_id",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSession:
+    """One session this host should run: how (config), and what it announces (routes, export)."""
+
+    plan: Session
+    config: SessionConfig
+    routes: frozenset[Route]
+    export: SessionExport
+
+
+@dataclass(frozen=True, slots=True)
+class StartSession:
+    session: DesiredSession
+
+
+@dataclass(frozen=True, slots=True)
+class StopSession:
+    name: str
+    subcode: CeaseSub
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetSession:
+    session: DesiredSession
+    changed: tuple[str, ...]  # the SessionConfig fields that differ, for the log
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRoutes:
+    session: DesiredSession
+    announced: int  # routes added or changed
+    withdrawn: int  # prefixes no longer carried
+
+
+Action = StartSession | StopSession | ResetSession | UpdateRoutes
+
+
+def router_id(plan: Plan, session: Session) -> ipaddress.IPv4Address:
+    """Our BGP Identifier for ``session``: its floating IP when IPv4, else the first IPv4 floating IP
+    of the plan, else 32 bits derived from the floating IP (RFC 6286: unique per AS is enough)."""
+    local = ipaddress.ip_address(session.local_ip)
+    if local.version == 4:
+        return ipaddress.IPv4Address(local)
+    for candidate in sorted({s.local_ip for s in plan.sessions}):
+        address = ipaddress.ip_address(candidate)
+        if address.version == 4:
+            return ipaddress.IPv4Address(address)
+    digest = int.from_bytes(hashlib.sha256(local.packed).digest()[:4], "big")
+    return ipaddress.IPv4Address(digest or 1)
+
+
+def _config(plan: Plan, session: Session, settings: Settings) -> SessionConfig:
+    policy = settings.for_peer(session.peer_ip)
+    return SessionConfig(
+        name=session.name,
+        local_ip=ipaddress.ip_address(session.local_ip),
+        peer_ip=ipaddress.ip_address(session.peer_ip),
+        local_asn=session.local_asn,
+        peer_asn=session.peer_asn,
+        router_id=router_id(plan, session),
+        families=session.families,
+        hold_time=policy.hold_time,
+        keepalive_time=policy.keepalive_time,
+        connect_retry_time=float(policy.connect_retry_time),
+        passive=policy.passive,
+        port=policy.port,
+        ttl=policy.ttl,
+        freebind=policy.freebind,
+    )
+
+
+def desired_sessions(
+    plan: Plan, settings: Settings, segments: Mapping[str, Network | None]
+) -> dict[str, DesiredSession]:
+    """The sessions of ``plan`` whose floating IP this host holds, keyed by name.
+
+    ``segments`` maps each held floating IP (text) to its interface prefix, or None if unknown."""
+    out: dict[str, DesiredSession] = {}
+    for session in plan.sessions:
+        if not session.local:
+            continue
+        policy = settings.for_peer(session.peer_ip).off_segment_next_hop
+        export = export_routes(plan, session, segments.get(session.local_ip), policy)
+        routes = frozenset(Route.parse(a.prefix, a.next_hop) for a in export.announced)
+        out[session.name] = DesiredSession(session, _config(plan, session, settings), routes, export)
+    return out
+
+
+def _changed_fields(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
+    return tuple(f for f in SessionConfig.__dataclass_fields__ if getattr(old, f) != getattr(new, f))
+
+
+def reconcile(
+    current: Mapping[str, DesiredSession],
+    desired: Mapping[str, DesiredSession],
+    *,
+    dropped_by_config: frozenset[str] = frozenset(),
+) -> list[Action]:
+    """The actions that turn ``current`` into ``desired``, stops first (they free listeners).
+
+    ``dropped_by_config`` names the sessions the new configuration no longer has at all; any other
+    session that disappears does so because its floating IP left this host."""
+    actions: list[Action] = []
+    for name in sorted(set(current) - set(desired)):
+        if name in dropped_by_config:
+            actions.append(StopSession(name, CeaseSub.PEER_DECONFIGURED, "peer de-configured"))
+        else:
+            text = f"floating IP {current[name].config.local_ip} left this host"
+            actions.append(StopSession(name, CeaseSub.ADMINISTRATIVE_SHUTDOWN, text))
+    for name in sorted(desired):
+        new = desired[name]
+        old = current.get(name)
+        if old is None:
+            actions.append(StartSession(new))
+        elif old.config != new.config:
+            actions.append(ResetSession(new, _changed_fields(old.config, new.config)))
+        elif old.routes != new.routes:
+            withdrawn = {r.prefix for r in old.routes} - {r.prefix for r in new.routes}
+            actions.append(UpdateRoutes(new, len(new.routes - old.routes), len(withdrawn)))
+    return actions

@@ -1,0 +1,450 @@
+"""The running daemon: plan → sessions, reloads, floating IPs that come and go, clean stops.
+
+Everything that changes what runs goes through one lock and one function, ``_apply``: build the
+plan for the current manifests, settings and held floating IPs, commit the ledger if allocations
+moved, derive the sessions this host should run, and carry out what ``reconcile`` says. So a
+SIGHUP, a config file edit, an address event and ``bgpctl reload`` can never interleave, and an
+unchanged session is never touched (``reconcile`` emits nothing for it).
+
+Signal handlers only wake the main task (OpenBGPD's ``sighdlr`` habit); a reload parses and
+validates first and keeps the old plan on any error (BIRD, knot-resolver). systemd hears
+READY/RELOADING/STOPPING/STATUS/WATCHDOG through ``bgpd.systemd`` (no-ops outside systemd).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Protocol
+
+import structlog
+
+from bgpd import systemd
+from bgpd.addrwatch import Change
+from bgpd.control.protocol import ControlError, ErrorCode
+from bgpd.control.server import ControlServer, ControlSocketError
+from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
+from bgpd.daemon.inputs import (
+    AddressSource,
+    ConfigFile,
+    ConfigRejectedError,
+    StaticAddresses,
+    WatchedAddresses,
+    read_settings,
+)
+from bgpd.daemon.reconcile import (
+    Action,
+    DesiredSession,
+    ResetSession,
+    StartSession,
+    StopSession,
+    UpdateRoutes,
+    desired_sessions,
+    reconcile,
+)
+from bgpd.manifests import Loaded, Manifests
+from bgpd.plan import Plan, build_plan
+from bgpd.rib.ledger import Ledger
+from bgpd.rib.routes import Route
+from bgpd.settings import Settings
+from bgpd.speaker import ReceivedRoute, SessionConfig, SessionStatus, Speaker
+from bgpd.statefile import save_ledger
+from bgpd.status_view import status_line
+from bgpd.wire.constants import CeaseSub
+
+__all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
+
+STOP_TEXT: Final = "bgpd stopping"
+STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come within 2 s
+CONFIG_POLL: Final = 1.0  # seconds between checks of the cluster file's content
+STATUS_INTERVAL: Final = 5.0
+
+_log = structlog.get_logger("bgpd.daemon")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    config: Path
+    settings: Path | None
+    state_dir: Path
+    socket: Path
+
+
+class SpeakerLike(Protocol):
+    """The part of ``bgpd.speaker.Speaker`` the daemon drives (tests substitute a recorder)."""
+
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None: ...
+
+    async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
+
+    def set_routes(self, name: str, routes: Iterable[Route]) -> None: ...
+
+    def states(self) -> list[SessionStatus]: ...
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+
+    async def close(self, text: str = "") -> None: ...
+
+
+def _held_floating(manifests: Manifests, held: Mapping[str, object]) -> list[str]:
+    return [ip for ip in manifests.floating_ips if ip in held]
+
+
+class Daemon:
+    """The daemon's state and its one way of changing it (``_apply``); see the module docstring."""
+
+    def __init__(
+        self,
+        config: ConfigFile,
+        *,
+        settings_path: Path | None,
+        state_dir: Path,
+        loaded: Loaded,
+        settings: Settings,
+        ledger: Ledger,
+        speaker: SpeakerLike,
+        addresses: AddressSource,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._settings_path = settings_path
+        self._state_dir = state_dir
+        self._manifests = loaded.manifests
+        self._settings = settings
+        self._ledger = ledger
+        self._ledger_dirty = False
+        self._speaker = speaker
+        self._addresses = addresses
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._running: dict[str, DesiredSession] = {}
+        self._plan = build_plan(self._manifests, ledger, ())
+        self._planned_at = clock()
+        self.generation = 0
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def plan(self) -> Plan:
+        return self._plan
+
+    def floating_ips(self) -> tuple[str, ...]:
+        return self._manifests.floating_ips
+
+    def snapshot(self) -> Snapshot:
+        statuses = {s.name: s for s in self._speaker.states() if s.name in self._running}
+        return Snapshot(self._plan, dict(self._running), statuses, self._planned_at)
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]:
+        return self._speaker.received_routes(name) if name in self._running else []
+
+    def status_line(self) -> str:
+        data = [
+            {"state": "Established" if s.established else "NotEstablished"}
+            for s in self._speaker.states()
+            if s.name in self._running
+        ]
+        data += [{"state": "NotEstablished"}] * (len(self._plan.sessions) - len(data))
+        return status_line(data, len(self._plan.routes))
+
+    # ------------------------------------------------------------------ changing
+    async def start(self) -> None:
+        async with self._lock:
+            actions = await self._apply(frozenset())
+            _log.info(
+                "started",
+                sessions=len(self._plan.sessions),
+                running=sorted(self._running),
+                routes=len(self._plan.routes),
+                actions=len(actions),
+            )
+
+    async def addresses_changed(self) -> None:
+        async with self._lock:
+            await self._apply(frozenset())
+
+    async def reload(self, reason: str) -> str:
+        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan."""
+        systemd.notify_reloading()
+        try:
+            async with self._lock:
+                return await self._reload(reason)
+        finally:
+            systemd.notify_ready()
+            systemd.notify_status(self.status_line())
+
+    async def _reload(self, reason: str) -> str:
+        errors: list[str] = []
+        loaded: Loaded | None = None
+        settings = self._settings
+        try:
+            loaded = self._config.load()
+        except ConfigRejectedError as err:
+            errors += err.errors
+        try:
+            settings = read_settings(self._settings_path)
+        except ConfigRejectedError as err:
+            errors += err.errors
+        if errors or loaded is None:
+            for error in errors:
+                _log.error("reload_error", error=error)
+            _log.error("reload_rejected", reason=reason, errors=len(errors), kept_generation=self.generation)
+            raise ReloadRejectedError(errors)
+        if settings.local_addresses != self._settings.local_addresses:
+            _log.warning("reload_ignored_setting", setting="localAddresses", note="takes effect on restart")
+            settings = settings.model_copy(update={"local_addresses": self._settings.local_addresses})
+        old_plan, old_manifests = self._plan, self._manifests
+        self._manifests, self._settings = loaded.manifests, settings
+        self.generation += 1
+        structlog.contextvars.bind_contextvars(generation=self.generation)
+        actions = await self._apply(self._dropped(old_plan, loaded.manifests))
+        summary = _summary(actions)
+        old_nodes = {n.name for n in old_manifests.nodes}
+        new_nodes = {n.name for n in loaded.manifests.nodes}
+        _log.info(
+            "reload_applied",
+            reason=reason,
+            nodes_added=sorted(new_nodes - old_nodes),
+            nodes_removed=sorted(old_nodes - new_nodes),
+            changes=summary,
+        )
+        return f"reloaded (generation {self.generation}): {summary}"
+
+    def _dropped(self, old_plan: Plan, new: Manifests) -> frozenset[str]:
+        """Sessions the new file no longer has (as opposed to sessions whose floating IP left)."""
+        new_plan = build_plan(new, self._ledger, ())
+        return frozenset(s.name for s in old_plan.sessions) - {s.name for s in new_plan.sessions}
+
+    async def reset_session(self, name: str, soft: bool) -> str:
+        async with self._lock:
+            desired = self._running.get(name)
+            if desired is None:
+                raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
+            if soft:
+                raise ControlError(
+                    ErrorCode.FAILED,
+                    "soft reset needs the speaker to re-send its Adj-RIB-Out, which this build cannot do; "
+                    "use a hard reset (without --soft)",
+                )
+            await self._speaker.remove_session(name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl")
+            self._running.pop(name)
+            await self._start(desired)
+            _log.info("session_reset", session=name, peer=desired.plan.peer_ip)
+            return f"bgpsession {name} reset"
+
+    async def stop(self) -> None:
+        """Cease 6/2 "bgpd stopping" on every session (bounded), then flush the ledger."""
+        async with self._lock:
+            try:
+                async with asyncio.timeout(STOP_BUDGET):
+                    await self._speaker.close(STOP_TEXT)
+            except TimeoutError:
+                _log.warning("stop_timeout", budget_seconds=STOP_BUDGET)
+            self._running.clear()
+            if self._ledger_dirty:  # an earlier write failed: last chance to keep the blocks stable
+                self._commit_ledger()
+
+    # ------------------------------------------------------------------ internals
+    async def _apply(self, dropped: frozenset[str]) -> list[Action]:
+        held = self._addresses.held()
+        plan = build_plan(self._manifests, self._ledger, _held_floating(self._manifests, held))
+        if plan != self._plan:
+            self._planned_at = self._clock()
+        for problem in plan.problems:
+            if problem not in self._plan.problems:
+                _log.warning("node_not_served", node=problem.node, reason=problem.reason)
+        self._plan = plan
+        if plan.ledger != self._ledger:
+            self._ledger = plan.ledger
+            self._ledger_dirty = True
+            self._commit_ledger()
+        segments = {ip: held.get(ip) for ip in self._manifests.floating_ips}
+        desired = desired_sessions(plan, self._settings, segments)
+        actions = reconcile(self._running, desired, dropped_by_config=dropped)
+        for action in actions:
+            await self._execute(action)
+        for name, session in desired.items():  # untouched sessions: keep their explanations current
+            if name in self._running and self._running[name].config == session.config:
+                self._running[name] = session
+        return actions
+
+    def _commit_ledger(self) -> None:
+        try:
+            save_ledger(self._state_dir, self._ledger)
+        except OSError as err:
+            _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
+            return
+        self._ledger_dirty = False
+        _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
+
+    async def _start(self, desired: DesiredSession) -> None:
+        try:
+            await self._speaker.add_session(desired.config, desired.routes)
+        except (OSError, ValueError) as err:
+            _log.error(
+                "session_start_failed",
+                session=desired.plan.name,
+                peer=desired.plan.peer_ip,
+                error=getattr(err, "strerror", None) or str(err),
+            )
+            return
+        self._running[desired.plan.name] = desired
+        _log.info(
+            "session_started",
+            session=desired.plan.name,
+            peer=desired.plan.peer_ip,
+            local_ip=desired.plan.local_ip,
+            routes=len(desired.routes),
+            skipped=len(desired.export.skipped),
+        )
+
+    async def _execute(self, action: Action) -> None:
+        if isinstance(action, StartSession):
+            await self._start(action.session)
+        elif isinstance(action, StopSession):
+            stopped = self._running.pop(action.name)
+            await self._speaker.remove_session(action.name, action.subcode, action.text)
+            _log.info("session_stopped", session=action.name, peer=stopped.plan.peer_ip, reason=action.text)
+        elif isinstance(action, ResetSession):
+            name = action.session.plan.name
+            self._running.pop(name)
+            await self._speaker.remove_session(
+                name, CeaseSub.OTHER_CONFIGURATION_CHANGE, "configuration changed"
+            )
+            _log.info(
+                "session_reset", session=name, peer=action.session.plan.peer_ip, changed=list(action.changed)
+            )
+            await self._start(action.session)
+        else:
+            self._running[action.session.plan.name] = action.session
+            self._speaker.set_routes(action.session.plan.name, action.session.routes)
+            _log.info(
+                "session_routes_updated",
+                session=action.session.plan.name,
+                peer=action.session.plan.peer_ip,
+                announced=action.announced,
+                withdrawn=action.withdrawn,
+            )
+
+
+def _summary(actions: list[Action]) -> str:
+    counts = {
+        "started": sum(isinstance(a, StartSession) for a in actions),
+        "stopped": sum(isinstance(a, StopSession) for a in actions),
+        "reset": sum(isinstance(a, ResetSession) for a in actions),
+        "updated": sum(isinstance(a, UpdateRoutes) for a in actions),
+    }
+    if not any(counts.values()):
+        return "no change"
+    return ", ".join(f"{n} session{'s' if n != 1 else ''} {what}" for what, n in counts.items() if n)
+
+
+# ---------------------------------------------------------------------- the process
+
+
+async def _pump_addresses(
+    daemon: Daemon, source: AddressSource, floating: Callable[[], tuple[str, ...]]
+) -> None:
+    stream = source.changes()
+    if stream is None:
+        return
+    async for event in stream:
+        address = str(event.address.address)
+        if address in floating():
+            event_name = "floating_ip_added" if event.change is Change.ADDED else "floating_ip_removed"
+            _log.info(event_name, address=address, prefixlen=event.address.prefixlen)
+        await daemon.addresses_changed()
+
+
+async def _watch_config(daemon: Daemon, config: ConfigFile) -> None:
+    while True:
+        await asyncio.sleep(CONFIG_POLL)
+        if config.changed():
+            with contextlib.suppress(ReloadRejectedError):
+                await daemon.reload("config file changed")
+
+
+async def _heartbeat(daemon: Daemon) -> None:
+    watchdog = systemd.watchdog_settings()
+    interval = min(STATUS_INTERVAL, watchdog.ping_interval) if watchdog is not None else STATUS_INTERVAL
+    while True:
+        systemd.notify_status(daemon.status_line())
+        if watchdog is not None:
+            systemd.notify_watchdog()
+        await asyncio.sleep(interval)
+
+
+async def serve(
+    options: RunOptions, config: ConfigFile, loaded: Loaded, settings: Settings, ledger: Ledger
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reload_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+
+    addresses: AddressSource
+    if settings.local_addresses is not None:
+        addresses = StaticAddresses(settings.local_addresses)
+    else:
+        addresses = WatchedAddresses()
+    try:
+        await addresses.start()
+    except OSError as err:
+        _log.error("address_watch_failed", error=err.strerror or str(err), hint="set localAddresses")
+        return 1
+    speaker = Speaker()
+    daemon = Daemon(
+        config,
+        settings_path=options.settings,
+        state_dir=options.state_dir,
+        loaded=loaded,
+        settings=settings,
+        ledger=ledger,
+        speaker=speaker,
+        addresses=addresses,
+    )
+    server = ControlServer(options.socket, commands(daemon))
+    try:
+        await server.start()
+    except ControlSocketError as err:
+        _log.error("control_socket_failed", error=str(err))
+        await addresses.close()
+        return 1
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await daemon.start()
+        systemd.notify_ready()
+        tasks = [
+            asyncio.create_task(_pump_addresses(daemon, addresses, daemon.floating_ips)),
+            asyncio.create_task(_watch_config(daemon, config)),
+            asyncio.create_task(_heartbeat(daemon)),
+        ]
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reload_requested.wait())]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            if reload_requested.is_set() and not stop.is_set():
+                reload_requested.clear()
+                with contextlib.suppress(ReloadRejectedError):
+                    await daemon.reload("SIGHUP")
+    finally:
+        systemd.notify_stopping()
+        _log.info("stopping")
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await daemon.stop()
+        await server.close()
+        await addresses.close()
+        _log.info("stopped")
+    return 0

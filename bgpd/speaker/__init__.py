@@ -1,0 +1,9 @@
+"""bgpd.speaker: the asyncio layer — sockets, listeners, one driver per session, the daemon's API."""
+
+from __future__ import annotations
+
+from bgpd.speaker.config import SessionConfig
+from bgpd.speaker.speaker import SessionNotFoundError, Speaker
+from bgpd.speaker.status import ReceivedRoute, SessionStatus
+
+__all__ = ["ReceivedRoute", "SessionConfig", "SessionNotFoundError", "SessionStatus", "Speaker"]

@@ -1,0 +1,62 @@
+"""What the daemon tells the speaker about one session: addresses, ASNs, timers, transport options.
+
+One frozen value per session, so the daemon can compare the old and new config of a session and
+only restart it when a field that needs a new OPEN changed (design: "config changes never flap
+sessions that did not change").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Final
+
+from bgpd.speaker.sockets import IPAddress
+from bgpd.wire.constants import BGP_PORT, IPV4_UNICAST, IPV6_UNICAST, Family
+
+SEND_HOLD_MINIMUM: Final = 480.0  # RFC 9687 §5: the greater of 8 minutes and twice the hold time
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """One BGP session. ``router_id`` is our BGP Identifier (RFC 6286: any non-zero 32 bits)."""
+
+    name: str
+    local_ip: IPAddress
+    peer_ip: IPAddress
+    local_asn: int
+    peer_asn: int
+    router_id: ipaddress.IPv4Address
+    families: tuple[Family, ...] = (IPV4_UNICAST, IPV6_UNICAST)
+    hold_time: int = 90
+    keepalive_time: int | None = None  # None: a third of the hold time (RFC 4271 §10)
+    connect_retry_time: float = 5.0
+    idle_hold_time: float = 5.0  # first wait before restarting after a failure (RFC 4271 §8.1.1) ...
+    idle_hold_max: float = 120.0  # ... doubled per consecutive failure up to this (peer damping)
+    passive: bool = False  # wait for the peer to connect (RFC 4271 §8.1.1 PassiveTcpEstablishment)
+    port: int = BGP_PORT
+    ttl: int = 1  # 1: directly connected eBGP; more for multihop
+    freebind: bool = False
+    send_hold_time: float | None = None  # None: RFC 9687 default; 0 disables
+    extended_next_hop: bool = False  # offer RFC 8950 (IPv6 next hops for IPv4 routes)
+
+    def __post_init__(self) -> None:
+        if self.local_ip.version != self.peer_ip.version:
+            raise ValueError(f"{self.name}: local {self.local_ip} and peer {self.peer_ip} differ in family")
+        if not 1 <= self.ttl <= 255:
+            raise ValueError(f"{self.name}: TTL {self.ttl} outside 1..255")
+        if self.hold_time != 0 and self.hold_time < 3:
+            raise ValueError(f"{self.name}: hold time must be 0 or at least 3 (RFC 4271 §4.2)")
+
+    @property
+    def ibgp(self) -> bool:
+        return self.local_asn == self.peer_asn
+
+    def send_hold_for(self, negotiated_hold: int) -> float:
+        """The SendHoldTime for a session with ``negotiated_hold``: 0 (off) when the hold time is 0
+        or it is disabled, else as configured or the RFC 9687 §5 default."""
+        if negotiated_hold == 0 or self.send_hold_time == 0:
+            return 0.0
+        if self.send_hold_time is not None:
+            return self.send_hold_time
+        return max(SEND_HOLD_MINIMUM, 2.0 * negotiated_hold)

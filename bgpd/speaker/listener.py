@@ -1,0 +1,108 @@
+"""Listeners: one per local (floating) address and port, admitting only configured peers.
+
+An incoming connection is checked before anything else sees it: its (local address, peer address)
+pair must belong to a configured session. Anything else is reset at once (RST, no BGP message:
+an unknown host gets no information from us), counted, and logged at most once per
+``LOG_INTERVAL`` seconds with the number of rejections in between, so a scan cannot flood the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Callable
+from typing import Final
+
+import structlog
+
+from bgpd.speaker.connection import Connection
+from bgpd.speaker.sockets import IPAddress, listening_socket
+
+LOG_INTERVAL: Final = 10.0
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)
+
+Admit = Callable[[Connection], bool]
+"""Called with a just-accepted connection (its ``local``/``peer`` filled in): True if a session
+claimed it (and set itself as the owner), False to reject it."""
+
+
+class RateLimitedLog:
+    """Log an event at most once per ``interval`` seconds, reporting how many were suppressed."""
+
+    def __init__(self, event: str, interval: float = LOG_INTERVAL) -> None:
+        self.event = event
+        self.interval = interval
+        self._next = float("-inf")
+        self._suppressed = 0
+
+    def __call__(self, now: float, **fields: object) -> bool:
+        """Log (returns True) or count silently (False)."""
+        if now < self._next:
+            self._suppressed += 1
+            return False
+        structlog.get_logger().warning(self.event, suppressed=self._suppressed, **fields)
+        self._suppressed = 0
+        self._next = now + self.interval
+        return True
+
+
+class Listener:
+    """A listening socket on ``local``:``port`` that hands admitted connections to their session."""
+
+    def __init__(self, local: IPAddress, port: int, admit: Admit, *, freebind: bool = False) -> None:
+        self.local = local
+        self.port = port
+        self.freebind = freebind
+        self.rejected = 0
+        self._admit = admit
+        self._server: asyncio.AbstractServer | None = None
+        self._log = RateLimitedLog("connection_rejected")
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        sock = listening_socket(self.local, self.port, self.freebind)
+        try:
+            self._server = await loop.create_server(self._new_connection, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        if self.port == 0:  # tests: learn the ephemeral port
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    def _new_connection(self) -> Connection:
+        return _Incoming(self)
+
+    def accepted(self, conn: Connection) -> None:
+        if conn.peer is not None and self._admit(conn):
+            return
+        self.rejected += 1
+        self._log(
+            asyncio.get_running_loop().time(), local=str(self.local), peer=str(conn.peer), total=self.rejected
+        )
+        reset(conn)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+def reset(conn: Connection) -> None:
+    """Abort with a TCP RST (SO_LINGER 0): no FIN handshake, no TIME_WAIT kept for a stranger."""
+    sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    conn.abort()
+
+
+class _Incoming(Connection):
+    """A connection accepted by a listener: checked the moment it exists."""
+
+    def __init__(self, listener: Listener) -> None:
+        super().__init__()
+        self._listener = listener
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._listener.accepted(self)

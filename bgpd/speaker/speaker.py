@@ -1,0 +1,161 @@
+"""The speaker: every configured session, the listeners they share, and the daemon's API.
+
+The daemon calls ``add_session`` / ``remove_session`` / ``set_routes`` / ``shutdown_session`` and
+reads ``state``, ``received_routes`` and ``advertised_routes``. One listener serves every session
+with the same local address and port; it is opened with the first such session and closed with the
+last. Everything here runs on one event loop, so no locks are needed: each call completes between
+two loop iterations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+import structlog
+
+from bgpd.rib.routes import Route
+from bgpd.speaker.config import SessionConfig
+from bgpd.speaker.connection import Connection
+from bgpd.speaker.listener import Listener
+from bgpd.speaker.peer import PeerTask
+from bgpd.speaker.sockets import IPAddress
+from bgpd.speaker.status import ReceivedRoute, SessionStatus
+from bgpd.wire.constants import CeaseSub
+
+_ListenerKey = tuple[IPAddress, int]
+
+
+class SessionNotFoundError(KeyError):
+    """No session with that name."""
+
+
+class Speaker:
+    """All sessions of this host. Create it inside a running event loop."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, PeerTask] = {}
+        self._listeners: dict[_ListenerKey, Listener] = {}
+        self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
+        self._log = structlog.get_logger()
+
+    # ------------------------------------------------------------------ sessions
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
+        """Start a session (it connects, or waits for the peer when passive)."""
+        if config.name in self._sessions:
+            raise ValueError(f"session {config.name!r} exists already")
+        clash = self._by_endpoints(config.local_ip, config.peer_ip, config.port)
+        if clash is not None:
+            raise ValueError(
+                f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
+            )
+        key = (config.local_ip, config.port)
+        if key not in self._listeners:
+            listener = Listener(config.local_ip, config.port, self._admit, freebind=config.freebind)
+            await listener.start()
+            self._listeners[key] = listener
+        task = PeerTask(config, on_change=self._notify)
+        task.set_routes(routes)
+        self._sessions[config.name] = task
+        task.start()
+
+    async def remove_session(
+        self, name: str, subcode: int = CeaseSub.PEER_DECONFIGURED, text: str = ""
+    ) -> None:
+        """Stop a session for good: Cease with ``subcode`` (RFC 4486), then forget it."""
+        task = self._task(name)
+        await task.stop(subcode, text)
+        del self._sessions[name]
+        key = (task.config.local_ip, task.config.port)
+        if not any((t.config.local_ip, t.config.port) == key for t in self._sessions.values()):
+            self._listeners.pop(key).close()
+        self._notify()
+
+    async def shutdown_session(self, name: str, text: str = "") -> None:
+        """Administrative shutdown: Cease 6/2 with the RFC 9003 communication ``text``; the session
+        stays down (refusing the peer's connections) until ``start_session``."""
+        await self._task(name).stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text)
+
+    def start_session(self, name: str) -> None:
+        """Undo ``shutdown_session``."""
+        self._task(name).start()
+
+    def set_routes(self, name: str, routes: Iterable[Route]) -> None:
+        """Replace what the session announces; only the difference is sent (Adj-RIB-Out)."""
+        self._task(name).set_routes(routes)
+
+    async def close(self, text: str = "") -> None:
+        """Stop every session with an administrative shutdown and close the listeners."""
+        await asyncio.gather(
+            *(t.stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text) for t in self._sessions.values())
+        )
+        self._sessions.clear()
+        for listener in self._listeners.values():
+            listener.close()
+        self._listeners.clear()
+
+    # ------------------------------------------------------------------ reading
+    def names(self) -> list[str]:
+        return sorted(self._sessions)
+
+    def config(self, name: str) -> SessionConfig:
+        return self._task(name).config
+
+    def state(self, name: str) -> SessionStatus:
+        """A snapshot of the session: FSM state, counters, last error, history."""
+        return self._task(name).status()
+
+    def states(self) -> list[SessionStatus]:
+        return [self._sessions[name].status() for name in sorted(self._sessions)]
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]:
+        return self._task(name).received_routes()
+
+    def advertised_routes(self, name: str) -> list[Route]:
+        return self._task(name).advertised_routes()
+
+    @property
+    def rejected_connections(self) -> int:
+        """Connections refused because no session is configured for their addresses."""
+        return sum(listener.rejected for listener in self._listeners.values())
+
+    async def wait_for(
+        self, name: str, predicate: Callable[[SessionStatus], bool], timeout: float
+    ) -> SessionStatus:
+        """Wait (bounded) until ``predicate(state(name))`` holds; woken by every change of the
+        session (state, counters, routes), so callers never poll."""
+
+        async def check() -> SessionStatus:
+            while True:
+                status = self.state(name)
+                if predicate(status):
+                    return status
+                await self._changed.wait()
+
+        return await asyncio.wait_for(check(), timeout)
+
+    # ------------------------------------------------------------------ internals
+    def _task(self, name: str) -> PeerTask:
+        try:
+            return self._sessions[name]
+        except KeyError:
+            raise SessionNotFoundError(name) from None
+
+    def _by_endpoints(self, local: IPAddress | None, peer: IPAddress | None, port: int) -> PeerTask | None:
+        for task in self._sessions.values():
+            cfg = task.config
+            if cfg.local_ip == local and cfg.peer_ip == peer and cfg.port == port:
+                return task
+        return None
+
+    def _admit(self, conn: Connection) -> bool:
+        """Listener callback: hand the connection to the session configured for its addresses."""
+        for task in self._sessions.values():
+            cfg = task.config
+            if cfg.local_ip == conn.local and cfg.peer_ip == conn.peer:
+                return task.claim(conn)
+        return False
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()

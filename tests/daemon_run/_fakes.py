@@ -1,0 +1,95 @@
+"""A recording stand-in for the speaker, and a settable address source, for the daemon's logic."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+from bgpd.addrwatch import AddressEvent
+from bgpd.daemon.segments import Network
+from bgpd.rib.routes import Route
+from bgpd.speaker import ReceivedRoute, SessionConfig, SessionStatus
+
+
+def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
+    return SessionStatus(
+        name=config.name,
+        local_ip=str(config.local_ip),
+        peer_ip=str(config.peer_ip),
+        local_asn=config.local_asn,
+        peer_asn=config.peer_asn,
+        fsm_state=fsm_state,
+        admin_down=False,
+        uptime=12.0 if fsm_state == "Established" else None,
+        prefixes_received=0,
+        prefixes_sent=sent,
+        prefixes_pending=0,
+        hold_time=90,
+        keepalive_time=30,
+        capabilities={},
+        counters={"flaps": 0},
+        last_error=None,
+        last_sent=None,
+        last_received=None,
+        history=(),
+        last_report=time.time(),
+    )
+
+
+@dataclass
+class FakeSpeaker:
+    """Records every call the daemon makes; "runs" sessions as Established."""
+
+    sessions: dict[str, SessionConfig] = field(default_factory=dict)
+    routes: dict[str, frozenset[Route]] = field(default_factory=dict)
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    closed_with: str | None = None
+
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
+        assert config.name not in self.sessions
+        self.sessions[config.name] = config
+        self.routes[config.name] = frozenset(routes)
+        self.calls.append(("add", config.name))
+
+    async def remove_session(self, name: str, subcode: int = 3, text: str = "") -> None:
+        del self.sessions[name]
+        del self.routes[name]
+        self.calls.append(("remove", name, str(subcode), text))
+
+    def set_routes(self, name: str, routes: Iterable[Route]) -> None:
+        assert name in self.sessions
+        self.routes[name] = frozenset(routes)
+        self.calls.append(("routes", name))
+
+    def states(self) -> list[SessionStatus]:
+        return [status(c, sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())]
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]:
+        return [
+            ReceivedRoute(name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,))
+        ]
+
+    async def close(self, text: str = "") -> None:
+        self.closed_with = text
+        self.sessions.clear()
+        self.routes.clear()
+
+
+class FixedAddresses:
+    """An address source the test sets by hand (``held``)."""
+
+    def __init__(self, held: dict[str, Network | None]) -> None:
+        self.addresses = dict(held)
+
+    def held(self) -> dict[str, Network | None]:
+        return dict(self.addresses)
+
+    def changes(self) -> AsyncIterator[AddressEvent] | None:
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

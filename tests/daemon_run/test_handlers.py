@@ -1,0 +1,133 @@
+"""The control-socket data has exactly the documented shapes (docs/control-protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bgpd.cli.bgpctl import main as bgpctl
+from bgpd.control.protocol import ControlError, ErrorCode
+from bgpd.control.server import ControlServer
+from bgpd.daemon.handlers import (
+    SESSION_FIELDS,
+    Snapshot,
+    advertised_routes_data,
+    allocations_data,
+    commands,
+    describe_session_data,
+    sessions_data,
+)
+from bgpd.daemon.reconcile import desired_sessions
+from bgpd.settings import Settings, parse_settings
+from bgpd.speaker import ReceivedRoute
+from bgpd.status_view import table_for
+from tests.daemon_run._fakes import status
+from tests.daemon_run._fixtures import SEGMENTS, plan
+
+ONE_HELD = ("10.0.1.100",)
+
+
+def snapshot(settings: Settings | None = None) -> Snapshot:
+    p = plan(held=ONE_HELD)
+    desired = desired_sessions(p, settings or Settings(), SEGMENTS)
+    statuses = {name: status(d.config, sent=len(d.routes)) for name, d in desired.items()}
+    return Snapshot(p, desired, statuses, planned_at=1_790_000_000.0)
+
+
+def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_sessions() -> None:
+    data = sessions_data(snapshot())
+    assert [s["name"] for s in data] == [
+        "10.0.1.254-node-01",
+        "10.0.1.254-node-02",
+        "10.0.3.254-node-01",
+        "10.0.3.254-node-02",
+    ]
+    assert all(tuple(s) == SESSION_FIELDS for s in data)
+    running = {s["name"]: s for s in data if s["lastError"] is None}
+    assert set(running) == {"10.0.1.254-node-01", "10.0.3.254-node-01"}
+    assert all(s["state"] == "Established" and s["prefixesSent"] == 2 for s in running.values())
+    away = next(s for s in data if s["name"] == "10.0.3.254-node-02")
+    assert away["state"] == "NotEstablished" and away["fsmState"] == "Idle"
+    assert away["lastError"] == "not run on this host: floating IP 10.0.3.100 is not here"
+    assert away["lastReport"] == "2026-09-21T14:13:20.000Z"
+
+
+def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> None:
+    data = advertised_routes_data(snapshot())
+    by_hop = {r["nextHop"]: r for r in data}
+    assert set(by_hop) == {"10.0.1.11", "10.0.1.21", "10.0.3.11", "10.0.3.21"}
+    assert by_hop["10.0.1.11"] == {
+        "name": "route-via-10-0-1-11",
+        "prefix": by_hop["10.0.1.11"]["prefix"],
+        "metric": None,
+        "nextHop": "10.0.1.11",
+        "family": "ipv4-unicast",
+        "sessions": ["10.0.1.254-node-01", "10.0.3.254-node-01"],
+    }
+    assert by_hop["10.0.3.11"]["sessions"] == []  # off-segment for the only floating IP held here
+    table = table_for("bgpadvertisedroutes", data, now=datetime.now(UTC), wide=True)
+    assert "route-via-10-0-1-11" in table and "10.0.1.254-node-01,10.0.3.254-node-01" in table
+
+
+def test_next_hop_self_shows_up_as_its_own_advertised_route() -> None:
+    settings = parse_settings({"peers": {"10.0.3.254": {"offSegmentNextHop": "self"}}})
+    data = advertised_routes_data(snapshot(settings))
+    selfs = [r for r in data if r["nextHop"] == "10.0.1.100"]
+    assert {r["name"] for r in selfs} == {"route-via-10-0-1-100"}
+    assert len(selfs) == 2 and all(r["sessions"] == ["10.0.3.254-node-01"] for r in selfs)
+
+
+def test_allocations_name_node_pool_blocks_and_addresses() -> None:
+    data = allocations_data(plan())
+    assert data[0] == {
+        "node": "10.0.1.11",
+        "pool": "cluster-wide-1",
+        "podCIDRs": [data[0]["podCIDRs"][0]],
+        "nodeIPs": ["10.0.1.11"],
+    }
+    assert len(data) == 4
+
+
+def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
+    data = describe_session_data(snapshot(), "10.0.1.254-node-01")
+    assert data["peer"] == "bgppeer1" and data["families"] == ["ipv4-unicast"]
+    routes = data["routes"]
+    assert routes["segment"] == "10.0.1.0/24" and routes["offSegmentNextHop"] == "skip"
+    assert {r["nextHop"] for r in routes["announced"]} == {"10.0.1.11", "10.0.1.21"}
+    assert len(routes["skipped"]) == 2 and "RFC 4271 §5.1.3" in routes["skipped"][0]["reason"]
+    with pytest.raises(ControlError) as missing:
+        describe_session_data(snapshot(), "nope")
+    assert missing.value.code is ErrorCode.NOT_FOUND
+
+
+class _Control:
+    def __init__(self) -> None:
+        self.snap = snapshot()
+
+    def snapshot(self) -> Snapshot:
+        return self.snap
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]:
+        return []
+
+    async def reload(self, reason: str) -> str:
+        return f"reloaded because {reason}"
+
+    async def reset_session(self, name: str, soft: bool) -> str:
+        return f"reset {name}"
+
+
+@pytest.mark.asyncio
+async def test_commands_over_a_real_socket_with_bgpctl(short_dir: Path) -> None:
+    sock = short_dir / "bgpd.sock"
+    async with ControlServer(sock, commands(_Control())):
+        loop = asyncio.get_running_loop()
+        code = await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), "get", "bgpsessions"])
+        assert code == 0
+        code = await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), "reload"])
+        assert code == 0
+        missing = ["--socket", str(sock), "reset", "bgpsession", "10.0.3.254-node-02"]
+        assert await loop.run_in_executor(None, bgpctl, missing) == 1

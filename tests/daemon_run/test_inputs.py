@@ -1,0 +1,48 @@
+"""Which prefix a floating IP sits on, and how the fixed ``localAddresses`` list is read."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from bgpd.addrwatch import HostAddress
+from bgpd.daemon.inputs import StaticAddresses, covering_prefix
+
+
+def host(text: str, ifindex: int = 2) -> HostAddress:
+    interface = ipaddress.ip_interface(text)
+    return HostAddress(interface.ip, interface.network.prefixlen, ifindex)
+
+
+def test_a_floating_ip_on_an_interface_has_that_interfaces_prefix() -> None:
+    found = [host("10.0.1.100/24"), host("10.0.3.100/24", 3), host("127.0.0.1/8", 1)]
+    assert covering_prefix("10.0.1.100", found) == ipaddress.ip_network("10.0.1.0/24")
+
+
+def test_an_address_listed_twice_takes_its_narrowest_entry() -> None:
+    assert covering_prefix("10.0.1.100", [host("10.0.1.100/16"), host("10.0.1.100/24")]) == (
+        ipaddress.ip_network("10.0.1.0/24")
+    )
+
+
+def test_an_address_not_on_any_interface_takes_the_narrowest_covering_prefix() -> None:
+    found = [host("127.0.0.1/8", 1), host("127.0.1.1/24", 1)]
+    assert covering_prefix("127.0.1.100", found) == ipaddress.ip_network("127.0.1.0/24")
+    assert covering_prefix("127.0.3.100", found) == ipaddress.ip_network("127.0.0.0/8")
+
+
+def test_an_address_nothing_covers_has_no_prefix() -> None:
+    assert covering_prefix("192.0.2.1", [host("10.0.1.100/24")]) is None
+    assert covering_prefix("2001:db8::1", [host("10.0.1.100/24")]) is None
+
+
+@pytest.mark.asyncio
+async def test_static_addresses_are_held_and_loopback_ones_sit_on_lo() -> None:
+    source = StaticAddresses([ipaddress.ip_address("127.0.1.100"), ipaddress.ip_address("192.0.2.77")])
+    await source.start()
+    held = source.held()
+    assert set(held) == {"127.0.1.100", "192.0.2.77"}
+    assert held["127.0.1.100"] is not None and ipaddress.ip_address("127.0.1.100") in held["127.0.1.100"]
+    assert source.changes() is None
+    await source.close()

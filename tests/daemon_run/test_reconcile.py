@@ -1,0 +1,120 @@
+"""Old vs new desired sessions → the fewest actions; unchanged sessions produce none."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from bgpd.daemon.reconcile import (
+    DesiredSession,
+    ResetSession,
+    StartSession,
+    StopSession,
+    UpdateRoutes,
+    desired_sessions,
+    reconcile,
+    router_id,
+)
+from bgpd.settings import Settings, parse_settings
+from bgpd.wire.constants import CeaseSub
+from tests.daemon_run._fixtures import (
+    SEGMENTS,
+    SINGLE,
+    plan,
+    with_node,
+    with_peer_asn,
+    without_node,
+)
+
+SETTINGS = Settings()
+
+
+LEDGER = plan().ledger  # the daemon keeps its ledger: blocks stay put when nodes come and go
+
+
+def desired(
+    text: str = SINGLE, held: tuple[str, ...] = ("10.0.1.100", "10.0.3.100"), settings: Settings = SETTINGS
+) -> dict[str, DesiredSession]:
+    return desired_sessions(plan(text, held, LEDGER), settings, SEGMENTS)
+
+
+def test_the_same_plan_twice_needs_nothing() -> None:
+    assert reconcile(desired(), desired()) == []
+
+
+def test_first_start_starts_every_held_session_with_its_segment_routes() -> None:
+    actions = reconcile({}, desired())
+    assert [type(a) for a in actions] == [StartSession] * 4
+    start = next(
+        a for a in actions if isinstance(a, StartSession) and a.session.plan.name == "10.0.1.254-node-01"
+    )
+    assert {str(r.path.next_hop) for r in start.session.routes} == {"10.0.1.11", "10.0.1.21"}
+    assert start.session.config.port == 179 and start.session.config.hold_time == 90
+
+
+def test_a_new_node_only_updates_the_sessions_on_its_segment() -> None:
+    actions = reconcile(desired(), desired(with_node(SINGLE, "10.0.1.31")))
+    assert all(isinstance(a, UpdateRoutes) for a in actions)
+    assert sorted(a.session.plan.local_ip for a in actions if isinstance(a, UpdateRoutes)) == [
+        "10.0.1.100",
+        "10.0.1.100",
+    ]
+    assert all(a.announced == 1 and a.withdrawn == 0 for a in actions if isinstance(a, UpdateRoutes))
+
+
+def test_a_removed_node_is_withdrawn_without_touching_other_segments() -> None:
+    actions = reconcile(desired(), desired(without_node(SINGLE, "10.0.3.21")))
+    updates = [a for a in actions if isinstance(a, UpdateRoutes)]
+    assert len(updates) == len(actions) == 2
+    assert {a.session.plan.local_ip for a in updates} == {"10.0.3.100"}
+    assert all(a.withdrawn == 1 and a.announced == 0 for a in updates)
+
+
+def test_a_peer_asn_change_resets_only_that_peers_sessions() -> None:
+    actions = reconcile(desired(), desired(with_peer_asn(SINGLE, "10.0.3.254", 65099)))
+    assert all(isinstance(a, ResetSession) for a in actions)
+    assert sorted(a.session.plan.name for a in actions if isinstance(a, ResetSession)) == [
+        "10.0.3.254-node-01",
+        "10.0.3.254-node-02",
+    ]
+    assert all(a.changed == ("peer_asn",) for a in actions if isinstance(a, ResetSession))
+
+
+def test_a_per_peer_timer_change_resets_only_that_peer() -> None:
+    tuned = parse_settings({"peers": {"10.0.1.254": {"holdTime": 30}}})
+    actions = reconcile(desired(), desired(settings=tuned))
+    assert {a.session.plan.peer_ip for a in actions if isinstance(a, ResetSession)} == {"10.0.1.254"}
+    assert len(actions) == 2
+    assert all(
+        set(a.changed) == {"hold_time", "keepalive_time"} for a in actions if isinstance(a, ResetSession)
+    )
+
+
+def test_a_floating_ip_leaving_stops_its_sessions_with_an_administrative_shutdown() -> None:
+    actions = reconcile(desired(), desired(held=("10.0.1.100",)))
+    assert [(a.name, a.subcode) for a in actions if isinstance(a, StopSession)] == [
+        ("10.0.1.254-node-02", CeaseSub.ADMINISTRATIVE_SHUTDOWN),
+        ("10.0.3.254-node-02", CeaseSub.ADMINISTRATIVE_SHUTDOWN),
+    ]
+    assert len(actions) == 2
+    assert "10.0.3.100 left this host" in actions[0].text  # type: ignore[union-attr]
+
+
+def test_a_session_dropped_by_the_configuration_is_stopped_as_deconfigured() -> None:
+    old = desired()
+    new = {k: v for k, v in old.items() if not k.startswith("10.0.3.254")}
+    actions = reconcile(old, new, dropped_by_config=frozenset({"10.0.3.254-node-01", "10.0.3.254-node-02"}))
+    assert [(type(a), a.subcode) for a in actions if isinstance(a, StopSession)] == [
+        (StopSession, CeaseSub.PEER_DECONFIGURED)
+    ] * 2
+    assert len(actions) == 2
+
+
+def test_stops_come_before_starts() -> None:
+    actions = reconcile(desired(held=("10.0.1.100",)), desired(held=("10.0.3.100",)))
+    kinds = [type(a) for a in actions]
+    assert kinds == [StopSession, StopSession, StartSession, StartSession]
+
+
+def test_router_id_is_the_ipv4_floating_ip() -> None:
+    p = plan()
+    assert router_id(p, p.sessions[0]) == ipaddress.IPv4Address(p.sessions[0].local_ip)

@@ -1,0 +1,229 @@
+"""The daemon's logic against a recording speaker: reloads, floating IPs, the ledger, the stop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bgpd.control.protocol import ControlError
+from bgpd.daemon.handlers import ReloadRejectedError, describe_session_data, sessions_data
+from bgpd.daemon.inputs import ConfigFile
+from bgpd.daemon.runner import STOP_TEXT, Daemon
+from bgpd.rib.ledger import Ledger
+from bgpd.settings import Settings
+from bgpd.statefile import LEDGER_FILE, load_ledger
+from bgpd.wire.constants import CeaseSub
+from tests.daemon_run._fakes import FakeSpeaker, FixedAddresses
+from tests.daemon_run._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, without_node
+
+
+def make(
+    tmp_path: Path, text: str = SINGLE, settings: Path | None = None
+) -> tuple[Daemon, FakeSpeaker, FixedAddresses, Path]:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(text, encoding="utf-8")
+    config = ConfigFile(path)
+    speaker = FakeSpeaker()
+    addresses = FixedAddresses(dict(SEGMENTS))
+    daemon = Daemon(
+        config,
+        settings_path=settings,
+        state_dir=tmp_path / "state",
+        loaded=config.load(),
+        settings=Settings(),
+        ledger=Ledger.empty(),
+        speaker=speaker,
+        addresses=addresses,
+    )
+    return daemon, speaker, addresses, path
+
+
+@pytest.mark.asyncio
+async def test_start_runs_every_held_session_and_commits_the_ledger(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    assert sorted(speaker.sessions) == [
+        "10.0.1.254-node-01",
+        "10.0.1.254-node-02",
+        "10.0.3.254-node-01",
+        "10.0.3.254-node-02",
+    ]
+    assert {str(r.path.next_hop) for r in speaker.routes["10.0.3.254-node-02"]} == {"10.0.3.11", "10.0.3.21"}
+    assert {e.node for e in load_ledger(tmp_path / "state").entries} == {
+        "10.0.1.11",
+        "10.0.1.21",
+        "10.0.3.11",
+        "10.0.3.21",
+    }
+    assert daemon.status_line() == "4 sessions, 4 established, 4 routes"
+
+
+@pytest.mark.asyncio
+async def test_reload_with_a_new_node_only_sends_routes_and_commits_its_block(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    path.write_text(with_node(SINGLE, "10.0.1.31"), encoding="utf-8")
+    message = await daemon.reload("test")
+    assert sorted(speaker.calls) == [("routes", "10.0.1.254-node-01"), ("routes", "10.0.3.254-node-01")]
+    assert "2 sessions updated" in message
+    assert "10.0.1.31" in {e.node for e in load_ledger(tmp_path / "state").entries}
+
+
+@pytest.mark.asyncio
+async def test_reload_removing_a_node_withdraws_it_everywhere_it_was_carried(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    gone = next(r.prefix for r in daemon.plan.routes if r.next_hop == "10.0.3.21")
+    speaker.calls.clear()
+    path.write_text(without_node(SINGLE, "10.0.3.21"), encoding="utf-8")
+    await daemon.reload("test")
+    assert all(call[0] == "routes" for call in speaker.calls)
+    assert all(gone not in {r.text for r in routes} for routes in speaker.routes.values())
+    assert "10.0.3.21" not in {e.node for e in load_ledger(tmp_path / "state").entries}
+
+
+@pytest.mark.asyncio
+async def test_invalid_file_keeps_the_old_plan_and_reports_every_error(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    before = daemon.plan
+    speaker.calls.clear()
+    broken = SINGLE.replace("peerASN: 65002", "peerASN: banana")
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(ReloadRejectedError) as caught:
+        await daemon.reload("test")
+    errors = caught.value.errors
+    assert len(errors) == 2  # both bad BGPPeers, not just the first
+    assert "bgppeer1" in errors[0] and "bgppeer2" in errors[1] and all("peerASN" in e for e in errors)
+    assert speaker.calls == []
+    assert daemon.plan is before
+
+
+@pytest.mark.asyncio
+async def test_peer_asn_change_resets_only_that_peers_sessions(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    path.write_text(with_peer_asn(SINGLE, "10.0.1.254", 65010), encoding="utf-8")
+    await daemon.reload("test")
+    touched = {call[1] for call in speaker.calls}
+    assert touched == {"10.0.1.254-node-01", "10.0.1.254-node-02"}
+    removes = [c for c in speaker.calls if c[0] == "remove"]
+    assert all(c[2] == str(int(CeaseSub.OTHER_CONFIGURATION_CHANGE)) for c in removes)
+    assert speaker.sessions["10.0.1.254-node-01"].peer_asn == 65010
+
+
+@pytest.mark.asyncio
+async def test_removed_peer_is_stopped_as_deconfigured(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    start = SINGLE.index("---\napiVersion: networking.gke.io/v1\nkind: BGPPeer\nmetadata:\n  name: bgppeer2")
+    path.write_text(SINGLE[:start], encoding="utf-8")
+    await daemon.reload("test")
+    assert sorted(speaker.calls) == [
+        ("remove", "10.0.3.254-node-01", str(int(CeaseSub.PEER_DECONFIGURED)), "peer de-configured"),
+        ("remove", "10.0.3.254-node-02", str(int(CeaseSub.PEER_DECONFIGURED)), "peer de-configured"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_floating_ip_leaving_and_returning_stops_and_restarts_its_sessions(tmp_path: Path) -> None:
+    daemon, speaker, addresses, _ = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    del addresses.addresses["10.0.3.100"]
+    await daemon.addresses_changed()
+    assert sorted(c[:3] for c in speaker.calls) == [
+        ("remove", "10.0.1.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_SHUTDOWN))),
+        ("remove", "10.0.3.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_SHUTDOWN))),
+    ]
+    away = [s for s in sessions_data(daemon.snapshot()) if "not run on this host" in (s["lastError"] or "")]
+    assert sorted(s["name"] for s in away) == ["10.0.1.254-node-02", "10.0.3.254-node-02"]
+    assert all(s["state"] == "NotEstablished" for s in away)
+    speaker.calls.clear()
+    addresses.addresses["10.0.3.100"] = SEGMENTS["10.0.3.100"]
+    await daemon.addresses_changed()
+    assert sorted(speaker.calls) == [("add", "10.0.1.254-node-02"), ("add", "10.0.3.254-node-02")]
+
+
+@pytest.mark.asyncio
+async def test_stop_sends_bgpd_stopping_and_leaves_a_ledger(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    await daemon.stop()
+    assert speaker.closed_with == STOP_TEXT == "bgpd stopping"
+    assert len(json.loads((tmp_path / "state" / LEDGER_FILE).read_text())["nodes"]) == 4
+
+
+@pytest.mark.asyncio
+async def test_hard_reset_restarts_one_session_and_soft_reset_is_refused_honestly(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    await daemon.reset_session("10.0.1.254-node-01", soft=False)
+    assert speaker.calls == [
+        ("remove", "10.0.1.254-node-01", str(int(CeaseSub.ADMINISTRATIVE_RESET)), "reset by bgpctl"),
+        ("add", "10.0.1.254-node-01"),
+    ]
+    with pytest.raises(ControlError):
+        await daemon.reset_session("10.0.1.254-node-01", soft=True)
+
+
+def test_config_file_change_detection_compares_content(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    path.write_text(SINGLE, encoding="utf-8")
+    config = ConfigFile(path)
+    config.load()
+    assert not config.changed()
+    path.write_text(SINGLE, encoding="utf-8")  # rewritten, same content: mtime moves, hash does not
+    assert not config.changed()
+    path.write_text(with_node(SINGLE, "10.0.1.31"), encoding="utf-8")
+    assert config.changed()
+
+
+@pytest.mark.asyncio
+async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow(tmp_path: Path) -> None:
+    daemon, speaker, _, path = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    path.write_text(with_node(SINGLE, "10.0.9.9"), encoding="utf-8")  # on neither floating IP's segment
+    assert "no change" in await daemon.reload("test")
+    assert speaker.calls == []
+    detail = describe_session_data(daemon.snapshot(), "10.0.1.254-node-01")
+    assert "10.0.9.9" in {s["reason"].split()[1] for s in detail["routes"]["skipped"]}
+
+
+@pytest.mark.asyncio
+async def test_a_settings_change_of_one_peers_timers_resets_only_that_peer(tmp_path: Path) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    settings.write_text(
+        'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    holdTime: 9\n', encoding="utf-8"
+    )
+    await daemon.reload("test")
+    assert {call[1] for call in speaker.calls} == {"10.0.3.254-node-01", "10.0.3.254-node-02"}
+    assert speaker.sessions["10.0.3.254-node-01"].hold_time == 9
+    assert speaker.sessions["10.0.1.254-node-01"].hold_time == 90
+
+
+@pytest.mark.asyncio
+async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    settings.write_text("defaults:\n  holdTime: 2\n", encoding="utf-8")
+    with pytest.raises(ReloadRejectedError) as caught:
+        await daemon.reload("test")
+    assert caught.value.errors == (
+        f"{settings}: defaults.holdTime: must be 0 (no keepalives) or between 3 and 65535 seconds",
+    )
+    assert speaker.calls == []

@@ -1,0 +1,35 @@
+"""docs/troubleshooting.md quotes log events and messages: they must be the ones bgpd really emits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import bgpd.cli.run
+import bgpd.daemon.handlers
+import bgpd.daemon.runner
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
+SOURCES = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (bgpd.daemon.runner, bgpd.cli.run))
+
+
+@pytest.mark.parametrize(
+    "event",
+    sorted(set(re.findall(r"`((?:reload|session|node)_[a-z_]+)`", DOC))),
+)
+def test_every_log_event_named_in_the_doc_is_logged(event: str) -> None:
+    assert f'"{event}"' in SOURCES
+
+
+def test_the_not_run_message_is_the_daemons() -> None:
+    handlers = Path(bgpd.daemon.handlers.__file__).read_text(encoding="utf-8")
+    assert "not run on this host: floating IP {session.local_ip} is not here" in handlers
+    assert "not run on this host: floating IP 10.0.1.100 is not here" in DOC
+
+
+def test_the_refusal_summary_is_the_one_bgpd_run_prints() -> None:
+    assert "bgpd run: not started (N errors)" in DOC
+    assert "bgpd run: not started (" in SOURCES

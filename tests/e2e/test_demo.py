@@ -1,0 +1,57 @@
+"""README command 1: ``bgpd demo`` works on loopback with nothing else installed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.harness import ROOT
+
+
+def test_demo_runs_the_example_and_exits_zero() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bgpd", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "$ bgpctl get bgpsessions" in out and "$ bgpctl get bgpadvertisedroutes -o wide" in out
+    sessions = [
+        line for line in out.splitlines() if line.startswith("127.0.") and "-node-0" in line.split()[0]
+    ]
+    states = sorted(line.split()[5] for line in sessions)
+    assert states == ["Established", "Established", "NotEstablished", "NotEstablished"]
+    received = [
+        line.split()
+        for line in out.splitlines()
+        if line.startswith(("tor1 ", "tor2 ")) and "NOTIFICATION" not in line
+    ]
+    assert len(received) == 8 and {row[3] for row in received} == {
+        "127.0.1.11",
+        "127.0.1.21",
+        "127.0.3.11",
+        "127.0.3.21",
+    }
+    assert out.count('Cease / Administrative Shutdown: "bgpd stopping"') == 2
+    assert out.rstrip().endswith("bgpd demo: OK")
+
+
+def test_demo_fails_clearly_on_a_file_it_cannot_run(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Nonsense\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "bgpd", "demo", "--config", str(bad)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("bgpd demo failed: the cluster file is not valid:")
+    assert "Traceback" not in result.stderr
