@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
-import structlog
-
 from bgpd.rib.routes import Route
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import Connection
@@ -37,15 +35,14 @@ class Speaker:
         self._sessions: dict[str, PeerTask] = {}
         self._listeners: dict[_ListenerKey, Listener] = {}
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
-        self._log = structlog.get_logger()
 
     # ------------------------------------------------------------------ sessions
     async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
         """Start a session (it connects, or waits for the peer when passive)."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
-        clash = self._by_endpoints(config.local_ip, config.peer_ip, config.port)
-        if clash is not None:
+        clash = self._by_endpoints(config.local_ip, config.peer_ip)
+        if clash is not None:  # the listener could not tell their connections apart
             raise ValueError(
                 f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
             )
@@ -141,20 +138,17 @@ class Speaker:
         except KeyError:
             raise SessionNotFoundError(name) from None
 
-    def _by_endpoints(self, local: IPAddress | None, peer: IPAddress | None, port: int) -> PeerTask | None:
+    def _by_endpoints(self, local: IPAddress | None, peer: IPAddress | None) -> PeerTask | None:
+        """The session from ``local`` to ``peer``: there is at most one per address pair."""
         for task in self._sessions.values():
-            cfg = task.config
-            if cfg.local_ip == local and cfg.peer_ip == peer and cfg.port == port:
+            if task.config.local_ip == local and task.config.peer_ip == peer:
                 return task
         return None
 
     def _admit(self, conn: Connection) -> bool:
         """Listener callback: hand the connection to the session configured for its addresses."""
-        for task in self._sessions.values():
-            cfg = task.config
-            if cfg.local_ip == conn.local and cfg.peer_ip == conn.peer:
-                return task.claim(conn)
-        return False
+        task = self._by_endpoints(conn.local, conn.peer)
+        return task is not None and task.claim(conn)
 
     def _notify(self) -> None:
         self._changed.set()

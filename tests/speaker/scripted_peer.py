@@ -78,15 +78,17 @@ class ScriptedPeer:
 
         return await asyncio.wait_for(read(), timeout)
 
-    async def expect(self, kind: type[Message], timeout: float = TIMEOUT) -> Message:
-        """Skip KEEPALIVEs (unless one is expected) until a message of ``kind`` arrives."""
+    async def expect(
+        self, kind: type[Message], timeout: float = TIMEOUT, skip: tuple[type[Message], ...] = (Keepalive,)
+    ) -> Message:
+        """Skip messages of the ``skip`` kinds until a message of ``kind`` arrives."""
 
         async def find() -> Message:
             while True:
                 message = await self.next_message(timeout)
                 if isinstance(message, kind):
                     return message
-                if not isinstance(message, Keepalive):
+                if not isinstance(message, skip):
                     raise AssertionError(f"expected {kind.__name__}, got {message!r}")
 
         return await asyncio.wait_for(find(), timeout)

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener, RateLimitedLog
-from bgpd.speaker.sockets import TOS_CS6, connect
+from bgpd.speaker.sockets import TOS_CS6, connect, session_socket
 
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
@@ -228,3 +228,14 @@ def test_rate_limited_log_counts_suppressed_events() -> None:
         assert not log(9.9)
         assert log(10.0)
     assert [e["suppressed"] for e in logs] == [0, 2]
+
+
+def test_ipv6_session_socket_options() -> None:
+    sock = session_socket(ipaddress.IPv6Address("::1"), ttl=5)
+    try:
+        assert sock.getsockname()[0] == "::1"
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS) == TOS_CS6
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS) == 5  # multihop TTL
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        sock.close()

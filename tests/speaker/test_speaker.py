@@ -6,6 +6,7 @@ No root needed: 127.0.0.0/8 gives as many local addresses as a test wants, and e
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from bgpd.rib.routes import Route
-from bgpd.speaker import Speaker
+from bgpd.speaker import SessionNotFoundError, Speaker
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import HIGH_WATER
 from bgpd.speaker.peer import PUMP_BUDGET
@@ -302,4 +303,28 @@ async def test_ipv6_session_over_loopback(speaker: Speaker) -> None:
     assert status.unsendable == (
         "10.244.1.0/24: IPv6 next hop for IPv4 needs RFC 8950 extended next hop, not negotiated",
     )
+    peer.close()
+
+
+@pytest.mark.asyncio
+async def test_remove_session_sends_peer_deconfigured_and_closes_the_listener(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg)
+    with pytest.raises(ValueError, match="exists already"):
+        await speaker.add_session(cfg)
+    with pytest.raises(ValueError, match="already runs"):
+        await speaker.add_session(dataclasses.replace(cfg, name="again"))
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B))
+    await speaker.wait_for(cfg.name, established, 5)
+    await speaker.remove_session(cfg.name)
+    note = await peer.expect(Notification, skip=(Keepalive, Update))  # after our End-of-RIBs
+    assert isinstance(note, Notification)
+    assert (note.code, note.subcode) == (ErrorCode.CEASE, CeaseSub.PEER_DECONFIGURED)
+    assert speaker.names() == []
+    with pytest.raises(SessionNotFoundError):
+        speaker.state(cfg.name)
+    with pytest.raises(ConnectionRefusedError):  # the last session of that address took its listener
+        await asyncio.open_connection(A, port, local_addr=(B, 0))
     peer.close()
