@@ -14,7 +14,7 @@ from typing import Final
 from bgpd.speaker.sockets import IPAddress
 from bgpd.wire.constants import BGP_PORT, IPV4_UNICAST, IPV6_UNICAST, Family
 
-SEND_HOLD_MINIMUM: Final = 480.0  # RFC 9687 §5: the greater of 8 minutes and twice the hold time
+SEND_HOLD_MINIMUM: Final = 480.0  # RFC 9687 "Implementation Considerations": max(8 min, 2 × hold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class SessionConfig:
 
     def send_hold_for(self, negotiated_hold: int) -> float:
         """The SendHoldTime for a session with ``negotiated_hold``: 0 (off) when the hold time is 0
-        or it is disabled, else as configured or the RFC 9687 §5 default."""
+        or it is disabled, else as configured or the RFC 9687 default (Implementation Considerations)."""
         if negotiated_hold == 0 or self.send_hold_time == 0:
             return 0.0
         if self.send_hold_time is not None:

@@ -11,9 +11,10 @@ only up to ``max_pending`` octets; past that the owner gets ``on_overflow``. A p
 reading altogether keeps the connection paused: after ``send_hold_time`` seconds of it the owner
 gets ``on_send_stalled`` (the SendHoldTimer of RFC 9687 — the local mirror of the RFC 4271 §8 hold
 timer, which only covers a peer that stops *sending*). Either way the owner aborts the connection
-and the FSM sees it fail: RFC 9687 §4 makes the NOTIFICATION optional when it would delay the
-close, and here it would sit behind the data the peer does not read. Aborting frees the buffers at
-once instead of lingering while the kernel tries to deliver to a peer that will not read.
+and the FSM sees it fail: RFC 9687 ("Changes to the FSM") makes the NOTIFICATION optional when it
+would delay the close, and here it would sit behind the data the peer does not read. Aborting
+frees the buffers at once instead of lingering while the kernel tries to deliver to a peer that
+will not read. A peer that stops reading *and* sending is caught first by our hold timer.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CLOSE_GRACE: Final = 2.0  # seconds a closing connection may take to flush its l
 
 
 class ConnectionOwner(Protocol):
-    """What a connection reports to (the session driver, or the listener until it is claimed)."""
+    """What a connection reports to: the session driver that ``attach``ed it."""
 
     def on_data(self, conn: Connection, data: bytes) -> None: ...
     def on_closed(self, conn: Connection, exc: Exception | None) -> None: ...

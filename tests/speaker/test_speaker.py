@@ -20,7 +20,7 @@ from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import HIGH_WATER
 from bgpd.speaker.peer import PUMP_BUDGET
 from bgpd.speaker.status import SessionStatus
-from bgpd.wire import Keepalive, Notification, Open, Update, encode_message
+from bgpd.wire import Keepalive, Notification, Open, RouteRefresh, Update, encode_message
 from bgpd.wire.attributes import AsSegment, Attributes
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, AsPathSegmentType, CeaseSub, ErrorCode, Origin
 from tests.speaker.scripted_peer import CTX, ScriptedListener, ScriptedPeer, free_port, peer_open
@@ -75,6 +75,11 @@ def bulky_routes(count: int = 24_000) -> list[Route]:
     ]
 
 
+PEER_ATTRS = Attributes(
+    origin=Origin.IGP,
+    as_path=(AsSegment(AsPathSegmentType.AS_SEQUENCE, (ASN_B,)),),
+    next_hop=int(ipaddress.IPv4Address("10.0.0.254")),
+)
 ROUTES_A = [Route.parse("10.244.1.0/24", "10.0.0.5"), Route.parse("2001:db8:1::/64", "2001:db8::5")]
 ROUTES_B = [Route.parse("192.0.2.0/24", "10.0.0.254", med=7)]
 
@@ -130,12 +135,9 @@ async def test_peer_sending_one_byte_at_a_time(speaker: Speaker) -> None:
     assert isinstance(await peer.expect(Open), Open)
     await peer.send_bytewise(Keepalive())
     await speaker.wait_for(cfg.name, established, 5)
-    attrs = Attributes(
-        origin=Origin.IGP,
-        as_path=(AsSegment(AsPathSegmentType.AS_SEQUENCE, (ASN_B,)),),
-        next_hop=int(ipaddress.IPv4Address("10.0.0.254")),
+    await peer.send_bytewise(
+        Update(attributes=PEER_ATTRS, nlri=(Route.parse("192.0.2.0/24", "10.0.0.1").prefix,))
     )
-    await peer.send_bytewise(Update(attributes=attrs, nlri=(Route.parse("192.0.2.0/24", "10.0.0.1").prefix,)))
     await speaker.wait_for(cfg.name, lambda s: s.prefixes_received == 1, 5)
     assert [r.prefix for r in speaker.received_routes(cfg.name)] == ["192.0.2.0/24"]
     update = await peer.expect(Update)  # and our own route arrived the other way
@@ -327,4 +329,40 @@ async def test_remove_session_sends_peer_deconfigured_and_closes_the_listener(sp
         speaker.state(cfg.name)
     with pytest.raises(ConnectionRefusedError):  # the last session of that address took its listener
         await asyncio.open_connection(A, port, local_addr=(B, 0))
+    peer.close()
+
+
+@pytest.mark.asyncio
+async def test_received_withdrawals_unknown_prefixes_and_treat_as_withdraw(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg)
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B))
+    p1, p2, p3 = (Route.parse(f"192.0.2.{i * 64}/26", "10.0.0.1").prefix for i in range(3))
+    peer.send(Update(attributes=PEER_ATTRS, nlri=(p1, p2)))
+    await speaker.wait_for(cfg.name, lambda s: s.prefixes_received == 2, 5)
+    peer.send(Update(withdrawn=(p3,)))  # never learned: accepted quietly
+    # An UPDATE for p1 with an invalid ORIGIN: RFC 7606 §7.1 treat-as-withdraw, session stays up.
+    wire = bytearray(encode_message(Update(attributes=PEER_ATTRS, nlri=(p1,)), CTX))
+    wire[wire.index(bytes((0x40, 1, 1))) + 3] = 9
+    peer.writer.write(bytes(wire))
+    status = await speaker.wait_for(cfg.name, lambda s: s.prefixes_received == 1, 5)
+    assert status.established and status.counters["updatesTreatedAsWithdraw"] == 1
+    assert [r.prefix for r in speaker.received_routes(cfg.name)] == ["192.0.2.64/26"]
+    peer.close()
+
+
+@pytest.mark.asyncio
+async def test_route_refresh_resends_the_family(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg, ROUTES_A)
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B))
+    first = [await peer.expect(Update) for _ in range(4)]  # v4 route, v4 EoR, v6 route, v6 EoR
+    assert sum(isinstance(u, Update) and bool(u.nlri) for u in first) == 1
+    peer.send(RouteRefresh(1, 1))  # RFC 2918: "send me your IPv4 unicast routes again"
+    again = await peer.expect(Update)
+    assert isinstance(again, Update) and again.nlri == (ROUTES_A[0].prefix,)
     peer.close()
