@@ -52,7 +52,14 @@ from bgpd.plan import Plan, build_plan
 from bgpd.rib.ledger import Ledger
 from bgpd.rib.routes import Route
 from bgpd.settings import Settings
-from bgpd.speaker import ReceivedRoute, SessionConfig, SessionStatus, Speaker
+from bgpd.speaker import (
+    ReceivedRoute,
+    SessionConfig,
+    SessionNotEstablishedError,
+    SessionStatus,
+    SoftReset,
+    Speaker,
+)
 from bgpd.statefile import save_ledger
 from bgpd.status_view import status_line
 from bgpd.wire.constants import CeaseSub
@@ -83,6 +90,8 @@ class SpeakerLike(Protocol):
     async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None: ...
+
+    def refresh_session(self, name: str) -> SoftReset: ...
 
     def states(self) -> list[SessionStatus]: ...
 
@@ -225,16 +234,28 @@ class Daemon:
             if desired is None:
                 raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
             if soft:
-                raise ControlError(
-                    ErrorCode.FAILED,
-                    "soft reset needs the speaker to re-send its Adj-RIB-Out, which this build cannot do; "
-                    "use a hard reset (without --soft)",
-                )
+                return self._soft_reset(name, desired.plan.peer_ip)
             await self._speaker.remove_session(name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl")
             self._running.pop(name)
             await self._start(desired)
             _log.info("session_reset", session=name, peer=desired.plan.peer_ip)
             return f"bgpsession {name} reset"
+
+    def _soft_reset(self, name: str, peer: str) -> str:
+        """Refresh routes both ways without closing the session (see ``Speaker.refresh_session``)."""
+        try:
+            done = self._speaker.refresh_session(name)
+        except SessionNotEstablishedError as err:
+            raise ControlError(ErrorCode.FAILED, str(err)) from None
+        resent = ", ".join(str(f) for f in done.resent)
+        if done.requested:
+            asked = f"ROUTE-REFRESH sent for {', '.join(str(f) for f in done.requested)}"
+        else:
+            asked = "the peer did not offer route refresh (RFC 2918), so its routes were not requested"
+        _log.info(
+            "session_soft_reset", session=name, peer=peer, resent=resent, route_refresh=bool(done.requested)
+        )
+        return f"bgpsession {name} soft-reset: routes re-sent for {resent}; {asked}"
 
     async def stop(self) -> None:
         """Cease 6/2 "bgpd stopping" on every session (bounded), then flush the ledger."""

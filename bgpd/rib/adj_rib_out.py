@@ -100,12 +100,16 @@ class AdjRibOut:
         self._eor_due = sorted(session.families)
         self._reconcile()
 
-    def refresh(self, family: Family) -> None:
-        """The peer asked for ``family`` again (ROUTE-REFRESH, RFC 2918 §4): everything we
-        announce in it becomes pending once more (withdrawals already sent stay done)."""
+    def refresh(self, family: Family, end_of_rib: bool = False) -> None:
+        """Send ``family`` again: everything we announce in it becomes pending once more
+        (withdrawals already sent stay done). The peer's ROUTE-REFRESH (RFC 2918 §4) gets no
+        marker; an operator's soft reset asks for ``end_of_rib`` so the peer can tell when the
+        whole table has been re-sent (RFC 4724 §2)."""
         if self._session is None:
             return
         self._sent.pop(family, None)
+        if end_of_rib and family in self._session.families and family not in self._eor_due:
+            self._eor_due.append(family)
         self._reconcile()
 
     def stop(self) -> None:

@@ -60,10 +60,25 @@ from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
-from bgpd.speaker.status import NotificationRecord, ReceivedRoute, SessionRecord, SessionStatus, Transition
+from bgpd.speaker.status import (
+    NotificationRecord,
+    ReceivedRoute,
+    SessionRecord,
+    SessionStatus,
+    SoftReset,
+    Transition,
+)
 from bgpd.wire import DEFAULT_CONTEXT, Notification, encode_message
 from bgpd.wire.capabilities import Capability, capability_code
-from bgpd.wire.constants import IPV4_UNICAST, CapabilityCode, CeaseSub, ErrorAction, ErrorCode, MessageType
+from bgpd.wire.constants import (
+    IPV4_UNICAST,
+    CapabilityCode,
+    CeaseSub,
+    ErrorAction,
+    ErrorCode,
+    Family,
+    MessageType,
+)
 from bgpd.wire.nlri import prefix_to_text
 from bgpd.wire.update import Update
 
@@ -89,6 +104,10 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
         enhanced_route_refresh=False,
         extended_next_hop=frozenset({IPV4_UNICAST}) if config.extended_next_hop else frozenset(),
     )
+
+
+class SessionNotEstablishedError(Exception):
+    """The operation needs an Established session (e.g. a soft reset)."""
 
 
 @dataclass(slots=True)
@@ -146,6 +165,39 @@ class PeerTask:
         self._rib_out.set_routes(routes)
         if self._rib_out.established:
             self._schedule_pump()
+
+    @property
+    def established(self) -> bool:
+        return self._primary.fsm.state is State.ESTABLISHED and self._rib_out.established
+
+    def soft_reset(self) -> SoftReset:
+        """Refresh the routes in both directions without closing the session (Established only).
+
+        Outbound: every negotiated family of the Adj-RIB-Out is sent again, each followed by
+        End-of-RIB, through the same back-pressured pump as any route change. Inbound: when the
+        peer offered route refresh, a ROUTE-REFRESH per family asks it to send its routes again
+        (RFC 2918 §3: never sent to a peer that did not offer the capability); what it re-sends
+        replaces the Adj-RIB-In entries as ordinary UPDATEs do (RFC 4271 §3.1)."""
+        link = self._primary
+        negotiated = link.fsm.negotiated
+        if not self.established or negotiated is None:
+            raise SessionNotEstablishedError(
+                f"bgpsession {self.config.name} is {link.fsm.state}, not Established: "
+                "there is nothing to refresh (a hard reset restarts it)"
+            )
+        families = tuple(sorted(negotiated.families))
+        for family in families:
+            self._rib_out.refresh(family, end_of_rib=True)
+        self._schedule_pump()
+        requested: tuple[Family, ...] = ()
+        if negotiated.route_refresh:
+            now = self._loop.time()
+            for family in families:
+                for action in link.fsm.send_route_refresh(family, now):
+                    self._execute(link, action)
+            requested = families
+        self._on_change()
+        return SoftReset(resent=families, requested=requested)
 
     @property
     def connection(self) -> Connection | None:

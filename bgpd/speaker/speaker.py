@@ -1,10 +1,10 @@
 """The speaker: every configured session, the listeners they share, and the daemon's API.
 
-The daemon calls ``add_session`` / ``remove_session`` / ``set_routes`` / ``shutdown_session`` and
-reads ``state``, ``received_routes`` and ``advertised_routes``. One listener serves every session
-with the same local address and port; it is opened with the first such session and closed with the
-last. Everything here runs on one event loop, so no locks are needed: each call completes between
-two loop iterations.
+The daemon calls ``add_session`` / ``remove_session`` / ``set_routes`` / ``shutdown_session`` /
+``refresh_session`` and reads ``state``, ``received_routes`` and ``advertised_routes``. One listener
+serves every session with the same local address and port; it is opened with the first such session
+and closed with the last. Everything here runs on one event loop, so no locks are needed: each call
+completes between two loop iterations.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionStatus
+from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
 from bgpd.wire.constants import CeaseSub
 
 _ListenerKey = tuple[IPAddress, int]
@@ -76,6 +76,12 @@ class Speaker:
     def start_session(self, name: str) -> None:
         """Undo ``shutdown_session``."""
         self._task(name).start()
+
+    def refresh_session(self, name: str) -> SoftReset:
+        """Soft reset without a flap: re-send the session's Adj-RIB-Out (End-of-RIB after each
+        family) and, when the peer offered route refresh, ask it for its routes again (RFC 2918).
+        Raises ``SessionNotEstablishedError`` unless the session is Established."""
+        return self._task(name).soft_reset()
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None:
         """Replace what the session announces; only the difference is sent (Adj-RIB-Out)."""

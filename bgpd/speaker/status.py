@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bgpd.wire import Notification
-from bgpd.wire.constants import MessageType
+from bgpd.wire.constants import Family, MessageType
 
 HISTORY_LENGTH: Final = 32
 
@@ -139,6 +139,16 @@ class SessionStatus:
         if self.unsendable:
             data["routes"] = {"notSent": list(self.unsendable)}
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class SoftReset:
+    """What a soft reset did: the families whose Adj-RIB-Out is being re-sent (each followed by
+    End-of-RIB), and those for which the peer was sent a ROUTE-REFRESH (none when the peer did
+    not offer the capability, RFC 2918 §3)."""
+
+    resent: tuple[Family, ...]
+    requested: tuple[Family, ...]
 
 
 @dataclass(frozen=True, slots=True)

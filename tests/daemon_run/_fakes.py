@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bgpd.addrwatch import AddressEvent
 from bgpd.daemon.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionConfig, SessionStatus
+from bgpd.speaker import ReceivedRoute, SessionConfig, SessionNotEstablishedError, SessionStatus, SoftReset
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -45,6 +45,7 @@ class FakeSpeaker:
     routes: dict[str, frozenset[Route]] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     closed_with: str | None = None
+    not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
 
     async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
         assert config.name not in self.sessions
@@ -61,6 +62,13 @@ class FakeSpeaker:
         assert name in self.sessions
         self.routes[name] = frozenset(routes)
         self.calls.append(("routes", name))
+
+    def refresh_session(self, name: str) -> SoftReset:
+        if name in self.not_established:
+            raise SessionNotEstablishedError(f"bgpsession {name} is Active, not Established")
+        self.calls.append(("refresh", name))
+        families = tuple(sorted(self.sessions[name].families))
+        return SoftReset(resent=families, requested=families[:1])
 
     def states(self) -> list[SessionStatus]:
         return [status(c, sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bgpd.control.protocol import ControlError
+from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.daemon.handlers import ReloadRejectedError, describe_session_data, sessions_data
 from bgpd.daemon.inputs import ConfigFile
 from bgpd.daemon.runner import STOP_TEXT, Daemon
@@ -160,7 +160,7 @@ async def test_stop_sends_bgpd_stopping_and_leaves_a_ledger(tmp_path: Path) -> N
 
 
 @pytest.mark.asyncio
-async def test_hard_reset_restarts_one_session_and_soft_reset_is_refused_honestly(tmp_path: Path) -> None:
+async def test_hard_reset_restarts_one_session(tmp_path: Path) -> None:
     daemon, speaker, _, _ = make(tmp_path)
     await daemon.start()
     speaker.calls.clear()
@@ -169,8 +169,26 @@ async def test_hard_reset_restarts_one_session_and_soft_reset_is_refused_honestl
         ("remove", "10.0.1.254-node-01", str(int(CeaseSub.ADMINISTRATIVE_RESET)), "reset by bgpctl"),
         ("add", "10.0.1.254-node-01"),
     ]
-    with pytest.raises(ControlError):
+
+
+@pytest.mark.asyncio
+async def test_soft_reset_refreshes_without_removing_the_session(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    speaker.calls.clear()
+    message = await daemon.reset_session("10.0.1.254-node-01", soft=True)
+    assert speaker.calls == [("refresh", "10.0.1.254-node-01")]  # no remove, no add: no flap
+    assert message == (
+        "bgpsession 10.0.1.254-node-01 soft-reset: routes re-sent for ipv4-unicast; "
+        "ROUTE-REFRESH sent for ipv4-unicast"
+    )
+    speaker.not_established.add("10.0.1.254-node-01")
+    with pytest.raises(ControlError) as refused:
         await daemon.reset_session("10.0.1.254-node-01", soft=True)
+    assert refused.value.code is ErrorCode.FAILED and "not Established" in refused.value.message
+    with pytest.raises(ControlError) as missing:
+        await daemon.reset_session("nope", soft=True)
+    assert missing.value.code is ErrorCode.NOT_FOUND
 
 
 def test_config_file_change_detection_compares_content(tmp_path: Path) -> None:

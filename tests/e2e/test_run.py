@@ -10,12 +10,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bgpd.cli.demo import router_config
 from bgpd.control.protocol import Command
 from bgpd.rib.routes import Route
+from bgpd.speaker import SessionStatus
 from bgpd.wire.constants import CeaseSub
 from tests.e2e.harness import WAIT, Cluster
 
@@ -196,3 +198,50 @@ async def test_received_routes_describe_and_a_hard_reset_through_bgpctl(short_di
         assert (status.last_received.code, status.last_received.subcode) == (6, CeaseSub.ADMINISTRATIVE_RESET)
         await cluster.wait_router(tor1, lambda s: s.established and s.prefixes_received == 4)
         assert cluster.counters("tor2")["flaps"] == 0
+
+
+async def test_a_soft_reset_through_bgpctl_refreshes_routes_without_a_flap(short_dir: Path) -> None:
+    async with Cluster(short_dir) as cluster:
+        tor1 = cluster.router("tor1")
+        name = "127.0.1.254-node-01"
+        cluster.tors.set_routes(tor1.session, [Route.parse("192.0.2.0/24", tor1.address)])
+
+        def learned() -> dict[str, Any]:
+            detail = cluster.ctl(Command.DESCRIBE_SESSION, {"name": name})
+            return dict(detail["counters"])
+
+        await _poll(lambda: learned()["prefixesIn"] == 1, "the router's route at bgpd")
+        before = cluster.counters("tor1")
+        command = ["reset", "bgpsession", name, "--soft"]
+        bgpctl = subprocess.run(
+            [sys.executable, "-m", "bgpd.cli.bgpctl", "--socket", str(cluster.socket), *command],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        assert bgpctl.returncode == 0, bgpctl.stderr
+        assert bgpctl.stdout == (
+            f"bgpsession {name} soft-reset: routes re-sent for ipv4-unicast; "
+            "ROUTE-REFRESH sent for ipv4-unicast\n"
+        )
+
+        def resent(s: SessionStatus) -> bool:
+            got = s.counters["messagesIn"]
+            return (
+                got.get("route-refresh", 0) == 1
+                and s.counters["prefixesIn"] == before["prefixesIn"] + 4  # the four pod CIDRs again,
+                and got["update"] == before["messagesIn"]["update"] + 5  # one next hop each, End-of-RIB
+            )
+
+        status = await cluster.wait_router(tor1, resent)
+        assert status.established and status.prefixes_received == 4
+        # the router answered the ROUTE-REFRESH: bgpd learned its route a second time
+        await _poll(lambda: learned()["prefixesIn"] == 2, "the router's route re-sent to bgpd")
+        _no_flaps(cluster)
+        sessions = {s["name"]: s for s in cluster.ctl(Command.SESSIONS)}
+        assert sessions[name]["state"] == "Established"
+        detail = cluster.ctl(Command.DESCRIBE_SESSION, {"name": name})
+        assert detail["counters"]["flaps"] == 0 and detail["counters"]["messagesOut"]["route-refresh"] == 1
+        entry = await cluster.wait_log("session_soft_reset")
+        assert entry["session"] == name and entry["route_refresh"] is True

@@ -21,6 +21,8 @@ import re
 import secrets
 import shutil
 import signal
+import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -407,10 +409,32 @@ class GoBgpPeer:
         return any(nb.get("conf", {}).get("neighbor_address") == address for nb in self._json("neighbor"))
 
     def start(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.alive():
+            raise NetLabError(f"{self.name} is running already (pid {self.process.pid})")
+        self._remove_stale_socket()
         self.conf.write_text(self.config_text())
         argv = ["gobgpd", "-f", str(self.conf), "-t", "toml", "-p", "--pprof-disable"]
         self.process = self.ns.spawn(self.name, [*argv, "--api-hosts", f"unix://{self.socket}"])
         wait_for(self._api_ready, timeout, f"{self.name} API on {self.socket}")
+
+    def _remove_stale_socket(self) -> None:
+        """gobgpd binds its API socket without removing an old file, so the one a killed gobgpd
+        left behind makes the next start fail with "address already in use". Only a socket nobody
+        accepts connections on is removed; a live one or a file of another kind is an error."""
+        try:
+            mode = self.socket.lstat().st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise NetLabError(f"{self.socket} exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(COMMAND_TIMEOUT)
+            try:
+                probe.connect(str(self.socket))
+            except ConnectionRefusedError:
+                self.socket.unlink()
+                return
+        raise NetLabError(f"another process serves {self.socket}")
 
     def _api_ready(self) -> bool:
         if self.process is not None and not self.process.alive():

@@ -7,6 +7,8 @@ import ipaddress
 import itertools
 import os
 import signal
+import socket
+import stat
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -141,6 +143,38 @@ def test_stop_signals_only_the_tracked_process(netlab: NetLab) -> None:
     netlab.stop(proc, signal.SIGTERM, timeout=5)
     assert proc.popen.returncode == -signal.SIGTERM
     assert other.alive()
+
+
+@pytest.mark.interop
+def test_gobgp_restarts_after_kill_9_left_its_api_socket_behind(netlab: NetLab) -> None:
+    ns = netlab.namespace()
+    peer = GoBgpPeer(ns, asn=65001, router_id="10.0.0.1")
+    peer.start()
+    with pytest.raises(NetLabError, match="running already"):
+        peer.start()
+    peer.kill()
+    assert stat.S_ISSOCK(peer.socket.lstat().st_mode)  # the stale file that used to block a restart
+    peer.start()
+    assert peer.process is not None and peer.process.alive()
+    assert peer.cli("global", check=False) is not None
+    peer.stop()
+
+
+@pytest.mark.interop
+def test_gobgp_start_leaves_a_live_socket_and_other_files_alone(netlab: NetLab) -> None:
+    ns = netlab.namespace()
+    peer = GoBgpPeer(ns, asn=65001, router_id="10.0.0.1")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as live:
+        live.bind(str(peer.socket))
+        live.listen()
+        with pytest.raises(NetLabError, match="another process serves"):
+            peer.start()
+        assert peer.socket.exists() and peer.process is None
+    peer.socket.unlink()
+    peer.socket.write_text("not a socket")
+    with pytest.raises(NetLabError, match="is not a socket"):
+        peer.start()
+    assert peer.socket.read_text() == "not a socket"
 
 
 @pytest.mark.interop

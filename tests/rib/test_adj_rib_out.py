@@ -270,3 +270,20 @@ def test_peer_table_always_matches_the_last_request(steps: list[dict[int, int | 
             peer.apply(update)
         got = {(f, p, path.attributes.med) for f, p, path in peer.routes()}
         assert got == {(r.family, r.prefix, r.path.med) for r in routes}
+
+
+def test_refresh_resends_a_family_with_end_of_rib_only_when_asked() -> None:
+    rib = AdjRibOut()
+    rib.set_routes(v4_routes(2))
+    rib.start(session(frozenset({IPV4_UNICAST})))
+    drain(rib, CodecContext())
+    rib.refresh(IPV4_UNICAST)  # the peer's ROUTE-REFRESH: the routes, no marker
+    again = drain(rib, CodecContext())
+    assert [len(u.nlri) for u in again] == [2]
+    assert all(u.end_of_rib_family is None for u in again)
+    rib.refresh(IPV4_UNICAST, end_of_rib=True)  # an operator's soft reset: routes, then End-of-RIB
+    again = drain(rib, CodecContext())
+    assert [len(u.nlri) for u in again[:1]] == [2] and again[1].end_of_rib_family == IPV4_UNICAST
+    assert len(again) == 2 and rib.sent_count() == 2
+    rib.refresh(IPV6_UNICAST, end_of_rib=True)  # not negotiated: nothing to send, no marker either
+    assert drain(rib, CodecContext()) == []

@@ -15,13 +15,14 @@ import pytest
 import pytest_asyncio
 
 from bgpd.rib.routes import Route
-from bgpd.speaker import SessionNotFoundError, Speaker
+from bgpd.speaker import SessionNotEstablishedError, SessionNotFoundError, Speaker
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import HIGH_WATER
 from bgpd.speaker.peer import PUMP_BUDGET
 from bgpd.speaker.status import SessionStatus
 from bgpd.wire import Keepalive, Notification, Open, RouteRefresh, Update, encode_message
 from bgpd.wire.attributes import AsSegment, Attributes
+from bgpd.wire.capabilities import FourOctetAs, Multiprotocol
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, AsPathSegmentType, CeaseSub, ErrorCode, Origin
 from tests.speaker.scripted_peer import CTX, ScriptedListener, ScriptedPeer, free_port, peer_open
 
@@ -366,3 +367,97 @@ async def test_route_refresh_resends_the_family(speaker: Speaker) -> None:
     again = await peer.expect(Update)
     assert isinstance(again, Update) and again.nlri == (ROUTES_A[0].prefix,)
     peer.close()
+
+
+@pytest.mark.asyncio
+async def test_soft_reset_resends_both_ways_without_a_flap(speakers: tuple[Speaker, Speaker]) -> None:
+    one, two = speakers
+    port = free_port()
+    a_cfg = config(A, B, ASN_A, ASN_B, port, connect_retry_time=0.2)
+    b_cfg = config(B, A, ASN_B, ASN_A, port, passive=True)
+    await two.add_session(b_cfg, ROUTES_B)
+    await one.add_session(a_cfg, ROUTES_A)
+    await two.wait_for(b_cfg.name, lambda s: s.prefixes_received == 2, 10)
+    await one.wait_for(a_cfg.name, lambda s: s.prefixes_received == 1, 10)
+    a_before = one.state(a_cfg.name).counters
+    b_before = two.state(b_cfg.name).counters
+
+    done = one.refresh_session(a_cfg.name)
+    assert done.resent == (IPV4_UNICAST, IPV6_UNICAST)
+    assert done.requested == (IPV4_UNICAST, IPV6_UNICAST)  # bgpd offers route refresh
+
+    def b_got_everything_again(s: SessionStatus) -> bool:
+        got = s.counters["messagesIn"]
+        return (
+            got.get("route-refresh", 0) == 2  # one per family (RFC 2918)
+            and got["update"] == b_before["messagesIn"]["update"] + 4  # 2 routes, 2 End-of-RIBs
+            and s.counters["prefixesIn"] == b_before["prefixesIn"] + 2
+        )
+
+    b_after = await two.wait_for(b_cfg.name, b_got_everything_again, 5)
+    # ... and the peer answered the ROUTE-REFRESH by sending its own route again
+    a_after = await one.wait_for(
+        a_cfg.name, lambda s: s.counters["prefixesIn"] == a_before["prefixesIn"] + 1, 5
+    )
+    assert a_after.established and b_after.established
+    assert a_after.prefixes_received == 1 and b_after.prefixes_received == 2  # replaced, not doubled
+    assert a_after.prefixes_sent == 2
+    assert a_after.counters["messagesOut"]["route-refresh"] == 2
+    for before, after in ((a_before, a_after.counters), (b_before, b_after.counters)):
+        assert after["flaps"] == before["flaps"] == 0
+        assert after["connectAttempts"] == before["connectAttempts"]
+        assert after["connectionsAccepted"] == before["connectionsAccepted"]
+
+
+@pytest.mark.asyncio
+async def test_soft_reset_wire_order_routes_then_end_of_rib_per_family(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg, ROUTES_A)
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B))
+    for _ in range(4):  # the initial table: v4 route, v4 EoR, v6 route, v6 EoR
+        await peer.expect(Update)
+    speaker.refresh_session(cfg.name)
+    messages = [await peer.expect(RouteRefresh), await peer.expect(RouteRefresh)]
+    messages += [await peer.expect(Update) for _ in range(4)]
+    assert [(m.afi, m.safi) for m in messages[:2] if isinstance(m, RouteRefresh)] == [(1, 1), (2, 1)]
+    v4, v4_eor, v6, v6_eor = (m for m in messages[2:] if isinstance(m, Update))
+    assert v4.nlri == (ROUTES_A[0].prefix,) and v4_eor.end_of_rib_family == IPV4_UNICAST
+    assert v6.mp_reach is not None and v6.mp_reach.nlri == (ROUTES_A[1].prefix,)
+    assert v6_eor.end_of_rib_family == IPV6_UNICAST
+    assert speaker.state(cfg.name).established
+    peer.close()
+
+
+@pytest.mark.asyncio
+async def test_soft_reset_asks_nothing_of_a_peer_without_route_refresh(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True, families=(IPV4_UNICAST,))
+    await speaker.add_session(cfg, ROUTES_A[:1])
+    peer = await ScriptedPeer.connect(A, port, B)
+    plain = peer_open(ASN_B, B, families=((1, 1),))
+    await peer.handshake(dataclasses.replace(plain, capabilities=(Multiprotocol(1, 1), FourOctetAs(ASN_B))))
+    await peer.expect(Update)
+    await peer.expect(Update)  # End-of-RIB
+    done = speaker.refresh_session(cfg.name)
+    assert done.resent == (IPV4_UNICAST,) and done.requested == ()
+    # RFC 2918 §3: no ROUTE-REFRESH to a peer that did not offer it. It would have been written
+    # before the re-sent routes, so ``expect`` would fail on it here.
+    route = await peer.expect(Update)
+    eor = await peer.expect(Update)
+    assert isinstance(route, Update) and route.nlri == (ROUTES_A[0].prefix,)
+    assert isinstance(eor, Update) and eor.end_of_rib_family == IPV4_UNICAST
+    status = speaker.state(cfg.name)
+    assert status.counters["messagesOut"].get("route-refresh", 0) == 0 and status.established
+    peer.close()
+
+
+@pytest.mark.asyncio
+async def test_soft_reset_of_a_session_that_is_not_established_is_refused(speaker: Speaker) -> None:
+    cfg = config(A, B, ASN_A, ASN_B, free_port(), passive=True)
+    await speaker.add_session(cfg, ROUTES_A)
+    with pytest.raises(SessionNotEstablishedError, match="is Active, not Established"):
+        speaker.refresh_session(cfg.name)
+    with pytest.raises(SessionNotFoundError):
+        speaker.refresh_session("nope")
