@@ -1,7 +1,8 @@
 """The daemon settings file: what the vendor manifests have no field for.
 
-Timers, passive mode, TCP port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, logging
-and (for hosts without address watching) the floating IPs to treat as local. Every key is optional;
+Timers (including DelayOpen and the peer-oscillation damping of RFC 4271 §8.1.1), passive mode, TCP
+port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, logging and (for hosts without
+address watching) the floating IPs to treat as local. Every key is optional;
 unknown keys are errors, so a typo cannot silently fall back to a default. ``defaults`` apply to all
 peers; ``peers`` overrides them per peer IP. Reference: docs/operator-guide.md, "Settings reference".
 """
@@ -72,6 +73,13 @@ def _check_hold(value: int) -> int:
     return value
 
 
+# RFC 4271 §8.1.1 gives no range for these; the caps keep a typo (minutes for seconds) from parking
+# a session: DelayOpen at most the suggested OpenSent hold time (4 minutes), the first IdleHoldTime
+# at most the cap its doubling stops at (IDLE_HOLD_MAX, the §8.1.1 example of 120 s).
+DELAY_OPEN_MAX = 240
+IDLE_HOLD_MAX = 120
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
@@ -82,6 +90,9 @@ class PeerOverrides(_Strict):
     hold_time: int | None = Field(default=None, alias="holdTime")
     keepalive_time: int | None = Field(default=None, alias="keepaliveTime", ge=0, le=21845)
     connect_retry_time: int | None = Field(default=None, alias="connectRetryTime", ge=1, le=3600)
+    delay_open_time: int | None = Field(default=None, alias="delayOpenTime", ge=0, le=DELAY_OPEN_MAX)
+    idle_hold_time: int | None = Field(default=None, alias="idleHoldTime", ge=1, le=IDLE_HOLD_MAX)
+    damp_peer_oscillations: bool | None = Field(default=None, alias="dampPeerOscillations")
     passive: bool | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     multihop: int | None = Field(default=None, ge=1, le=255)
@@ -100,6 +111,9 @@ class PeerSettings(_Strict):
     hold_time: int = Field(default=90, alias="holdTime")
     keepalive_time: int | None = Field(default=None, alias="keepaliveTime", ge=0, le=21845)
     connect_retry_time: int = Field(default=5, alias="connectRetryTime", ge=1, le=3600)
+    delay_open_time: int = Field(default=0, alias="delayOpenTime", ge=0, le=DELAY_OPEN_MAX)
+    idle_hold_time: int = Field(default=5, alias="idleHoldTime", ge=1, le=IDLE_HOLD_MAX)
+    damp_peer_oscillations: bool = Field(default=True, alias="dampPeerOscillations")
     passive: bool = False
     port: int = Field(default=179, ge=1, le=65535)
     multihop: int | None = Field(default=None, ge=1, le=255)
@@ -130,7 +144,10 @@ class PeerPolicy:
 
     hold_time: int
     keepalive_time: int
-    connect_retry_time: int
+    connect_retry_time: int  # also the wait after a failed connection attempt (RFC 4271 §8.1.1)
+    delay_open_time: int  # DelayOpenTime; 0: DelayOpen off
+    idle_hold_time: int  # the first IdleHoldTime after a session flap ...
+    damp_peer_oscillations: bool  # ... doubled per consecutive flap when on
     passive: bool
     port: int
     ttl: int  # IP TTL of our packets: 1 for a directly connected peer, ``multihop`` otherwise
@@ -158,6 +175,9 @@ def _resolve(defaults: PeerSettings, override: PeerOverrides | None) -> PeerPoli
         hold_time=hold,
         keepalive_time=keepalive,
         connect_retry_time=merged["connect_retry_time"],
+        delay_open_time=merged["delay_open_time"],
+        idle_hold_time=merged["idle_hold_time"],
+        damp_peer_oscillations=merged["damp_peer_oscillations"],
         passive=merged["passive"],
         port=merged["port"],
         ttl=ttl,

@@ -4,12 +4,21 @@ Pure, so the "reload without flaps" rule is a tested function rather than a prop
 
 - a session only in the new set starts; one only in the old set stops (Cease 6/3 when the
   configuration dropped it, 6/2 when its floating IP left this host);
-- a session whose ``SessionConfig`` changed (ASNs, families, timers, port, TTL, passive: all
-  needed in a new OPEN or a new TCP connection) is reset (Cease 6/6, RFC 4486 "Other
-  Configuration Change") and starts again with the new config;
-- a session whose config is unchanged but whose routes changed gets only the new route set (the
-  speaker's Adj-RIB-Out turns it into announcements and withdrawals);
+- a session whose OPEN-level settings changed (``OPEN_FIELDS``: ASNs, router id, families, hold and
+  keepalive timers, extended next hop, and the addresses that identify it) is reset (Cease 6/6,
+  RFC 4486 "Other Configuration Change") and starts again with the new config: the peer only
+  learns them from a new OPEN (RFC 4271 §4.2), and a session's address pair is what it is;
+- a session where only connection-level settings changed (``CONNECTION_FIELDS``: TCP port,
+  passive, freebind, TTL/multihop, connect-retry, DelayOpen and idle-hold timers, peer damping,
+  send hold time) is reconfigured in place, without a flap: a live connection keeps running (it
+  gets the new TTL at once), the rest applies to the session's next connection (one still only
+  trying to connect starts its attempt again with the new settings);
+- a session whose routes changed gets only the new route set (the speaker's Adj-RIB-Out turns it
+  into announcements and withdrawals);
 - anything else is not touched at all.
+
+A ``SessionConfig`` field in neither set counts as OPEN-level: resetting is the safe default for a
+setting nobody classified.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from bgpd.daemon.segments import Network, SessionExport, export_routes
 from bgpd.plan import Plan, Session
@@ -27,13 +37,17 @@ from bgpd.speaker import SessionConfig
 from bgpd.wire.constants import CeaseSub
 
 __all__ = [
+    "CONNECTION_FIELDS",
+    "OPEN_FIELDS",
     "Action",
     "DesiredSession",
+    "ReconfigureSession",
     "ResetSession",
     "StartSession",
     "StopSession",
     "UpdateRoutes",
     "desired_sessions",
+    "needs_reset",
     "reconcile",
     "router_id",
 ]
@@ -68,13 +82,53 @@ class ResetSession:
 
 
 @dataclass(frozen=True, slots=True)
+class ReconfigureSession:
+    """Only connection-level settings changed: swap the session's config without a reset."""
+
+    session: DesiredSession
+    changed: tuple[str, ...]  # the SessionConfig fields that differ, for the log
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateRoutes:
     session: DesiredSession
     announced: int  # routes added or changed
     withdrawn: int  # prefixes no longer carried
 
 
-Action = StartSession | StopSession | ResetSession | UpdateRoutes
+Action = StartSession | StopSession | ResetSession | ReconfigureSession | UpdateRoutes
+
+OPEN_FIELDS: Final = frozenset(
+    {
+        "name",
+        "local_ip",
+        "peer_ip",
+        "local_asn",
+        "peer_asn",
+        "router_id",
+        "families",
+        "hold_time",
+        "keepalive_time",
+        "extended_next_hop",
+    }
+)
+"""Settings the peer sees in our OPEN, or that identify the session: a change needs a reset."""
+
+CONNECTION_FIELDS: Final = frozenset(
+    {
+        "port",
+        "passive",
+        "freebind",
+        "ttl",
+        "connect_retry_time",
+        "delay_open_time",
+        "idle_hold_time",
+        "idle_hold_max",
+        "damp_peer_oscillations",
+        "send_hold_time",
+    }
+)
+"""Settings of the TCP connection and of the local FSM's retry pacing: applied without a flap."""
 
 
 def router_id(plan: Plan, session: Session) -> ipaddress.IPv4Address:
@@ -104,6 +158,9 @@ def _config(plan: Plan, session: Session, settings: Settings) -> SessionConfig:
         hold_time=policy.hold_time,
         keepalive_time=policy.keepalive_time,
         connect_retry_time=float(policy.connect_retry_time),
+        delay_open_time=float(policy.delay_open_time),
+        idle_hold_time=float(policy.idle_hold_time),
+        damp_peer_oscillations=policy.damp_peer_oscillations,
         passive=policy.passive,
         port=policy.port,
         ttl=policy.ttl,
@@ -132,6 +189,11 @@ def _changed_fields(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
     return tuple(f for f in SessionConfig.__dataclass_fields__ if getattr(old, f) != getattr(new, f))
 
 
+def needs_reset(changed: tuple[str, ...]) -> bool:
+    """True if any of the ``changed`` SessionConfig fields is not connection-level (see above)."""
+    return any(field not in CONNECTION_FIELDS for field in changed)
+
+
 def reconcile(
     current: Mapping[str, DesiredSession],
     desired: Mapping[str, DesiredSession],
@@ -154,9 +216,14 @@ def reconcile(
         old = current.get(name)
         if old is None:
             actions.append(StartSession(new))
-        elif old.config != new.config:
-            actions.append(ResetSession(new, _changed_fields(old.config, new.config)))
-        elif old.routes != new.routes:
+            continue
+        changed = _changed_fields(old.config, new.config)
+        if needs_reset(changed):
+            actions.append(ResetSession(new, changed))
+            continue
+        if changed:
+            actions.append(ReconfigureSession(new, changed))
+        if old.routes != new.routes:
             withdrawn = {r.prefix for r in old.routes} - {r.prefix for r in new.routes}
             actions.append(UpdateRoutes(new, len(new.routes - old.routes), len(withdrawn)))
     return actions

@@ -18,7 +18,7 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -40,6 +40,7 @@ from bgpd.daemon.inputs import (
 from bgpd.daemon.reconcile import (
     Action,
     DesiredSession,
+    ReconfigureSession,
     ResetSession,
     StartSession,
     StopSession,
@@ -88,6 +89,8 @@ class SpeakerLike(Protocol):
     async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None: ...
 
     async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
+
+    async def reconfigure_session(self, name: str, config: SessionConfig) -> None: ...
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None: ...
 
@@ -340,8 +343,29 @@ class Daemon:
                 "session_reset", session=name, peer=action.session.plan.peer_ip, changed=list(action.changed)
             )
             await self._start(action.session)
+        elif isinstance(action, ReconfigureSession):
+            name = action.session.plan.name
+            try:
+                await self._speaker.reconfigure_session(name, action.session.config)
+            except OSError as err:  # the new port's listener: the old config keeps running
+                _log.error(
+                    "session_reconfigure_failed",
+                    session=name,
+                    peer=action.session.plan.peer_ip,
+                    error=err.strerror or str(err),
+                )
+                return
+            self._running[name] = action.session
+            _log.info(
+                "session_reconfigured",
+                session=name,
+                peer=action.session.plan.peer_ip,
+                changed=list(action.changed),
+            )
         else:
-            self._running[action.session.plan.name] = action.session
+            # The config stays what the speaker runs (a failed reconfiguration is retried next time).
+            running = self._running[action.session.plan.name].config
+            self._running[action.session.plan.name] = replace(action.session, config=running)
             self._speaker.set_routes(action.session.plan.name, action.session.routes)
             _log.info(
                 "session_routes_updated",
@@ -357,6 +381,7 @@ def _summary(actions: list[Action]) -> str:
         "started": sum(isinstance(a, StartSession) for a in actions),
         "stopped": sum(isinstance(a, StopSession) for a in actions),
         "reset": sum(isinstance(a, ResetSession) for a in actions),
+        "reconfigured": sum(isinstance(a, ReconfigureSession) for a in actions),
         "updated": sum(isinstance(a, UpdateRoutes) for a in actions),
     }
     if not any(counts.values()):

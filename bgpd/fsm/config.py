@@ -30,8 +30,10 @@ class FsmConfig:
     passive: bool = False  # PassiveTcpEstablishment (§8.1.1): never initiate the connection
     delay_open_time: float = 0.0  # DelayOpen (§8.1.1) when > 0
     automatic_restart: bool = True  # AllowAutomaticStart: after a failure, restart when IdleHold ends
-    damp_peer_oscillations: bool = True  # DampPeerOscillations: IdleHoldTime doubles per failure
-    idle_hold_time: float = 5.0  # the first IdleHoldTime
+    # DampPeerOscillations (§8.1.1): the IdleHoldTime doubles per session flap (a session that reached
+    # OpenConfirm or Established went down); a connection that failed earlier waits connect_retry_time.
+    damp_peer_oscillations: bool = True
+    idle_hold_time: float = 5.0  # the first IdleHoldTime after a flap
     idle_hold_max: float = 120.0  # cap of the doubling (the §8.1.1 example value)
     stable_time: float = 60.0  # Established this long resets the IdleHoldTime to its first value
     route_refresh: bool = True  # RFC 2918
@@ -53,6 +55,10 @@ class FsmConfig:
             raise ValueError("at least one address family is needed")
         if self.idle_hold_time <= 0 or self.idle_hold_max < self.idle_hold_time:
             raise ValueError("idle hold time must be positive and not above its maximum")
+        if self.delay_open_time < 0:
+            raise ValueError("delay open time must be 0 (off) or positive")
+        if self.connect_retry_time <= 0:
+            raise ValueError("connect retry time must be positive")
         if self.history_size < 1:
             raise ValueError("history_size must be at least 1")
 

@@ -12,10 +12,22 @@ sends routes with ``send_update``/``send_route_refresh`` and re-arms one loop ti
 - SendNOTIFICATIONwithoutOPEN is on: an error on a connection in Connect/Active (DelayOpen) is
   answered with its NOTIFICATION, so the peer learns why.
 - PassiveTcpEstablishment means never initiating: no ConnectRetryTimer while passive.
-- AllowAutomaticStart with DampPeerOscillations: every fall to Idle other than a ManualStop arms
-  the IdleHoldTimer, whose duration doubles per consecutive failure up to a cap and returns to its
-  first value after the session stayed Established for ``stable_time``. The same back-off thus
-  spaces out connection attempts to an unreachable peer.
+- AllowAutomaticStart: every fall to Idle other than a ManualStop arms the IdleHoldTimer, which
+  restarts the session (event 13). DampPeerOscillations (§8.1.1: damping of peer oscillations in
+  Idle) only weighs session flaps, i.e. a session that reached OpenConfirm or Established and went
+  down: their IdleHoldTime doubles per consecutive flap up to a cap and returns to its first value
+  after the session stayed Established for ``stable_time``. A connection that failed before that
+  (TCP connect refused or timed out, an OPEN refused, a Cease 6/5 from a peer still in Idle) is no
+  oscillation: the next attempt comes after ConnectRetryTime (the mandatory timer that paces
+  connection attempts, §8 and §10), without growth, so a peer that was down for a while is found
+  again within ConnectRetryTime of coming back rather than after a back-off grown by every failed
+  attempt.
+- While Idle waiting for that automatic restart, an incoming connection from the peer is accepted
+  as AutomaticStart_with_PassiveTcpEstablishment (event 5) followed by TcpConnectionConfirmed
+  (event 17). §8.2.1 lets either side open a session's connection, and an automatic start is an
+  Idle event, so a peer that comes back and connects first need not be turned away until our own
+  timer runs out. Only a session without a pending restart (administratively stopped, or automatic
+  restart off) refuses incoming connections, as §8.2.2 Idle says.
 - A header error is answered with its own Message Header Error (RFC 4271 §6.1) in every state,
   not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
 - A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
@@ -131,7 +143,8 @@ class Session:
         self.peer_open: Open | None = None  # the peer's OPEN on the current connection, once valid
         self.last_notification_sent: NotificationRecord | None = None
         self.last_notification_received: NotificationRecord | None = None
-        self._passive = config.passive
+        self._passive = config.passive  # of the current start (ManualStart/AutomaticStart event)
+        self._restart_passive = config.passive  # how automatic restarts connect: the last ManualStart's
         self._sent_open: Open | None = None
         self._framer = Framer()
         self._damp_level = 0
@@ -197,6 +210,12 @@ class Session:
     @property
     def idle(self) -> bool:
         return self.state is State.IDLE
+
+    @property
+    def awaiting_restart(self) -> bool:
+        """Idle with the IdleHoldTimer running: an automatic restart is pending, so an incoming
+        connection from the peer is taken (event 5, then 17) instead of refused."""
+        return self.state is State.IDLE and self.timers.running(Timer.IDLE_HOLD)
 
     @property
     def peer_id(self) -> int | None:
@@ -312,6 +331,8 @@ class Session:
             self._send(notification, now)
         self._out.append(CloseConnection())
         stable = False
+        # DampPeerOscillations weighs only sessions that got as far as accepting the peer's OPEN
+        flap = self.state in (State.OPEN_CONFIRM, State.ESTABLISHED)
         if self.state is State.ESTABLISHED:
             since = self.counters.established_since
             stable = since is not None and now - since >= self.config.stable_time
@@ -324,12 +345,14 @@ class Session:
         self._new_connection()
         self._set_state(State.IDLE, reason, now)
         if restart and self.config.automatic_restart:
-            self.timers.start(Timer.IDLE_HOLD, now, self._next_idle_hold(stable))
+            hold = self._next_idle_hold(stable) if flap else self.config.connect_retry_time
+            self.timers.start(Timer.IDLE_HOLD, now, hold)
         else:
             self._damp_level = 0
 
     def _next_idle_hold(self, stable: bool) -> float:
-        """§8.1.1 DampPeerOscillations: the first value, doubled per consecutive failure, capped."""
+        """§8.1.1 DampPeerOscillations, after a session flap: the first value, doubled per
+        consecutive flap, capped; back to the first value after a stable session."""
         cfg = self.config
         if stable or not cfg.damp_peer_oscillations:
             self._damp_level = 0
@@ -432,6 +455,7 @@ def _unexpected(s: Session, event: Any, now: float) -> None:
 
 def _idle_manual_start(s: Session, event: ManualStart, now: float) -> None:
     s._damp_level = 0  # an operator's start is a fresh start
+    s._restart_passive = event.passive or s.config.passive
     s._start(event.passive, Reason.MANUAL_START, now)
 
 
@@ -443,7 +467,7 @@ def _idle_automatic_start(s: Session, event: AutomaticStart, now: float) -> None
 
 def _idle_timer(s: Session, event: TimerExpired, now: float) -> None:
     if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
-        s._start(s._passive, Reason.AUTOMATIC_START, now)
+        s._start(s._restart_passive, Reason.AUTOMATIC_START, now)
 
 
 def _idle_manual_stop(s: Session, event: ManualStop, now: float) -> None:
@@ -454,6 +478,21 @@ def _idle_manual_stop(s: Session, event: ManualStop, now: float) -> None:
 
 def _idle_refuse(s: Session, event: Any, now: float) -> None:
     s._out.append(CloseConnection())  # §8.2.2 Idle: "refuses all incoming BGP connections"
+
+
+def _idle_incoming(s: Session, event: TcpConnectionConfirmed, now: float) -> None:
+    """Event 17 in Idle. With an automatic restart pending (IdleHoldTimer running), the peer's
+    connection is the restart: AutomaticStart_with_PassiveTcpEstablishment (event 5, §8.1.2) takes
+    the session to Active, where the connection is confirmed (§8.2.2 Active, event 17). Refusing it
+    would keep a peer that came back out until our IdleHoldTimer ends. The passive start concerns
+    this connection only: should it fail, later attempts are made as the last ManualStart said.
+    Without a pending restart (stopped by the operator, or no automatic restart) Idle refuses."""
+    if not s.timers.running(Timer.IDLE_HOLD):
+        _idle_refuse(s, event, now)
+        return
+    s._start(True, Reason.AUTOMATIC_START, now)
+    s._passive = s._restart_passive
+    _connecting_tcp_up(s, event, now)
 
 
 def _manual_stop(s: Session, event: ManualStop, now: float) -> None:
@@ -501,8 +540,9 @@ def _connecting_tcp_up(s: Session, event: Any, now: float) -> None:
 
 
 def _connecting_tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
-    """Event 18. Connect with a DelayOpen connection falls back to Active; otherwise Idle (the
-    IdleHoldTimer then schedules the next attempt)."""
+    """Event 18. Connect with a DelayOpen connection falls back to Active; otherwise Idle, where
+    the IdleHoldTimer, set to ConnectRetryTime (no damping: this is no flap), schedules the next
+    attempt and an incoming connection from the peer is accepted meanwhile."""
     if s.state is State.CONNECT and s.timers.running(Timer.DELAY_OPEN):
         s.timers.stop(Timer.DELAY_OPEN)
         s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
@@ -633,7 +673,7 @@ def _build_table() -> dict[tuple[State, type], Handler]:
         (State.IDLE, TimerExpired): _idle_timer,
         (State.IDLE, ManualStop): _idle_manual_stop,
         (State.IDLE, TcpConnectionAcknowledged): _idle_refuse,
-        (State.IDLE, TcpConnectionConfirmed): _idle_refuse,
+        (State.IDLE, TcpConnectionConfirmed): _idle_incoming,
     }
     not_idle = (State.CONNECT, State.ACTIVE, State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED)
     for state in not_idle:

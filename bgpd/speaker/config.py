@@ -30,9 +30,11 @@ class SessionConfig:
     families: tuple[Family, ...] = (IPV4_UNICAST, IPV6_UNICAST)
     hold_time: int = 90
     keepalive_time: int | None = None  # None: a third of the hold time (RFC 4271 §10)
-    connect_retry_time: float = 5.0
-    idle_hold_time: float = 5.0  # first wait before restarting after a failure (RFC 4271 §8.1.1) ...
-    idle_hold_max: float = 120.0  # ... doubled per consecutive failure up to this (peer damping)
+    connect_retry_time: float = 5.0  # wait between connection attempts, also after a failed one
+    delay_open_time: float = 0.0  # RFC 4271 §8.1.1 DelayOpen: wait this long for the peer's OPEN; 0: off
+    idle_hold_time: float = 5.0  # first wait before restarting after a session flap (RFC 4271 §8.1.1) ...
+    idle_hold_max: float = 120.0  # ... doubled per consecutive flap up to this ...
+    damp_peer_oscillations: bool = True  # ... when DampPeerOscillations is on (else always the first)
     passive: bool = False  # wait for the peer to connect (RFC 4271 §8.1.1 PassiveTcpEstablishment)
     port: int = BGP_PORT
     ttl: int = 1  # 1: directly connected eBGP; more for multihop
@@ -47,6 +49,12 @@ class SessionConfig:
             raise ValueError(f"{self.name}: TTL {self.ttl} outside 1..255")
         if self.hold_time != 0 and self.hold_time < 3:
             raise ValueError(f"{self.name}: hold time must be 0 or at least 3 (RFC 4271 §4.2)")
+        if self.delay_open_time < 0:
+            raise ValueError(f"{self.name}: delay open time must be 0 (off) or positive")
+        if not 0 < self.idle_hold_time <= self.idle_hold_max:
+            raise ValueError(
+                f"{self.name}: idle hold time must be positive and at most {self.idle_hold_max:g}"
+            )
 
     @property
     def ibgp(self) -> bool:

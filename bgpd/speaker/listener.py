@@ -4,6 +4,10 @@ An incoming connection is checked before anything else sees it: its (local addre
 pair must belong to a configured session. Anything else is reset at once (RST, no BGP message:
 an unknown host gets no information from us), counted, and logged at most once per
 ``LOG_INTERVAL`` seconds with the number of rejections in between, so a scan cannot flood the log.
+
+The listening socket has TOS CS6 and a TTL (``set_ttl``: the speaker keeps it at the largest TTL
+of the sessions sharing the listener, 1 for directly connected eBGP), so the SYN-ACK of an
+incoming connection leaves like our own SYNs do and the accepted socket inherits both.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Final
 import structlog
 
 from bgpd.speaker.connection import Connection
-from bgpd.speaker.sockets import IPAddress, listening_socket
+from bgpd.speaker.sockets import IPAddress, apply_ip_options, listening_socket
 
 LOG_INTERVAL: Final = 10.0
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)
@@ -50,18 +54,21 @@ class RateLimitedLog:
 class Listener:
     """A listening socket on ``local``:``port`` that hands admitted connections to their session."""
 
-    def __init__(self, local: IPAddress, port: int, admit: Admit, *, freebind: bool = False) -> None:
+    def __init__(
+        self, local: IPAddress, port: int, admit: Admit, *, freebind: bool = False, ttl: int = 1
+    ) -> None:
         self.local = local
         self.port = port
         self.freebind = freebind
+        self.ttl = ttl
         self.rejected = 0
         self._admit = admit
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None  # uvloop's Server has the same API
         self._log = RateLimitedLog("connection_rejected")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        sock = listening_socket(self.local, self.port, self.freebind)
+        sock = listening_socket(self.local, self.port, self.freebind, self.ttl)
         try:
             self._server = await loop.create_server(self._new_connection, sock=sock)
         except BaseException:
@@ -69,6 +76,15 @@ class Listener:
             raise
         if self.port == 0:  # tests: learn the ephemeral port
             self.port = self._server.sockets[0].getsockname()[1]
+
+    def set_ttl(self, ttl: int) -> None:
+        """The TTL (hop limit) of SYN-ACKs from now on, and of the sockets accepted from them."""
+        if ttl == self.ttl:
+            return
+        self.ttl = ttl
+        if self._server is not None:
+            for sock in self._server.sockets:
+                apply_ip_options(sock, self.local.version, ttl)
 
     def _new_connection(self) -> Connection:
         return _Incoming(self)

@@ -14,8 +14,10 @@ in OpenSent/OpenConfirm gets a second FSM of its own (RFC 4271 §8.2.1.2). Once 
 peer's OPEN (so its BGP Identifier), ``bgpd.fsm.resolve_collision`` decides which connection
 survives; the loser's FSM gets ``CollisionDump`` and closes it with Cease / Connection Collision
 Resolution (RFC 4486 subcode 7). A connection arriving while the session is Established is
-refused the same way; one arriving while the session is administratively down or Idle gets
-Cease / Connection Rejected (subcode 5).
+refused the same way. One arriving while the session is Idle waiting for its automatic restart
+is the restart (RFC 4271 §8.1.2 event 5, then event 17: see ``bgpd.fsm.session``), so a peer that
+comes back is not kept out by our back-off; only a session that is administratively down (or Idle
+without a pending restart) answers Cease / Connection Rejected (subcode 5).
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
         keepalive_time=config.keepalive_time,
         connect_retry_time=config.connect_retry_time,
         passive=config.passive,
+        delay_open_time=config.delay_open_time,
+        damp_peer_oscillations=config.damp_peer_oscillations,
         idle_hold_time=config.idle_hold_time,
         idle_hold_max=config.idle_hold_max,
         enhanced_route_refresh=False,
@@ -215,9 +219,11 @@ class PeerTask:
         self.record.connections_accepted += 1
         primary = self._primary
         state = primary.fsm.state
-        if self._admin_down or state is State.IDLE:
+        if self._admin_down or (state is State.IDLE and not primary.fsm.awaiting_restart):
             self._refuse(conn, CeaseSub.CONNECTION_REJECTED)  # RFC 4271 §8.2.2: Idle refuses
-        elif primary.conn is None and state in _CONNECTING_STATES:
+        elif primary.conn is None and (state in _CONNECTING_STATES or state is State.IDLE):
+            # Connect/Active, or Idle awaiting the automatic restart (the FSM takes the connection
+            # as AutomaticStart with PassiveTcpEstablishment, RFC 4271 §8.1.2 event 5)
             if self._connecting is not None:  # our own attempt is no longer needed
                 self._connecting.cancel()
             primary.conn, primary.origin = conn, Origin.REMOTE
@@ -558,6 +564,30 @@ class PeerTask:
         self._rearm()
         if self._rib_out.has_pending:
             self._schedule_pump()
+
+    def reconfigure(self, config: SessionConfig) -> None:
+        """Take ``config`` without a flap. The caller (the daemon's reconcile) only does this when
+        connection-level settings changed — nothing the peer saw in our OPEN: the FSMs read their
+        timers from the new config from now on, live connections get the new TTL at once, and
+        port, passive and freebind apply to the next connection. A session only trying to connect
+        (Connect/Active, or Idle waiting to retry; no connection yet) restarts that attempt with the
+        new settings right away: there is no session to flap, and a corrected port or passive mode
+        should not wait for the retry timer."""
+        self.config = config
+        self._fsm_config = fsm_config(config)
+        for link in self._links():
+            link.fsm.config = self._fsm_config
+            transport = None if link.conn is None else link.conn.transport
+            sock = None if transport is None else transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # closing under us: the next connection has it
+                    sockets.apply_session_options(sock, config.local_ip.version, config.ttl)
+        primary = self._primary
+        waiting = primary.fsm.state in _CONNECTING_STATES or primary.fsm.state is State.IDLE
+        if not self._admin_down and primary.conn is None and waiting:
+            self._feed(primary, ManualStop(CeaseSub.OTHER_CONFIGURATION_CHANGE))
+            self._feed(primary, ManualStart(passive=config.passive))
+        self._on_change()
 
 
 def _kind(msg_type: MessageType) -> str:

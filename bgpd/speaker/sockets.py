@@ -9,6 +9,11 @@
 - TTL: 1 for a directly connected eBGP peer (RFC 4271 leaves it to practice; routers default to 1
   so a session cannot silently run over a multi-hop path), or the configured multihop TTL.
   This is the simple TTL, not GTSM (RFC 5082, which would send 255 and check the received TTL).
+  Listeners carry the TTL and TOS too: Linux sends the SYN-ACK of an incoming connection with the
+  listening socket's options, and the accepted socket inherits them, so a listener shared by
+  several sessions uses the largest TTL among them (a multihop peer's handshake must reach it; a
+  directly connected one is at most that many hops away anyway), and each accepted connection is
+  then set to its own session's TTL when the session claims it.
 - TCP_NODELAY: messages are written whole and coalesced by the writer; Nagle would only delay
   KEEPALIVEs and the last UPDATE of a batch.
 """
@@ -34,14 +39,18 @@ def apply_session_options(sock: Any, version: int, ttl: int) -> None:
 
     ``sock`` is a socket or what a transport's ``get_extra_info("socket")`` gives (uvloop's
     PseudoSocket), for accepted connections."""
-    target = sock
+    apply_ip_options(sock, version, ttl)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def apply_ip_options(sock: Any, version: int, ttl: int) -> None:
+    """TOS/traffic class CS6 and the unicast TTL/hop limit: what listeners need as well."""
     if version == 4:
-        target.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_CS6)
-        target.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_CS6)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
     else:
-        target.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, TOS_CS6)
-        target.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
-    target.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, TOS_CS6)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
 
 
 def _new_socket(local: IPAddress, freebind: bool) -> socket.socket:
@@ -87,17 +96,16 @@ async def connect(
     return transport, protocol
 
 
-def listening_socket(local: IPAddress, port: int, freebind: bool = False) -> socket.socket:
-    """A listening socket on ``local``:``port`` (SO_REUSEADDR so a restart does not wait for
-    TIME_WAIT; IPv6 sockets are v6-only, the IPv4 addresses have listeners of their own)."""
+def listening_socket(local: IPAddress, port: int, freebind: bool = False, ttl: int = 1) -> socket.socket:
+    """A listening socket on ``local``:``port`` with TOS CS6 and ``ttl`` for the SYN-ACKs it sends
+    (SO_REUSEADDR so a restart does not wait for TIME_WAIT; IPv6 sockets are v6-only, the IPv4
+    addresses have listeners of their own)."""
     sock = _new_socket(local, freebind)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if local.version == 6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, TOS_CS6)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_CS6)
+        apply_ip_options(sock, local.version, ttl)
         sock.bind((str(local), port))
         sock.listen(LISTEN_BACKLOG)
     except OSError:

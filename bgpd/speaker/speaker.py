@@ -1,25 +1,33 @@
 """The speaker: every configured session, the listeners they share, and the daemon's API.
 
-The daemon calls ``add_session`` / ``remove_session`` / ``set_routes`` / ``shutdown_session`` /
-``refresh_session`` and reads ``state``, ``received_routes`` and ``advertised_routes``. One listener
-serves every session with the same local address and port; it is opened with the first such session
-and closed with the last. Everything here runs on one event loop, so no locks are needed: each call
+The daemon calls ``add_session`` / ``remove_session`` / ``reconfigure_session`` / ``set_routes`` /
+``shutdown_session`` / ``refresh_session`` and reads ``state``, ``received_routes`` and
+``advertised_routes``. One listener serves every session with the same local address and port; it
+is opened with the first such session and closed with the last, and its TTL is the largest of
+theirs (see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
 completes between two loop iterations.
+
+A connection the session refuses on arrival (Cease 6/5 while it is down, 6/7 while it is
+Established) never reaches an FSM, so its NOTIFICATION is logged here, with the session and
+peer, at most once per ``LOG_INTERVAL`` seconds and session: a peer reconnecting in a loop
+cannot flood the log (the count of those in between is in the next line).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable
 
 from bgpd.rib.routes import Route
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import Connection
-from bgpd.speaker.listener import Listener
+from bgpd.speaker.listener import Listener, RateLimitedLog
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
-from bgpd.wire.constants import CeaseSub
+from bgpd.speaker.status import NotificationRecord, ReceivedRoute, SessionStatus, SoftReset
+from bgpd.wire import DEFAULT_CONTEXT, Notification, NotificationError, decode_message
+from bgpd.wire.constants import HEADER_LEN, CeaseSub, MessageType
 
 _ListenerKey = tuple[IPAddress, int]
 
@@ -34,6 +42,7 @@ class Speaker:
     def __init__(self) -> None:
         self._sessions: dict[str, PeerTask] = {}
         self._listeners: dict[_ListenerKey, Listener] = {}
+        self._refusal_logs: dict[str, RateLimitedLog] = {}
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
@@ -46,14 +55,11 @@ class Speaker:
             raise ValueError(
                 f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
             )
-        key = (config.local_ip, config.port)
-        if key not in self._listeners:
-            listener = Listener(config.local_ip, config.port, self._admit, freebind=config.freebind)
-            await listener.start()
-            self._listeners[key] = listener
+        await self._open_listener(config)
         task = PeerTask(config, on_change=self._notify)
         task.set_routes(routes)
         self._sessions[config.name] = task
+        self._tune_listener(_key(config))
         task.start()
 
     async def remove_session(
@@ -63,9 +69,24 @@ class Speaker:
         task = self._task(name)
         await task.stop(subcode, text)
         del self._sessions[name]
-        key = (task.config.local_ip, task.config.port)
-        if not any((t.config.local_ip, t.config.port) == key for t in self._sessions.values()):
-            self._listeners.pop(key).close()
+        self._refusal_logs.pop(name, None)
+        self._tune_listener(_key(task.config))
+        self._notify()
+
+    async def reconfigure_session(self, name: str, config: SessionConfig) -> None:
+        """Apply connection-level settings without a flap (the daemon resets a session whose OPEN
+        would change instead): the live connection keeps running with the new TTL, a new port,
+        passive mode, freebind or connect-retry timer apply to the next connection, and a session
+        moving to another port is served by that port's listener from now on. If that listener
+        cannot be opened, nothing changes (OSError)."""
+        task = self._task(name)
+        old = task.config
+        if (config.name, config.local_ip, config.peer_ip) != (old.name, old.local_ip, old.peer_ip):
+            raise ValueError(f"session {name!r}: a new name or address pair is a new session, not a change")
+        await self._open_listener(config)
+        task.reconfigure(config)
+        self._tune_listener(_key(old))
+        self._tune_listener(_key(config))
         self._notify()
 
     async def shutdown_session(self, name: str, text: str = "") -> None:
@@ -93,6 +114,7 @@ class Speaker:
             *(t.stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text) for t in self._sessions.values())
         )
         self._sessions.clear()
+        self._refusal_logs.clear()
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()
@@ -151,11 +173,58 @@ class Speaker:
                 return task
         return None
 
+    async def _open_listener(self, config: SessionConfig) -> None:
+        """Open the listener ``config`` needs unless it is open already."""
+        key = _key(config)
+        if key not in self._listeners:
+            listener = Listener(
+                config.local_ip, config.port, self._admit, freebind=config.freebind, ttl=config.ttl
+            )
+            await listener.start()
+            self._listeners[key] = listener
+
+    def _tune_listener(self, key: _ListenerKey) -> None:
+        """Give the listener at ``key`` the largest TTL of its sessions, or close it if it has none."""
+        listener = self._listeners.get(key)
+        if listener is None:
+            return
+        ttls = [t.config.ttl for t in self._sessions.values() if _key(t.config) == key]
+        if ttls:
+            listener.set_ttl(max(ttls))
+        else:
+            del self._listeners[key]
+            listener.close()
+
     def _admit(self, conn: Connection) -> bool:
         """Listener callback: hand the connection to the session configured for its addresses."""
         task = self._by_endpoints(conn.local, conn.peer)
-        return task is not None and task.claim(conn)
+        if task is None:
+            return False
+        logged = task.record.messages_out[MessageType.NOTIFICATION]  # what its FSMs sent (and logged)
+        claimed = task.claim(conn)
+        refusal = conn.notification_sent
+        if refusal is not None and task.record.messages_out[MessageType.NOTIFICATION] == logged:
+            self._log_refusal(task, refusal)
+        return claimed
+
+    def _log_refusal(self, task: PeerTask, data: bytes) -> None:
+        cfg = task.config
+        with contextlib.suppress(NotificationError):  # we encoded it: it decodes
+            message = decode_message(MessageType.NOTIFICATION, data[HEADER_LEN:], DEFAULT_CONTEXT)
+            if isinstance(message, Notification):
+                log = self._refusal_logs.setdefault(cfg.name, RateLimitedLog("notification_sent"))
+                log(
+                    asyncio.get_running_loop().time(),
+                    session=cfg.name,
+                    peer=str(cfg.peer_ip),
+                    text=NotificationRecord.of(message, 0.0).text,
+                    reason="incoming connection refused",
+                )
 
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def _key(config: SessionConfig) -> _ListenerKey:
+    return (config.local_ip, config.port)

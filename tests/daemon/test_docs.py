@@ -54,6 +54,9 @@ def test_documented_defaults_match_the_code() -> None:
     assert rows["holdTime"] == str(defaults.hold_time)
     assert rows["keepaliveTime"] == "holdTime / 3"
     assert rows["connectRetryTime"] == str(defaults.connect_retry_time)
+    assert rows["delayOpenTime"] == str(defaults.delay_open_time)
+    assert rows["idleHoldTime"] == str(defaults.idle_hold_time)
+    assert rows["dampPeerOscillations"] == str(defaults.damp_peer_oscillations).lower()
     assert rows["port"] == str(defaults.port)
     assert rows["passive"] == str(defaults.passive).lower()
     assert rows["freebind"] == str(defaults.freebind).lower()

@@ -25,6 +25,9 @@ def test_no_file_means_documented_defaults() -> None:
         hold_time=90,
         keepalive_time=30,
         connect_retry_time=5,
+        delay_open_time=0,
+        idle_hold_time=5,
+        damp_peer_oscillations=True,
         passive=False,
         port=179,
         ttl=1,
@@ -68,6 +71,22 @@ def test_peer_overrides_merge_with_defaults() -> None:
     assert (other.hold_time, other.keepalive_time, other.ttl) == (30, 10, 1)
 
 
+def test_session_pacing_settings_merge_per_peer() -> None:
+    settings = parse_settings(
+        {
+            "defaults": {"delayOpenTime": 5, "idleHoldTime": 10},
+            "peers": {
+                "10.0.1.254": {"dampPeerOscillations": False, "delayOpenTime": 0},
+                "10.0.2.254": {"idleHoldTime": 30},
+            },
+        }
+    )
+    first = settings.for_peer("10.0.1.254")
+    assert (first.delay_open_time, first.idle_hold_time, first.damp_peer_oscillations) == (0, 10, False)
+    second = settings.for_peer("10.0.2.254")
+    assert (second.delay_open_time, second.idle_hold_time, second.damp_peer_oscillations) == (5, 30, True)
+
+
 def test_hold_time_zero_disables_keepalives() -> None:
     policy = parse_settings({"defaults": {"holdTime": 0}}).for_peer("10.0.0.1")
     assert (policy.hold_time, policy.keepalive_time) == (0, 0)
@@ -90,6 +109,27 @@ def test_hold_time_zero_disables_keepalives() -> None:
         ({"peers": {"10.0.1.254": {"keepaliveTime": 90}}}, 'peers["10.0.1.254"]: keepaliveTime must be'),
         ({"peers": {"10.0.1.254": {"colour": "red"}}}, 'peers["10.0.1.254"].colour: Extra inputs'),
         ({"defaults": {"holdTime": 0, "keepaliveTime": 5}}, "keepaliveTime must be 0 when holdTime is 0"),
+        (
+            {"defaults": {"delayOpenTime": -1}},
+            "defaults.delayOpenTime: Input should be greater than or equal to 0",
+        ),
+        (
+            {"defaults": {"delayOpenTime": 241}},
+            "defaults.delayOpenTime: Input should be less than or equal to 240",
+        ),
+        (
+            {"defaults": {"idleHoldTime": 0}},
+            "defaults.idleHoldTime: Input should be greater than or equal to 1",
+        ),
+        (
+            {"peers": {"10.0.1.254": {"idleHoldTime": 121}}},
+            'peers["10.0.1.254"].idleHoldTime: Input should be less',
+        ),
+        (
+            {"defaults": {"dampPeerOscillations": "sometimes"}},
+            "defaults.dampPeerOscillations: Input should be",
+        ),
+        ({"defaults": {"delay_open_time": 5}}, "defaults.delay_open_time: Extra inputs are not permitted"),
         ({"log": {"level": "loud"}}, "log.level: must be one of debug"),
         ({"log": {"format": "xml"}}, "log.format: Input should be 'auto', 'json' or 'console'"),
         ({"localAddresses": ["10.0.1.100", "x"]}, "localAddresses[1]: 'x' is not an IP address"),

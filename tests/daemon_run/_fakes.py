@@ -46,6 +46,7 @@ class FakeSpeaker:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     closed_with: str | None = None
     not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
+    unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
 
     async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
         assert config.name not in self.sessions
@@ -57,6 +58,13 @@ class FakeSpeaker:
         del self.sessions[name]
         del self.routes[name]
         self.calls.append(("remove", name, str(subcode), text))
+
+    async def reconfigure_session(self, name: str, config: SessionConfig) -> None:
+        assert name in self.sessions
+        if name in self.unreconfigurable:
+            raise OSError(98, "Address already in use")
+        self.sessions[name] = config
+        self.calls.append(("reconfigure", name))
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None:
         assert name in self.sessions

@@ -245,3 +245,60 @@ async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) ->
         f"{settings}: defaults.holdTime: must be 0 (no keepalives) or between 3 and 65535 seconds",
     )
     assert speaker.calls == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("setting", "field", "value"),
+    [
+        ("connectRetryTime: 30", "connect_retry_time", 30.0),
+        ("passive: true", "passive", True),
+        ("port: 1179", "port", 1179),
+        ("multihop: 3", "ttl", 3),
+        ("freebind: true", "freebind", True),
+    ],
+)
+async def test_a_connection_level_settings_change_reconfigures_without_a_flap(
+    tmp_path: Path, setting: str, field: str, value: object
+) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    settings.write_text(
+        f'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    {setting}\n', encoding="utf-8"
+    )
+    result = await daemon.reload("test")
+    assert sorted(speaker.calls) == [
+        ("reconfigure", "10.0.3.254-node-01"),
+        ("reconfigure", "10.0.3.254-node-02"),
+    ]
+    assert getattr(speaker.sessions["10.0.3.254-node-01"], field) == value
+    assert getattr(speaker.sessions["10.0.1.254-node-01"], field) != value
+    assert "2 sessions reconfigured" in result
+    speaker.calls.clear()
+    await daemon.reload("again")  # the running sessions now have the new config: nothing to do
+    assert speaker.calls == []
+
+
+@pytest.mark.asyncio
+async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_path: Path) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, path = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.unreconfigurable = {"10.0.1.254-node-01"}
+    settings.write_text(
+        'defaults:\n  holdTime: 90\npeers:\n  "10.0.1.254":\n    port: 1179\n', encoding="utf-8"
+    )
+    path.write_text(with_node(SINGLE, "10.0.1.31"), encoding="utf-8")  # and its routes change too
+    await daemon.reload("test")
+    assert speaker.sessions["10.0.1.254-node-01"].port == 179
+    assert speaker.sessions["10.0.1.254-node-02"].port == 1179
+    assert ("routes", "10.0.1.254-node-01") in speaker.calls  # the routes went out regardless
+    speaker.unreconfigurable.clear()
+    speaker.calls.clear()
+    await daemon.reload("retry")
+    assert speaker.calls == [("reconfigure", "10.0.1.254-node-01")]
+    assert speaker.sessions["10.0.1.254-node-01"].port == 1179

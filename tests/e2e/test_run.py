@@ -245,3 +245,24 @@ async def test_a_soft_reset_through_bgpctl_refreshes_routes_without_a_flap(short
         assert detail["counters"]["flaps"] == 0 and detail["counters"]["messagesOut"]["route-refresh"] == 1
         entry = await cluster.wait_log("session_soft_reset")
         assert entry["session"] == name and entry["route_refresh"] is True
+
+
+async def test_connection_level_settings_apply_on_reload_without_flaps(short_dir: Path) -> None:
+    """connectRetryTime, multihop (TTL) and freebind change for every peer: no session resets."""
+    async with Cluster(short_dir) as cluster:
+        text = cluster.settings.read_text(encoding="utf-8")
+        tuned = text.replace(
+            "  connectRetryTime: 1\n", "  connectRetryTime: 2\n  multihop: 2\n  freebind: true\n"
+        )
+        assert tuned != text
+        cluster.settings.write_text(tuned, encoding="utf-8")
+        cluster.signal(signal.SIGHUP)
+        applied = await cluster.wait_log("reload_applied")
+        assert "4 sessions reconfigured" in str(applied)
+        reconfigured = [e for e in cluster.log_events() if e["event"] == "session_reconfigured"]
+        assert len(reconfigured) == 4
+        assert all(set(e["changed"]) == {"connect_retry_time", "ttl", "freebind"} for e in reconfigured)
+        assert not [e for e in cluster.log_events() if e["event"] == "session_reset"]
+        _no_flaps(cluster)
+        for router in cluster.routers:
+            assert cluster.tors.state(router.session).established

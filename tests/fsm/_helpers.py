@@ -74,7 +74,7 @@ def notifications(actions: list[Action]) -> list[Notification]:
 class Pair:
     """Sessions ``a`` and ``b`` and the bytes in flight between them.
 
-    ``connect()`` joins them (a outgoing, b incoming); ``Send`` actions are encoded by the sending
+    ``connect()`` joins them (by default a outgoing, b incoming); ``Send`` actions are encoded by the sending
     session and delivered ``chunk`` octets at a time; ``CloseConnection`` tells the other side
     ``TcpConnectionFails`` once the bytes sent before it were delivered.
     """
@@ -96,12 +96,13 @@ class Pair:
         self._apply(side, actions)
         return actions
 
-    def connect(self) -> None:
+    def connect(self, outgoing: str = "a") -> None:
+        """Bring the connection up; ``outgoing`` is the side that opened it."""
         self._closed.clear()
         self._wire = {"a": bytearray(), "b": bytearray()}
         self._connected = True
-        self.feed("a", TcpConnectionAcknowledged())
-        self.feed("b", TcpConnectionConfirmed())
+        self.feed(outgoing, TcpConnectionAcknowledged())
+        self.feed("b" if outgoing == "a" else "a", TcpConnectionConfirmed())
 
     def fire_timers(self, side: str) -> list[Action]:
         """Only ``side``'s timers run (the other side is frozen, e.g. a peer that went silent)."""

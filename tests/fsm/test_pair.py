@@ -21,6 +21,7 @@ from bgpd.fsm import (
     State,
     StateChanged,
     TcpConnectionAcknowledged,
+    TcpConnectionFails,
     Timer,
 )
 from bgpd.fsm.negotiation import build_open
@@ -220,3 +221,24 @@ def test_send_outside_established_is_a_usage_error() -> None:
         a.send_update(Update(), 0.0)
     with pytest.raises(FsmUsageError):
         a.send_route_refresh(IPV4_UNICAST, 0.0)
+
+
+def test_peer_connecting_while_we_await_restart_reaches_established() -> None:
+    """RFC 4271 §8.1.2 event 5: a reappearing peer that connects first is not refused while our
+    IdleHoldTimer runs; the session comes up on its connection without waiting for the timer."""
+    a = Session(CFG_A)
+    b = Session(CFG_B)
+    pair = Pair(a, b)
+    pair.feed("a", ManualStart())
+    pair.a.handle(TcpConnectionFails(), pair.now)  # b is down: our connect attempt failed
+    assert a.awaiting_restart and a.reason is Reason.CONNECT_FAILED
+    idle_hold_end = a.timers.deadline(Timer.IDLE_HOLD)
+    assert idle_hold_end == pair.now + CFG_A.connect_retry_time
+    pair.now += 1.0
+    pair.feed("b", ManualStart())  # b comes back and connects to a (b outgoing, a incoming)
+    assert b.state is State.CONNECT
+    pair.connect(outgoing="b")
+    pair.run()
+    assert (a.state, b.state) == (State.ESTABLISHED, State.ESTABLISHED)
+    assert pair.now < idle_hold_end
+    assert notifications(pair.log["a"]) == [] and notifications(pair.log["b"]) == []

@@ -1,0 +1,99 @@
+"""Every NOTIFICATION sent or received is logged once, with its text, the session and the peer;
+refusals of incoming connections too, rate limited since a peer decides how often they happen."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from structlog.testing import capture_logs
+
+from bgpd.speaker import Speaker
+from bgpd.wire import Keepalive, Notification, Update
+from bgpd.wire.constants import CeaseSub, ErrorCode
+from tests.speaker.scripted_peer import ScriptedPeer, free_port, peer_open
+from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established
+
+
+@pytest_asyncio.fixture
+async def speaker() -> AsyncIterator[Speaker]:
+    one = Speaker()
+    try:
+        yield one
+    finally:
+        await one.close()
+
+
+def notifications(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e["event"] == event]
+
+
+async def refused(port: int, subcode: int) -> None:
+    peer = await ScriptedPeer.connect(A, port, B)
+    note = await peer.expect(Notification)
+    assert isinstance(note, Notification) and (note.code, note.subcode) == (ErrorCode.CEASE, subcode)
+    await peer.closed()
+
+
+@pytest.mark.asyncio
+async def test_connection_rejected_refusals_are_logged_rate_limited(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    with capture_logs() as logs:
+        await speaker.add_session(cfg)
+        await speaker.shutdown_session(cfg.name, "maintenance")
+        for _ in range(3):  # the peer keeps trying while the session is down
+            await refused(port, CeaseSub.CONNECTION_REJECTED)
+    sent = notifications(logs, "notification_sent")
+    assert len(sent) == 1  # three refusals, one line until the interval has passed
+    assert sent[0]["session"] == cfg.name and sent[0]["peer"] == B
+    assert sent[0]["text"] == "Cease / Connection Rejected"
+    assert sent[0]["reason"] == "incoming connection refused"
+
+
+@pytest.mark.asyncio
+async def test_a_second_connection_while_established_is_logged(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    with capture_logs() as logs:
+        await speaker.add_session(cfg)
+        first = await ScriptedPeer.connect(A, port, B)
+        await first.handshake(peer_open(ASN_B, B))
+        await speaker.wait_for(cfg.name, established, 5)
+        await refused(port, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
+        first.close()
+    sent = notifications(logs, "notification_sent")
+    assert [(e["session"], e["peer"], e["text"]) for e in sent] == [
+        (cfg.name, B, "Cease / Connection Collision Resolution")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_notifications_of_a_session_are_logged_once_each_way(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    with capture_logs() as logs:
+        await speaker.add_session(cfg)
+        peer = await ScriptedPeer.connect(A, port, B)
+        await peer.handshake(peer_open(ASN_B, B))
+        await speaker.wait_for(cfg.name, established, 5)
+        peer.send(Notification(ErrorCode.CEASE, CeaseSub.ADMINISTRATIVE_SHUTDOWN))
+        await peer.closed()
+        await speaker.wait_for(cfg.name, lambda s: not s.established, 5)
+        second = await ScriptedPeer.connect(A, port, B)
+        await second.handshake(peer_open(ASN_B, B))
+        await speaker.wait_for(cfg.name, established, 5)
+        await speaker.remove_session(cfg.name)
+        note = await second.expect(Notification, skip=(Keepalive, Update))
+        assert isinstance(note, Notification) and note.subcode == CeaseSub.PEER_DECONFIGURED
+        second.close()
+    received = notifications(logs, "notification_received")
+    assert [(e["session"], e["peer"], e["text"]) for e in received] == [
+        (cfg.name, B, "Cease / Administrative Shutdown")
+    ]
+    sent = notifications(logs, "notification_sent")
+    assert [(e["session"], e["peer"], e["text"]) for e in sent] == [
+        (cfg.name, B, "Cease / Peer De-configured")
+    ]
