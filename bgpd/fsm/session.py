@@ -144,7 +144,9 @@ class Session:
         self.last_notification_sent: NotificationRecord | None = None
         self.last_notification_received: NotificationRecord | None = None
         self._passive = config.passive  # of the current start (ManualStart/AutomaticStart event)
-        self._restart_passive = config.passive  # how automatic restarts connect: the last ManualStart's
+        # The last ManualStart's own passive flag; automatic restarts use it OR the *current*
+        # config, so a reload that turns passive mode off applies at the next restart.
+        self._manual_passive = False
         self._sent_open: Open | None = None
         self._framer = Framer()
         self._damp_level = 0
@@ -455,7 +457,7 @@ def _unexpected(s: Session, event: Any, now: float) -> None:
 
 def _idle_manual_start(s: Session, event: ManualStart, now: float) -> None:
     s._damp_level = 0  # an operator's start is a fresh start
-    s._restart_passive = event.passive or s.config.passive
+    s._manual_passive = event.passive
     s._start(event.passive, Reason.MANUAL_START, now)
 
 
@@ -467,7 +469,7 @@ def _idle_automatic_start(s: Session, event: AutomaticStart, now: float) -> None
 
 def _idle_timer(s: Session, event: TimerExpired, now: float) -> None:
     if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
-        s._start(s._restart_passive, Reason.AUTOMATIC_START, now)
+        s._start(s._manual_passive, Reason.AUTOMATIC_START, now)
 
 
 def _idle_manual_stop(s: Session, event: ManualStop, now: float) -> None:
@@ -491,7 +493,7 @@ def _idle_incoming(s: Session, event: TcpConnectionConfirmed, now: float) -> Non
         _idle_refuse(s, event, now)
         return
     s._start(True, Reason.AUTOMATIC_START, now)
-    s._passive = s._restart_passive
+    s._passive = s._manual_passive or s.config.passive
     _connecting_tcp_up(s, event, now)
 
 

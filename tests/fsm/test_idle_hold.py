@@ -283,3 +283,19 @@ def test_delay_open_connection_lost_in_connect_falls_back_to_active() -> None:
     assert session.timers.deadline(Timer.CONNECT_RETRY) == 1.0 + CFG_A.connect_retry_time
     session.handle_timers(1.0 + CFG_A.connect_retry_time)
     assert session.state is State.CONNECT and session.reason is Reason.CONNECT_RETRY
+
+
+def test_automatic_restart_follows_a_reloaded_passive_setting() -> None:
+    """Passive mode comes from the config: a reload that turns it off applies at the next restart."""
+    session = Session(dataclasses.replace(CFG, passive=True))
+    session.handle(ManualStart(), 0.0)
+    assert session.state is State.ACTIVE
+    for event in (TcpConnectionConfirmed(), OpenReceived(PEER_OPEN), KeepaliveReceived()):
+        session.handle(event, 0.0)
+    session.handle(TcpConnectionFails(), 1.0)
+    session.config = dataclasses.replace(CFG, passive=False)
+    deadline = session.timers.deadline(Timer.IDLE_HOLD)
+    assert deadline is not None
+    actions = session.handle_timers(deadline)
+    assert session.state is State.CONNECT
+    assert any(isinstance(action, Connect) for action in actions)
