@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.interop.netlab import NetLab, lab_namespaces, missing_prerequisites
+from tests.interop.speaker_host import Topology, build_topology
 
 REQUIRED_BINARIES = ("ip", "gobgpd", "gobgp", "bird", "birdc")
 REQUIRE_ENV = "BGPD_REQUIRE_INTEROP"
@@ -40,3 +41,13 @@ def netlab() -> Iterator[NetLab]:
         lab.close()
         leaked = [name for name in lab_namespaces() if name.startswith(f"bgpd-{lab.lab_id}-")]
         assert not leaked, f"namespaces left behind: {leaked}"
+
+
+@pytest.fixture
+def topo(netlab: NetLab) -> Iterator[Topology]:
+    """The speaker interop topology (``speaker_host.build_topology``), its speaker host closed after."""
+    topology = build_topology(netlab)
+    try:
+        yield topology
+    finally:
+        topology.host.close()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from bgpd.speaker.status import SessionStatus
-from tests.interop.netlab import BirdPeer, NetLab, wait_for
+from tests.interop.netlab import BirdPeer, wait_for
 from tests.interop.speaker_host import (
     FAST_TIMERS,
     FLOATING_1,
@@ -26,7 +25,6 @@ from tests.interop.speaker_host import (
     PEER_V4,
     PEER_V6,
     Topology,
-    build_topology,
     node_routes,
     received,
     session_config,
@@ -35,15 +33,6 @@ from tests.interop.speaker_host import (
 pytestmark = pytest.mark.interop
 
 SHUTDOWN_TEXT = "bgpd maintenance: node drained"
-
-
-@pytest.fixture
-def topo(netlab: NetLab) -> Iterator[Topology]:
-    topology = build_topology(netlab)
-    try:
-        yield topology
-    finally:
-        topology.host.close()
 
 
 def bird(

@@ -10,13 +10,12 @@ import base64
 import os
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from bgpd.speaker.status import SessionStatus
-from tests.interop.netlab import GoBgpPeer, NetLab, wait_for
+from tests.interop.netlab import GoBgpPeer, wait_for
 from tests.interop.speaker_host import (
     FAST_TIMERS,
     FLOATING_1,
@@ -28,7 +27,6 @@ from tests.interop.speaker_host import (
     PEER_V4,
     PEER_V6,
     Topology,
-    build_topology,
     node_routes,
     received,
     session_config,
@@ -37,15 +35,6 @@ from tests.interop.speaker_host import (
 pytestmark = pytest.mark.interop
 
 SHUTDOWN_TEXT = "bgpd maintenance: node drained"
-
-
-@pytest.fixture
-def topo(netlab: NetLab) -> Iterator[Topology]:
-    topology = build_topology(netlab)
-    try:
-        yield topology
-    finally:
-        topology.host.close()
 
 
 def gobgp(
