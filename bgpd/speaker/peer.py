@@ -121,6 +121,7 @@ class _Link:
     fsm: Session
     conn: Connection | None = None
     origin: Origin = Origin.LOCAL
+    logged_received: object = None  # the FSM's last received NOTIFICATION, once logged (collisions)
 
 
 class PeerTask:
@@ -365,6 +366,8 @@ class PeerTask:
         elif isinstance(action, StateChanged):
             if link is self._primary:
                 self._transition(link.fsm, action)
+            else:
+                self._collision_received(link)
         elif isinstance(action, SessionEstablished):
             if link is self._primary:
                 self._established(link, action)
@@ -389,6 +392,16 @@ class PeerTask:
             self._log.warning("notification_received", text=rec.last_received.text)
         self._log.info("state_changed", old=str(change.old), new=str(change.new), reason=str(change.reason))
         self._on_change()
+
+    def _collision_received(self, link: _Link) -> None:
+        """A NOTIFICATION on a connection that is not the session's (the colliding one, or the one
+        that lost the collision, RFC 4271 §6.8) is logged once, but kept out of the session's
+        record: its state, history and last NOTIFICATIONs stay those of the session's connection."""
+        received = link.fsm.last_notification_received
+        if received is not None and received is not link.logged_received:
+            link.logged_received = received
+            text = NotificationRecord.of(received.message, received.time).text
+            self._log.warning("notification_received", text=text, connection="collision")
 
     def _rearm(self) -> None:
         deadlines = [d for link in self._links() if (d := link.fsm.next_deadline()) is not None]
@@ -443,9 +456,13 @@ class PeerTask:
         rec = self.record
         rec.messages_out[message.TYPE] += 1
         if isinstance(message, Notification):
-            rec.last_sent = NotificationRecord.of(message, time.time())
-            self._error(f"sent {rec.last_sent.text}")
-            self._log.warning("notification_sent", text=rec.last_sent.text)
+            sent = NotificationRecord.of(message, time.time())
+            if link is self._primary:
+                rec.last_sent = sent
+                self._error(f"sent {sent.text}")
+                self._log.warning("notification_sent", text=sent.text)
+            else:  # as for one received there (see _collision_received)
+                self._log.warning("notification_sent", text=sent.text, connection="collision")
         elif isinstance(message, Update):
             rec.prefixes_announced_out += len(message.nlri) + (
                 len(message.mp_reach.nlri) if message.mp_reach else 0

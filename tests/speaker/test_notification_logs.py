@@ -11,9 +11,9 @@ import pytest_asyncio
 from structlog.testing import capture_logs
 
 from bgpd.speaker import Speaker
-from bgpd.wire import Keepalive, Notification, Update
+from bgpd.wire import Keepalive, Notification, Open, Update
 from bgpd.wire.constants import CeaseSub, ErrorCode
-from tests.speaker.scripted_peer import ScriptedPeer, free_port, peer_open
+from tests.speaker.scripted_peer import ScriptedListener, ScriptedPeer, free_port, peer_open
 from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established
 
 
@@ -97,3 +97,48 @@ async def test_notifications_of_a_session_are_logged_once_each_way(speaker: Spea
     assert [(e["session"], e["peer"], e["text"]) for e in sent] == [
         (cfg.name, B, "Cease / Peer De-configured")
     ]
+
+
+@pytest.mark.asyncio
+async def test_notifications_on_a_colliding_connection_are_logged_once_each_way(speaker: Speaker) -> None:
+    """RFC 4271 §6.8: the second connection has an FSM of its own; what it receives and sends is
+    logged like the session's own NOTIFICATIONs, marked as the collision's, and leaves the
+    session's reported state (state, history, last NOTIFICATIONs) to the session's connection."""
+    port = free_port()
+    listener = ScriptedListener()
+    await listener.start(B, port)
+    try:
+        cfg = config(A, B, ASN_A, ASN_B, port, connect_retry_time=30)  # A's id: 127.0.0.1
+        with capture_logs() as logs:
+            await speaker.add_session(cfg)
+            outgoing = await listener.accept()
+            assert isinstance(await outgoing.expect(Open), Open)  # the session is in OpenSent
+            before = speaker.state(cfg.name)
+            quitter = await ScriptedPeer.connect(A, port, B)  # collides, then gives up on its own
+            assert isinstance(await quitter.expect(Open), Open)
+            quitter.send(Notification(ErrorCode.CEASE, CeaseSub.OUT_OF_RESOURCES))
+            await quitter.closed()
+            loser = await ScriptedPeer.connect(A, port, B)  # collides, lower BGP Identifier: dumped
+            assert isinstance(await loser.expect(Open), Open)
+            loser.send(peer_open(ASN_B, "127.0.0.0"))
+            note = await loser.expect(Notification)
+            assert isinstance(note, Notification) and note.subcode == CeaseSub.CONNECTION_COLLISION_RESOLUTION
+            await loser.closed()
+            during = speaker.state(cfg.name)
+            outgoing.send(peer_open(ASN_B, "127.0.0.0"))
+            outgoing.send(Keepalive())
+            status = await speaker.wait_for(cfg.name, established, 5)
+            outgoing.close()
+        received = notifications(logs, "notification_received")
+        assert [(e["session"], e["peer"], e["text"], e.get("connection")) for e in received] == [
+            (cfg.name, B, "Cease / Out of Resources", "collision")
+        ]
+        sent = notifications(logs, "notification_sent")
+        assert [(e["session"], e["peer"], e["text"], e.get("connection")) for e in sent] == [
+            (cfg.name, B, "Cease / Connection Collision Resolution", "collision")
+        ]
+        assert during.fsm_state == before.fsm_state == "OpenSent" and during.history == before.history
+        assert status.last_received is None and status.last_sent is None and status.last_error is None
+        assert status.counters["collisions"] == 1
+    finally:
+        listener.close()
