@@ -2,9 +2,10 @@
 
 Timers (including DelayOpen and the peer-oscillation damping of RFC 4271 §8.1.1), passive mode, TCP
 port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, logging and (for hosts without
-address watching) the floating IPs to treat as local. Every key is optional;
-unknown keys are errors, so a typo cannot silently fall back to a default. ``defaults`` apply to all
-peers; ``peers`` overrides them per peer IP. Reference: docs/operator-guide.md, "Settings reference".
+address watching) the floating IPs to treat as local, each optionally with its segment's prefix length.
+Every key is optional; unknown keys are errors, so a typo cannot silently fall back to a default.
+``defaults`` apply to all peers; ``peers`` overrides them per peer IP.
+Reference: docs/operator-guide.md, "Settings reference".
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import (
 from bgpd.logs import LEVELS, LogFormat
 
 __all__ = [
+    "LocalAddress",
     "LogSettings",
     "NextHopPolicy",
     "PeerOverrides",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _ip(value: object) -> IPAddress:
@@ -57,6 +60,37 @@ def _ip(value: object) -> IPAddress:
 
 # One validator for both families: the union's per-member errors would be noise for the operator.
 IPField = Annotated[IPAddress, PlainValidator(_ip)]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAddress:
+    """One ``localAddresses`` entry: a floating IP and, when written ``a/len``, its segment.
+
+    The prefix stands in for the interface prefix address watching would report, for hosts where
+    the covering host prefix is wrong for the floating IP (on loopback every 127.x address is
+    covered by ``lo``'s 127.0.0.0/8). None: the covering host prefix decides, as for a plain entry.
+    """
+
+    address: IPAddress
+    prefix: Network | None = None
+
+
+def _local_address(value: object) -> LocalAddress:
+    if isinstance(value, LocalAddress):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not an IP address")
+    text, slash, length = value.partition("/")
+    address = _ip(text)
+    if not slash:
+        return LocalAddress(address)
+    bits = address.max_prefixlen
+    if not (length.isascii() and length.isdigit()) or int(length) > bits:
+        raise ValueError(f"{value!r}: the prefix length must be 0-{bits} for IPv{address.version}")
+    return LocalAddress(address, ipaddress.ip_network(f"{address}/{int(length)}", strict=False))
+
+
+LocalAddressField = Annotated[LocalAddress, PlainValidator(_local_address)]
 
 
 class NextHopPolicy(enum.StrEnum):
@@ -193,12 +227,12 @@ class Settings(_Strict):
     defaults: PeerSettings = PeerSettings()
     peers: dict[IPField, PeerOverrides] = {}
     log: LogSettings = LogSettings()
-    local_addresses: tuple[IPField, ...] | None = Field(default=None, alias="localAddresses")
+    local_addresses: tuple[LocalAddressField, ...] | None = Field(default=None, alias="localAddresses")
 
     @field_validator("local_addresses")
     @classmethod
-    def _unique(cls, value: tuple[IPAddress, ...] | None) -> tuple[IPAddress, ...] | None:
-        if value is not None and len(set(value)) != len(value):
+    def _unique(cls, value: tuple[LocalAddress, ...] | None) -> tuple[LocalAddress, ...] | None:
+        if value is not None and len({entry.address for entry in value}) != len(value):
             raise ValueError("lists an address twice")
         return value
 

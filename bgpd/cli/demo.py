@@ -5,7 +5,10 @@ It takes the shipped single-stack example, moves its floating IPs, nodes and pee
 without root), runs ``bgpd run`` on it as a real subprocess on a high port, and plays both
 top-of-rack routers with bgpd's own speaker in passive mode. Each router accepts only the floating
 IP on its own segment, as on the real network, so two of the four sessions establish and two stay
-``NotEstablished`` — the product's own troubleshooting table. Then it prints ``bgpctl``'s tables
+``NotEstablished`` — the product's own troubleshooting table. The settings list each floating IP
+with its segment (``127.0.1.100/24``): on loopback every 127.x address is covered by ``lo``'s
+127.0.0.0/8, which would put every node on every segment, whereas each router should get only the
+nodes on its own /24, as on the real network. Then it prints ``bgpctl``'s tables
 and what each router received, stops the daemon (routers see Cease "bgpd stopping") and exits 0;
 any failure is one clear message and exit 1.
 """
@@ -139,7 +142,8 @@ def router_config(router: Router, port: int) -> SessionConfig:
 
 
 def _settings(port: int, floating: list[str]) -> str:
-    addresses = ", ".join(floating)
+    """Settings for ``bgpd run``: each floating IP with its /24 as its segment (see the module doc)."""
+    addresses = ", ".join(f"{ip}/24" for ip in floating)
     return (
         "defaults:\n"
         f"  port: {port}\n"
@@ -264,15 +268,17 @@ async def _demo(args: argparse.Namespace, workdir: Path, out: list[str]) -> None
 
 
 async def _settle(sock: Path, tors: Speaker, routers: list[Router], timeout: float) -> None:
-    """Wait until each router holds exactly what the daemon says the session to it announces."""
+    """Wait until each router holds exactly what the daemon says the session it accepts announces
+    (the one from the floating IP on its segment; the other floating IP's session to it stays down)."""
+    sessions = _request(sock, Command.SESSIONS)
     advertised = _request(sock, Command.ADVERTISED_ROUTES)
     for router in routers:
-        daemon_session = f"{router.address}-node-"
-        expected = {
-            (r["prefix"], r["nextHop"])
-            for r in advertised
-            if any(s.startswith(daemon_session) for s in r["sessions"])
+        accepted = {
+            s["name"]
+            for s in sessions
+            if s["localIP"] == router.floating_ip and s["peerIP"] == router.address
         }
+        expected = {(r["prefix"], r["nextHop"]) for r in advertised if accepted & set(r["sessions"])}
 
         def complete(
             status: SessionStatus, router: Router = router, expected: set[tuple[str, str]] = expected

@@ -4,8 +4,9 @@ floating IPs this host holds with their interface prefixes.
 The file is hashed from the very bytes that are validated, so "has the content changed?" compares
 like with like; the once-a-second check first looks at ``stat`` (cheap) and only reads the file
 when size, mtime or inode moved. Addresses come from netlink (``bgpd.addrwatch``) or, when the
-settings list ``localAddresses``, from that fixed list (each with the prefix of the host address
-that covers it, found once, so segments work without watching).
+settings list ``localAddresses``, from that fixed list: an entry written ``a/len`` has that prefix as
+its segment; a plain one takes the prefix of the host address that covers it, found once, so
+segments work without watching.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Protocol
 from bgpd.addrwatch import AddressEvent, AddressWatcher, HostAddress, dump_addresses
 from bgpd.daemon.segments import Network
 from bgpd.manifests import Loaded, ManifestError, Severity, parse_manifests
-from bgpd.settings import Settings, SettingsError, load_settings
+from bgpd.settings import LocalAddress, Settings, SettingsError, load_settings
 
 __all__ = [
     "AddressSource",
@@ -159,11 +160,12 @@ class WatchedAddresses:
 
 
 class StaticAddresses:
-    """``localAddresses`` from the settings: held by decree; prefixes from one address dump."""
+    """``localAddresses`` from the settings: held by decree. An entry's own prefix is its segment;
+    plain entries take theirs from one address dump."""
 
-    def __init__(self, addresses: Collection[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> None:
-        self._addresses = [str(a) for a in addresses]
-        self._held: dict[str, Network | None] = dict.fromkeys(self._addresses)
+    def __init__(self, entries: Collection[LocalAddress]) -> None:
+        self._entries = list(entries)
+        self._held: dict[str, Network | None] = {str(e.address): e.prefix for e in self._entries}
 
     def held(self) -> dict[str, Network | None]:
         return dict(self._held)
@@ -176,7 +178,10 @@ class StaticAddresses:
             host = await asyncio.get_running_loop().run_in_executor(None, dump_addresses)
         except OSError:
             return  # no netlink here: segments stay unknown and the next-hop policy decides
-        self._held = {a: covering_prefix(a, host) for a in self._addresses}
+        self._held = {
+            str(e.address): e.prefix if e.prefix is not None else covering_prefix(str(e.address), host)
+            for e in self._entries
+        }
 
     async def close(self) -> None:
         return None

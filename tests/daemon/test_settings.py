@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from bgpd.logs import LogFormat
-from bgpd.settings import NextHopPolicy, PeerPolicy, Settings, SettingsError, load_settings, parse_settings
+from bgpd.settings import (
+    LocalAddress,
+    NextHopPolicy,
+    PeerPolicy,
+    Settings,
+    SettingsError,
+    load_settings,
+    parse_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,6 +142,20 @@ def test_hold_time_zero_disables_keepalives() -> None:
         ({"log": {"format": "xml"}}, "log.format: Input should be 'auto', 'json' or 'console'"),
         ({"localAddresses": ["10.0.1.100", "x"]}, "localAddresses[1]: 'x' is not an IP address"),
         ({"localAddresses": ["10.0.1.100", "10.0.1.100"]}, "localAddresses: lists an address twice"),
+        ({"localAddresses": ["10.0.1.100/24", "10.0.1.100"]}, "localAddresses: lists an address twice"),
+        ({"localAddresses": ["x/24"]}, "localAddresses[0]: 'x' is not an IP address"),
+        (
+            {"localAddresses": ["10.0.1.100", "10.0.1.100/33"]},
+            "localAddresses[1]: '10.0.1.100/33': the prefix length must be 0-32 for IPv4",
+        ),
+        (
+            {"localAddresses": ["2001:db8::64/129"]},
+            "localAddresses[0]: '2001:db8::64/129': the prefix length must be 0-128 for IPv6",
+        ),
+        ({"localAddresses": ["10.0.1.100/"]}, "localAddresses[0]: '10.0.1.100/': the prefix length must"),
+        ({"localAddresses": ["10.0.1.100/-1"]}, "localAddresses[0]: '10.0.1.100/-1': the prefix length"),
+        ({"localAddresses": ["10.0.1.100/2 4"]}, "localAddresses[0]: '10.0.1.100/2 4': the prefix length"),
+        ({"localAddresses": [24]}, "localAddresses[0]: 24 is not an IP address"),
     ],
 )
 def test_errors_name_the_field(data: object, expected: str) -> None:
@@ -171,8 +193,21 @@ def test_file_errors(tmp_path: Path) -> None:
 def test_local_addresses_are_parsed() -> None:
     settings = parse_settings({"localAddresses": ["10.0.1.100", "2001:db8::64"]})
     assert settings.local_addresses == (
-        ipaddress.ip_address("10.0.1.100"),
-        ipaddress.ip_address("2001:db8::64"),
+        LocalAddress(ipaddress.ip_address("10.0.1.100")),
+        LocalAddress(ipaddress.ip_address("2001:db8::64")),
+    )
+
+
+def test_a_local_address_with_a_prefix_length_carries_its_segment() -> None:
+    settings = parse_settings(
+        {"localAddresses": ["127.0.1.100/24", "10.0.1.100", "2001:db8:1::64/64", "10.0.9.9/32", "10.0.8.8/0"]}
+    )
+    assert settings.local_addresses == (
+        LocalAddress(ipaddress.ip_address("127.0.1.100"), ipaddress.ip_network("127.0.1.0/24")),
+        LocalAddress(ipaddress.ip_address("10.0.1.100")),
+        LocalAddress(ipaddress.ip_address("2001:db8:1::64"), ipaddress.ip_network("2001:db8:1::/64")),
+        LocalAddress(ipaddress.ip_address("10.0.9.9"), ipaddress.ip_network("10.0.9.9/32")),
+        LocalAddress(ipaddress.ip_address("10.0.8.8"), ipaddress.ip_network("0.0.0.0/0")),
     )
 
 

@@ -31,12 +31,15 @@ def test_demo_runs_the_example_and_exits_zero() -> None:
         for line in out.splitlines()
         if line.startswith(("tor1 ", "tor2 ")) and "NOTIFICATION" not in line
     ]
-    assert len(received) == 8 and {row[3] for row in received} == {
-        "127.0.1.11",
-        "127.0.1.21",
-        "127.0.3.11",
-        "127.0.3.21",
+    # Each router gets only the nodes on its own /24 segment, as on the real network.
+    by_router = {
+        name: sorted((row[2], row[3]) for row in received if row[0] == name) for name in ("tor1", "tor2")
     }
+    assert by_router == {
+        "tor1": [("222.2.0.0/24", "127.0.1.11"), ("222.2.1.0/24", "127.0.1.21")],
+        "tor2": [("222.2.2.0/24", "127.0.3.11"), ("222.2.3.0/24", "127.0.3.21")],
+    }
+    assert len(received) == 4
     assert out.count('Cease / Administrative Shutdown: "bgpd stopping"') == 2
     assert out.rstrip().endswith("bgpd demo: OK")
 
