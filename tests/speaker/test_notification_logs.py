@@ -14,7 +14,7 @@ from bgpd.speaker import Speaker
 from bgpd.wire import Keepalive, Notification, Open, Update
 from bgpd.wire.constants import CeaseSub, ErrorCode
 from tests.speaker.scripted_peer import ScriptedListener, ScriptedPeer, free_port, peer_open
-from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established
+from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established, up_passive_session
 
 
 @pytest_asyncio.fixture
@@ -55,14 +55,9 @@ async def test_connection_rejected_refusals_are_logged_rate_limited(speaker: Spe
 
 @pytest.mark.asyncio
 async def test_a_second_connection_while_established_is_logged(speaker: Speaker) -> None:
-    port = free_port()
-    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
     with capture_logs() as logs:
-        await speaker.add_session(cfg)
-        first = await ScriptedPeer.connect(A, port, B)
-        await first.handshake(peer_open(ASN_B, B))
-        await speaker.wait_for(cfg.name, established, 5)
-        await refused(port, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
+        cfg, first = await up_passive_session(speaker)
+        await refused(cfg.port, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
         first.close()
     sent = notifications(logs, "notification_sent")
     assert [(e["session"], e["peer"], e["text"]) for e in sent] == [
@@ -72,17 +67,12 @@ async def test_a_second_connection_while_established_is_logged(speaker: Speaker)
 
 @pytest.mark.asyncio
 async def test_notifications_of_a_session_are_logged_once_each_way(speaker: Speaker) -> None:
-    port = free_port()
-    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
     with capture_logs() as logs:
-        await speaker.add_session(cfg)
-        peer = await ScriptedPeer.connect(A, port, B)
-        await peer.handshake(peer_open(ASN_B, B))
-        await speaker.wait_for(cfg.name, established, 5)
+        cfg, peer = await up_passive_session(speaker)
         peer.send(Notification(ErrorCode.CEASE, CeaseSub.ADMINISTRATIVE_SHUTDOWN))
         await peer.closed()
         await speaker.wait_for(cfg.name, lambda s: not s.established, 5)
-        second = await ScriptedPeer.connect(A, port, B)
+        second = await ScriptedPeer.connect(A, cfg.port, B)
         await second.handshake(peer_open(ASN_B, B))
         await speaker.wait_for(cfg.name, established, 5)
         await speaker.remove_session(cfg.name)

@@ -16,7 +16,7 @@ from bgpd.speaker.status import SessionStatus
 from bgpd.wire import Keepalive, Notification, Open, Update
 from bgpd.wire.constants import CeaseSub
 from tests.speaker.scripted_peer import ScriptedListener, ScriptedPeer, free_port, peer_open
-from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established
+from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established, up_passive_session
 
 C = "127.0.0.3"
 
@@ -46,12 +46,7 @@ def listener_ttl(speaker: Speaker, local: str, port: int) -> int:
 
 @pytest.mark.asyncio
 async def test_an_established_session_keeps_its_connection_and_gets_the_new_ttl(speaker: Speaker) -> None:
-    port = free_port()
-    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
-    await speaker.add_session(cfg)
-    peer = await ScriptedPeer.connect(A, port, B)
-    await peer.handshake(peer_open(ASN_B, B))
-    await speaker.wait_for(cfg.name, established, 5)
+    cfg, peer = await up_passive_session(speaker)
     assert live_ttl(speaker, cfg.name) == 1
     new = dataclasses.replace(cfg, ttl=4, connect_retry_time=30.0, passive=False, freebind=True)
     await speaker.reconfigure_session(cfg.name, new)

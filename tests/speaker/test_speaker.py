@@ -43,6 +43,17 @@ def config(local: str, peer: str, local_asn: int, peer_asn: int, port: int, **op
     )
 
 
+async def up_passive_session(speaker: Speaker) -> tuple[SessionConfig, ScriptedPeer]:
+    """A passive session A <- B on a fresh port, brought to Established by a scripted peer at B."""
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg)
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B))
+    await speaker.wait_for(cfg.name, established, 5)
+    return cfg, peer
+
+
 def established(status: SessionStatus) -> bool:
     return status.established
 
@@ -265,13 +276,8 @@ async def test_collision_keeps_the_connection_of_the_higher_bgp_identifier(
 
 @pytest.mark.asyncio
 async def test_connection_while_established_is_refused(speaker: Speaker) -> None:
-    port = free_port()
-    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
-    await speaker.add_session(cfg)
-    first = await ScriptedPeer.connect(A, port, B)
-    await first.handshake(peer_open(ASN_B, B))
-    await speaker.wait_for(cfg.name, established, 5)
-    second = await ScriptedPeer.connect(A, port, B)
+    cfg, first = await up_passive_session(speaker)
+    second = await ScriptedPeer.connect(A, cfg.port, B)
     note = await second.expect(Notification)
     assert isinstance(note, Notification)
     assert (note.code, note.subcode) == (ErrorCode.CEASE, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
