@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from bgpd import __version__
+from bgpd.cli.tables import render_describe, table_for
 from bgpd.control import client
 from bgpd.control.protocol import Command
-from bgpd.status_view import render_describe, table_for
 
 DEFAULT_SOCKET = Path("/run/bgpd/bgpd.sock")
 

@@ -34,12 +34,12 @@ from typing import Any
 import uvloop
 
 import bgpd
+from bgpd.cli.tables import render_table, table_for
 from bgpd.control import client
 from bgpd.control.protocol import Command
 from bgpd.logs import configure_logging
 from bgpd.manifests import ManifestError, parse_manifests
 from bgpd.speaker import SessionConfig, SessionStatus, Speaker
-from bgpd.status_view import render_table, table_for
 from bgpd.wire.constants import IPV4_UNICAST
 
 EXAMPLE = "single-stack-ipv4.yaml"

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from bgpd.cli.check import add_config_arguments, load
+from bgpd.daemon.host.statefile import load_ledger, save_ledger
 from bgpd.plan import Plan, build_plan
 from bgpd.rib.ledger import Ledger, LedgerError
-from bgpd.statefile import load_ledger, save_ledger
 
 
 def register(subparsers: Any) -> None:

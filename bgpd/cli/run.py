@@ -14,11 +14,11 @@ from typing import Any
 import uvloop
 
 from bgpd.cli.check import print_diagnostics
+from bgpd.daemon.host.statefile import load_ledger
 from bgpd.daemon.inputs import ConfigFile, ConfigRejectedError, read_settings
 from bgpd.daemon.runner import RunOptions, serve
 from bgpd.logs import configure_logging
 from bgpd.rib.ledger import LedgerError
-from bgpd.statefile import load_ledger
 
 DEFAULT_STATE_DIR = Path("/var/lib/bgpd")
 DEFAULT_SOCKET = Path("/run/bgpd/bgpd.sock")

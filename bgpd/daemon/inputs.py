@@ -3,7 +3,7 @@ floating IPs this host holds with their interface prefixes.
 
 The file is hashed from the very bytes that are validated, so "has the content changed?" compares
 like with like; the once-a-second check first looks at ``stat`` (cheap) and only reads the file
-when size, mtime or inode moved. Addresses come from netlink (``bgpd.addrwatch``) or, when the
+when size, mtime or inode moved. Addresses come from netlink (``bgpd.daemon.host.addrwatch``) or, when the
 settings list ``localAddresses``, from that fixed list: an entry written ``a/len`` has that prefix as
 its segment; a plain one takes the prefix of the host address that covers it, found once, so
 segments work without watching.
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bgpd.addrwatch import AddressEvent, AddressWatcher, HostAddress, dump_addresses
-from bgpd.daemon.segments import Network
+from bgpd.daemon.host.addrwatch import AddressEvent, AddressWatcher, HostAddress, dump_addresses
 from bgpd.manifests import Loaded, ManifestError, Severity, parse_manifests
-from bgpd.settings import LocalAddress, Settings, SettingsError, load_settings
+from bgpd.plan.segments import Network
+from bgpd.plan.settings import LocalAddress, Settings, SettingsError, load_settings
 
 __all__ = [
     "AddressSource",

@@ -29,10 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from bgpd.daemon.segments import Network, SessionExport, export_routes
 from bgpd.plan import Plan, Session
+from bgpd.plan.segments import Network, SessionExport, export_routes
+from bgpd.plan.settings import Settings
 from bgpd.rib.routes import Route
-from bgpd.settings import Settings
 from bgpd.speaker import SessionConfig
 from bgpd.wire.constants import CeaseSub
 

@@ -8,7 +8,7 @@ unchanged session is never touched (``reconcile`` emits nothing for it).
 
 Signal handlers only wake the main task (OpenBGPD's ``sighdlr`` habit); a reload parses and
 validates first and keeps the old plan on any error (BIRD, knot-resolver). systemd hears
-READY/RELOADING/STOPPING/STATUS/WATCHDOG through ``bgpd.systemd`` (no-ops outside systemd).
+READY/RELOADING/STOPPING/STATUS/WATCHDOG through ``bgpd.daemon.host.systemd`` (no-ops outside systemd).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from typing import Final, Protocol
 
 import structlog
 
-from bgpd import systemd
-from bgpd.addrwatch import Change
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer, ControlSocketError
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
+from bgpd.daemon.host import systemd
+from bgpd.daemon.host.addrwatch import Change
+from bgpd.daemon.host.statefile import save_ledger
 from bgpd.daemon.inputs import (
     AddressSource,
     ConfigFile,
@@ -50,9 +51,9 @@ from bgpd.daemon.reconcile import (
 )
 from bgpd.manifests import Loaded, Manifests
 from bgpd.plan import Plan, build_plan
+from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger
 from bgpd.rib.routes import Route
-from bgpd.settings import Settings
 from bgpd.speaker import (
     ReceivedRoute,
     SessionConfig,
@@ -61,8 +62,6 @@ from bgpd.speaker import (
     SoftReset,
     Speaker,
 )
-from bgpd.statefile import save_ledger
-from bgpd.status_view import status_line
 from bgpd.wire.constants import CeaseSub
 
 __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
@@ -155,13 +154,8 @@ class Daemon:
         return self._speaker.received_routes(name) if name in self._running else []
 
     def status_line(self) -> str:
-        data = [
-            {"state": "Established" if s.established else "NotEstablished"}
-            for s in self._speaker.states()
-            if s.name in self._running
-        ]
-        data += [{"state": "NotEstablished"}] * (len(self._plan.sessions) - len(data))
-        return status_line(data, len(self._plan.routes))
+        established = sum(1 for s in self._speaker.states() if s.name in self._running and s.established)
+        return systemd.status_line(len(self._plan.sessions), established, len(self._plan.routes))
 
     # ------------------------------------------------------------------ changing
     async def start(self) -> None:

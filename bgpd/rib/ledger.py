@@ -5,7 +5,7 @@ blocks as recorded here. Because a wrong ledger would silently renumber pods or 
 nodes, reading is strict — any defect (bad JSON, an unknown version, an unparsable or misplaced
 CIDR, a duplicate node, two blocks that overlap) raises ``LedgerError`` with the reason and the entry
 it is about, and the caller must stop rather than start afresh. File handling (atomic replace,
-fsync) lives in ``bgpd.statefile``; this module does no I/O.
+fsync) lives in ``bgpd.daemon.host.statefile``; this module does no I/O.
 
 JSON form (version 1), written with sorted keys and entries sorted by node so equal ledgers are
 byte-identical::

@@ -25,6 +25,7 @@ __all__ = [
     "notify_status",
     "notify_stopping",
     "notify_watchdog",
+    "status_line",
     "watchdog_settings",
 ]
 
@@ -108,3 +109,12 @@ def watchdog_settings(environ: Mapping[str, str] | None = None, pid: int | None 
         except ValueError:
             return None
     return Watchdog(timeout_usec=usec)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def status_line(sessions: int, established: int, routes: int) -> str:
+    """The one-line summary for STATUS= (``4 sessions, 2 established, 10 routes``)."""
+    return f"{_count(sessions, 'session')}, {established} established, {_count(routes, 'route')}"

@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bgpd.status_view import (
+from bgpd.cli.tables import (
     format_age,
     parse_timestamp,
     render_describe,
     render_table,
-    status_line,
     table_for,
 )
 
@@ -219,9 +218,3 @@ def test_describe_renders_nested_sections() -> None:
         "    Reason:  manual start",
         "Last Error:  <none>",
     ]
-
-
-def test_status_line_for_systemd() -> None:
-    sessions = [{"state": "Established"}, {"state": "NotEstablished"}, {"state": "Established"}, {}]
-    assert status_line(sessions, 10) == "4 sessions, 2 established, 10 routes"
-    assert status_line([{"state": "NotEstablished"}], 1) == "1 session, 0 established, 1 route"

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bgpd import addrwatch
-from bgpd.addrwatch import (
+from bgpd.daemon.host import addrwatch
+from bgpd.daemon.host.addrwatch import (
     AddressEvent,
     AddressWatcher,
     AddrMessage,
@@ -33,7 +33,7 @@ from bgpd.addrwatch import (
     parse_messages,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _attr(kind: int, payload: bytes) -> bytes:
@@ -219,7 +219,7 @@ async def watcher_in(namespace: str) -> AsyncIterator[tuple[str, asyncio.subproc
         namespace,
         sys.executable,
         "-m",
-        "bgpd.addrwatch",
+        "bgpd.daemon.host.addrwatch",
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=asyncio.subprocess.PIPE,

@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from bgpd.addrwatch import HostAddress
+from bgpd.daemon.host.addrwatch import HostAddress
 from bgpd.daemon.inputs import StaticAddresses, covering_prefix
-from bgpd.settings import LocalAddress, parse_settings
+from bgpd.plan.settings import LocalAddress, parse_settings
 
 
 def host(text: str, ifindex: int = 2) -> HostAddress:

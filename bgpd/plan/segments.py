@@ -22,7 +22,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from bgpd.plan import Plan, PlannedNode, Route, Session, route_name
-from bgpd.settings import NextHopPolicy
+from bgpd.plan.settings import NextHopPolicy
 
 __all__ = ["Announced", "Network", "SessionExport", "Skipped", "export_routes"]
 

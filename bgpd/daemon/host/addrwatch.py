@@ -338,7 +338,7 @@ def _as_json(address: HostAddress) -> dict[str, object]:
 
 
 async def _print_changes() -> None:
-    """``python -m bgpd.addrwatch``: print the address set, then one JSON line per change."""
+    """``python -m bgpd.daemon.host.addrwatch``: print the address set, then one JSON line per change."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

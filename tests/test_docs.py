@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from bgpd.cli.tables import TABLES
 from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
-from bgpd.settings import LogSettings, PeerOverrides, PeerSettings, Settings
-from bgpd.status_view import TABLES
+from bgpd.plan.settings import LogSettings, PeerOverrides, PeerSettings, Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "operator-guide.md").read_text()
 PROTOCOL = (ROOT / "docs" / "control-protocol.md").read_text()
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from bgpd.daemon.host.statefile import LEDGER_FILE, atomic_write, load_ledger, save_ledger
 from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation
-from bgpd.statefile import LEDGER_FILE, atomic_write, load_ledger, save_ledger
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 OLD = Ledger.of([NodeAllocation("node-1", "pool", "10.0.0.0/24", "fd00::/120")])
 NEW = Ledger.of([*OLD.entries, NodeAllocation("node-2", "pool", "10.0.1.0/24", "fd00::100/120")])
 
@@ -184,7 +184,7 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from bgpd.rib.ledger import Ledger
-    from bgpd import statefile
+    from bgpd.daemon.host import statefile
 
     state_dir, step, payload = sys.argv[1], sys.argv[2], sys.argv[3]
 

@@ -6,8 +6,8 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
-from bgpd.addrwatch import AddressEvent
-from bgpd.daemon.segments import Network
+from bgpd.daemon.host.addrwatch import AddressEvent
+from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
 from bgpd.speaker import ReceivedRoute, SessionConfig, SessionNotEstablishedError, SessionStatus, SoftReset
 

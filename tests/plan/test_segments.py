@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from bgpd.daemon.segments import export_routes
-from bgpd.settings import NextHopPolicy
-from tests.daemon_run._fixtures import DUAL, SEGMENTS, plan
+from bgpd.plan.segments import export_routes
+from bgpd.plan.settings import NextHopPolicy
+from tests.daemon._fixtures import DUAL, SEGMENTS, plan
 
 
 def test_on_segment_nodes_carry_their_own_next_hop_and_off_segment_nodes_are_skipped() -> None:

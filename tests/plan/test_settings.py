@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bgpd.logs import LogFormat
-from bgpd.settings import (
+from bgpd.plan.settings import (
     LocalAddress,
     NextHopPolicy,
     PeerPolicy,

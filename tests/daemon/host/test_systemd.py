@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bgpd import systemd
+from bgpd.daemon.host import systemd
 
 
 @pytest.fixture
@@ -115,3 +115,8 @@ def test_watchdog_absent_or_invalid(env: dict[str, str]) -> None:
 
 def test_watchdog_with_garbage_pid_is_not_ours() -> None:
     assert systemd.watchdog_settings({"WATCHDOG_USEC": "1000000", "WATCHDOG_PID": "x"}) is None
+
+
+def test_status_line_counts_sessions_and_routes() -> None:
+    assert systemd.status_line(4, 2, 10) == "4 sessions, 2 established, 10 routes"
+    assert systemd.status_line(1, 0, 1) == "1 session, 0 established, 1 route"

@@ -9,14 +9,14 @@ import pytest
 
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.daemon.handlers import ReloadRejectedError, describe_session_data, sessions_data
+from bgpd.daemon.host.statefile import LEDGER_FILE, load_ledger
 from bgpd.daemon.inputs import ConfigFile
 from bgpd.daemon.runner import STOP_TEXT, Daemon
+from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger
-from bgpd.settings import Settings
-from bgpd.statefile import LEDGER_FILE, load_ledger
 from bgpd.wire.constants import CeaseSub
-from tests.daemon_run._fakes import FakeSpeaker, FixedAddresses
-from tests.daemon_run._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, without_node
+from tests.daemon._fakes import FakeSpeaker, FixedAddresses
+from tests.daemon._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, without_node
 
 
 def make(

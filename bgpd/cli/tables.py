@@ -23,7 +23,6 @@ __all__ = [
     "parse_timestamp",
     "render_describe",
     "render_table",
-    "status_line",
     "table_for",
 ]
 
@@ -169,16 +168,6 @@ def table_for(kind: str, items: Sequence[Mapping[str, Any]], now: datetime, *, w
     columns = [c for c in TABLES[kind] if wide or not c.wide_only]
     rows = [[c.cell(item, now) for c in columns] for item in items]
     return render_table([c.header for c in columns], rows)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def status_line(sessions: Sequence[Mapping[str, Any]], routes: int) -> str:
-    """The one-line summary for systemd's STATUS= (``4 sessions, 2 established, 10 routes``)."""
-    established = sum(1 for s in sessions if s.get("state") == "Established")
-    return f"{_count(len(sessions), 'session')}, {established} established, {_count(routes, 'route')}"
 
 
 _LABELS = {

@@ -22,10 +22,10 @@ from bgpd.daemon.reconcile import (
     reconcile,
     router_id,
 )
-from bgpd.settings import Settings, parse_settings
+from bgpd.plan.settings import Settings, parse_settings
 from bgpd.speaker import SessionConfig
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, CeaseSub
-from tests.daemon_run._fixtures import (
+from tests.daemon._fixtures import (
     SEGMENTS,
     SINGLE,
     plan,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bgpd.cli.bgpctl import main as bgpctl
+from bgpd.cli.tables import table_for
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer
 from bgpd.daemon.handlers import (
@@ -21,11 +22,10 @@ from bgpd.daemon.handlers import (
     sessions_data,
 )
 from bgpd.daemon.reconcile import desired_sessions
-from bgpd.settings import Settings, parse_settings
+from bgpd.plan.settings import Settings, parse_settings
 from bgpd.speaker import ReceivedRoute
-from bgpd.status_view import table_for
-from tests.daemon_run._fakes import status
-from tests.daemon_run._fixtures import SEGMENTS, plan
+from tests.daemon._fakes import status
+from tests.daemon._fixtures import SEGMENTS, plan
 
 ONE_HELD = ("10.0.1.100",)
 

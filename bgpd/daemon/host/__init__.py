@@ -1,0 +1,1 @@
+"""Host integration for the daemon: netlink address watching, sd_notify and atomic state files."""
