@@ -10,18 +10,25 @@ import pytest
 import bgpd.cli.run
 import bgpd.daemon.handlers
 import bgpd.daemon.runner
+import bgpd.speaker.peer
+import bgpd.speaker.session_log
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
-SOURCES = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (bgpd.daemon.runner, bgpd.cli.run))
-
-
-@pytest.mark.parametrize(
-    "event",
-    sorted(set(re.findall(r"`((?:reload|session|node)_[a-z_]+)`", DOC))),
+SOURCES = "".join(
+    Path(m.__file__).read_text(encoding="utf-8")
+    for m in (bgpd.daemon.runner, bgpd.cli.run, bgpd.speaker.peer, bgpd.speaker.session_log)
 )
+EVENTS = r"`((?:reload|session|node|state|connect|notification)_[a-z_]+)`"
+
+
+@pytest.mark.parametrize("event", sorted(set(re.findall(EVENTS, DOC))))
 def test_every_log_event_named_in_the_doc_is_logged(event: str) -> None:
     assert f'"{event}"' in SOURCES
+
+
+def test_the_doc_names_the_session_log_events() -> None:
+    assert {"state_changed", "connect_failed", "notification_received"} <= set(re.findall(EVENTS, DOC))
 
 
 def test_the_not_run_message_is_the_daemons() -> None:
