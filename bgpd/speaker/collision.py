@@ -73,12 +73,17 @@ class Links:
                 return link
         return None
 
+    @property
+    def seeking(self) -> bool:
+        """The session has no connection yet and is waiting for one (Connect/Active, or Idle)."""
+        return self.primary.conn is None and self.primary.fsm.state in _WAITING_STATES
+
     def arrival(self, admin_down: bool) -> Arrival:
         """What a connection accepted from the peer becomes, given the session's state now."""
         fsm = self.primary.fsm
         if admin_down or (fsm.state is State.IDLE and not fsm.awaiting_restart):
             return Arrival.REFUSE
-        if self.primary.conn is None and fsm.state in _WAITING_STATES:
+        if self.seeking:
             return Arrival.TAKE
         if fsm.state in _OPEN_STATES and self.secondary is None:
             return Arrival.COLLIDE

@@ -70,7 +70,6 @@ from bgpd.wire.nlri import prefix_to_text
 from bgpd.wire.update import Update
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
-_WAITING_STATES: Final = frozenset({State.IDLE, State.CONNECT, State.ACTIVE})
 
 
 def fsm_config(config: SessionConfig) -> FsmConfig:
@@ -521,7 +520,7 @@ class PeerTask:
                 with contextlib.suppress(OSError):  # closing under us: the next connection has it
                     sockets.apply_session_options(sock, config.local_ip.version, config.ttl)
         primary = self._links.primary
-        if not self._admin_down and primary.conn is None and primary.fsm.state in _WAITING_STATES:
+        if not self._admin_down and self._links.seeking:
             self._feed(primary, ManualStop(CeaseSub.OTHER_CONFIGURATION_CHANGE))
             self._feed(primary, ManualStart(passive=config.passive))
         self._on_change()
