@@ -110,6 +110,8 @@ OPEN_FIELDS: Final = frozenset(
         "hold_time",
         "keepalive_time",
         "extended_next_hop",
+        "graceful_restart",
+        "restart_time",
     }
 )
 """Settings the peer sees in our OPEN, or that identify the session: a change needs a reset."""
@@ -126,6 +128,7 @@ CONNECTION_FIELDS: Final = frozenset(
         "idle_hold_max",
         "damp_peer_oscillations",
         "send_hold_time",
+        "stale_time",
     }
 )
 """Settings of the TCP connection and of the local FSM's retry pacing: applied without a flap."""

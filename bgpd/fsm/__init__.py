@@ -8,7 +8,8 @@ happened leaves it as facts among its actions, for the driver's one record per s
 
 Supported: RFC 4271 §8 with the optional PassiveTcpEstablishment, DelayOpen, DampPeerOscillations
 (IdleHoldTimer) and OpenCollisionDump; RFC 6608 FSM error subcodes; RFC 4760, 6793, 2918, 7313,
-8654, 8950, 7911 and 4724 capability negotiation; RFC 7606 UPDATE error actions; RFC 9003 shutdown
+8654, 8950, 7911 capability negotiation; RFC 4724 graceful restart in both roles with RFC 8538
+Notification support (N bit, Hard Reset); RFC 7606 UPDATE error actions; RFC 9003 shutdown
 communication.
 """
 
@@ -23,14 +24,16 @@ from bgpd.fsm.actions import (
     PeerNotification,
     RouteRefreshRequested,
     RoutesReceived,
+    RoutesStale,
     Send,
     SessionDown,
     SessionEstablished,
+    StaleRoutesDeleted,
     StateChanged,
     UpdateRepaired,
 )
 from bgpd.fsm.collision import Origin, Verdict, preferred_origin, resolve_collision
-from bgpd.fsm.config import FsmConfig
+from bgpd.fsm.config import FsmConfig, GracefulRestartConfig
 from bgpd.fsm.events import (
     AutomaticStart,
     AutomaticStop,
@@ -44,6 +47,7 @@ from bgpd.fsm.events import (
     NotificationReceived,
     OpenMessageError,
     OpenReceived,
+    PeerReconnected,
     RouteRefreshReceived,
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
@@ -53,7 +57,7 @@ from bgpd.fsm.events import (
     UpdateReceived,
 )
 from bgpd.fsm.negotiation import Negotiated
-from bgpd.fsm.reasons import Reason
+from bgpd.fsm.reasons import Reason, StaleCause
 from bgpd.fsm.session import TRANSITIONS, FsmUsageError, Rule, Session
 from bgpd.fsm.states import State
 from bgpd.fsm.timers import Timer
@@ -73,6 +77,7 @@ __all__ = [
     "FamilyIgnored",
     "FsmConfig",
     "FsmUsageError",
+    "GracefulRestartConfig",
     "HeaderError",
     "KeepaliveReceived",
     "ManualStart",
@@ -84,15 +89,19 @@ __all__ = [
     "OpenReceived",
     "Origin",
     "PeerNotification",
+    "PeerReconnected",
     "Reason",
     "RouteRefreshReceived",
     "RouteRefreshRequested",
     "RoutesReceived",
+    "RoutesStale",
     "Rule",
     "Send",
     "Session",
     "SessionDown",
     "SessionEstablished",
+    "StaleCause",
+    "StaleRoutesDeleted",
     "State",
     "StateChanged",
     "TcpConnectionAcknowledged",

@@ -13,8 +13,10 @@ Timers are not actions: they are deadlines the driver reads with ``Session.next_
 the action out. The context only changes when an OPEN is accepted (after which only UPDATEs, from
 ``send_update``, depend on it), so encoding after ``handle`` returns is always right.
 
-New kinds of output (graceful restart's stale routes, RFC 4724) are new facts here: the driver
-dispatches on the type, so adding one touches neither the existing facts nor their handlers.
+Graceful restart's helper role (RFC 4724 §4.2) adds two facts: ``RoutesStale`` (keep the peer's
+routes of some families, marked stale, while it restarts) and ``StaleRoutesDeleted`` (delete those
+still stale). The driver dispatches on the type, so a new kind of output touches neither the
+existing facts nor their handlers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from bgpd.fsm.negotiation import Negotiated
-from bgpd.fsm.reasons import Reason
+from bgpd.fsm.reasons import Reason, StaleCause
 from bgpd.fsm.states import State
 from bgpd.wire import Message
 from bgpd.wire.constants import ErrorAction, Family, MessageType, RouteRefreshSubtype
@@ -102,6 +104,26 @@ class SessionDown:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutesStale:
+    """The peer restarts gracefully (RFC 4724 §4.2; RFC 8538 §4 with the N bit): keep its routes of
+    ``families``, all marked stale, until it is back and sends End-of-RIB for each (or a timer ends
+    the wait: ``StaleRoutesDeleted`` follows in any case). Routes still stale from an earlier restart
+    are deleted first ("to deal with possible consecutive restarts"). Comes before the
+    ``SessionDown`` of the connection that ended; routes of other families go with it."""
+
+    families: frozenset[Family]
+    restart_time: int  # the peer's, from its last capability: how long it may take to come back
+
+
+@dataclass(frozen=True, slots=True)
+class StaleRoutesDeleted:
+    """Delete the peer's routes of ``families`` that are still marked stale."""
+
+    families: frozenset[Family]
+    cause: StaleCause
+
+
+@dataclass(frozen=True, slots=True)
 class RoutesReceived:
     """An UPDATE to apply to the Adj-RIB-In. ``error`` is the RFC 7606 action that shaped it: for
     treat-as-withdraw the UPDATE only withdraws (see ``Update.as_withdrawals``)."""
@@ -129,5 +151,7 @@ Fact: TypeAlias = (
     | SessionDown
     | RoutesReceived
     | RouteRefreshRequested
+    | RoutesStale
+    | StaleRoutesDeleted
 )
 Action: TypeAlias = Command | Fact

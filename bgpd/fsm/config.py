@@ -9,10 +9,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from bgpd.wire.capabilities import GracefulRestart
+from bgpd.wire.capabilities import GracefulRestart, GracefulRestartFamily
 from bgpd.wire.constants import IPV4_UNICAST, AddPathMode, Family
 
 LARGE_HOLD_TIME: Final = 240.0  # RFC 4271 §8.2.2: "a HoldTimer value of 4 minutes is suggested"
+MAX_RESTART_TIME: Final = 0xFFF  # RFC 4724 §3: 12 bits of seconds
+
+
+@dataclass(frozen=True, slots=True)
+class GracefulRestartConfig:
+    """Graceful restart (RFC 4724) with Notification support (RFC 8538), both roles.
+
+    ``restart_time`` is what we announce: how long the peer keeps our routes while we are away.
+    ``stale_time`` bounds how long we keep a restarting peer's routes stale once it is back and
+    has not sent End-of-RIB (RFC 4724 §4.2 lets an implementation bound it). ``notification`` is
+    the N bit; ``forwarding_preserved`` the F bit, announced for every family: bgpd's forwarding
+    state is the nodes' own, which a restart of bgpd does not touch.
+    """
+
+    restart_time: int = 120
+    stale_time: float = 360.0
+    notification: bool = True
+    forwarding_preserved: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.restart_time <= MAX_RESTART_TIME:
+            raise ValueError(
+                f"restart time {self.restart_time}: must be 0..{MAX_RESTART_TIME} s (RFC 4724 §3)"
+            )
+        if self.stale_time <= 0:
+            raise ValueError("stale time must be positive")
+
+    def capability(self, families: tuple[Family, ...], restarting: bool) -> GracefulRestart:
+        """The capability for an OPEN; ``restarting`` is the Restart State (R) bit (RFC 4724 §4.1)."""
+        return GracefulRestart(
+            restart_state=restarting,
+            notification=self.notification,
+            restart_time=self.restart_time,
+            families=tuple(GracefulRestartFamily(f.afi, f.safi, self.forwarding_preserved) for f in families),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +76,7 @@ class FsmConfig:
     extended_message: bool = False  # RFC 8654
     extended_next_hop: frozenset[Family] = field(default_factory=frozenset)  # RFC 8950, IPv4 NLRI only
     add_path: Mapping[Family, AddPathMode] = field(default_factory=dict)  # RFC 7911
-    graceful_restart: GracefulRestart | None = None  # RFC 4724 capability to announce
+    graceful_restart: GracefulRestartConfig | None = None  # RFC 4724/8538; None: not announced
 
     def __post_init__(self) -> None:
         if self.hold_time != 0 and not 3 <= self.hold_time <= 0xFFFF:

@@ -35,18 +35,26 @@ class AutomaticStart:
 
 @dataclass(frozen=True, slots=True)
 class ManualStop:
-    """Event 2. ``text`` is the RFC 9003 shutdown communication sent with Cease ``subcode``."""
+    """Event 2. ``text`` is the RFC 9003 shutdown communication sent with Cease ``subcode``.
+
+    ``graceful``: the peer is to keep our routes (stale) because we come back: with graceful
+    restart negotiated, a Cease that is not Hard Reset when the peer set the N bit, no NOTIFICATION
+    at all when it did not (RFC 8538 §3, RFC 4724 §4). Otherwise the stop withdraws: Hard Reset
+    standing for the Cease when the N bit was negotiated, the plain Cease when not."""
 
     subcode: int = CeaseSub.ADMINISTRATIVE_SHUTDOWN
     text: str = ""
+    graceful: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class AutomaticStop:
-    """Event 8, e.g. a prefix limit (Cease subcode 1); the session restarts after the IdleHoldTimer."""
+    """Event 8, e.g. a prefix limit (Cease subcode 1); the session restarts after the IdleHoldTimer.
+    ``graceful`` as for ``ManualStop`` (RFC 8538 §5 wants Hard Reset for a prefix limit)."""
 
     subcode: int = CeaseSub.UNSPECIFIC
     text: str = ""
+    graceful: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,13 @@ class TcpConnectionConfirmed:
 @dataclass(frozen=True, slots=True)
 class TcpConnectionFails:
     """Event 18: the attempt failed, or the established connection closed or broke."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerReconnected:
+    """Event 17 while Established: the peer opened a new connection. With graceful restart
+    negotiated, that is the peer restarting before we saw its old connection end: the old one is
+    closed and the new one kept (RFC 4724 §4.2). Without it, §6.8 keeps the Established one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +171,7 @@ Event: TypeAlias = (
     | TcpConnectionAcknowledged
     | TcpConnectionConfirmed
     | TcpConnectionFails
+    | PeerReconnected
     | BytesReceived
     | CollisionDump
     | MessageEvent

@@ -43,9 +43,10 @@ _RECEIVES = frozenset({AddPathMode.RECEIVE, AddPathMode.BOTH})
 _SENDS = frozenset({AddPathMode.SEND, AddPathMode.BOTH})
 
 
-def build_open(config: FsmConfig) -> Open:
+def build_open(config: FsmConfig, restarting: bool = False) -> Open:
     """The OPEN we send: one MP capability per configured family (RFC 4760 §8), 4-octet AS always
-    (RFC 6793 §3), AS_TRANS in the 2-octet field when our ASN does not fit (RFC 6793 §9)."""
+    (RFC 6793 §3), AS_TRANS in the 2-octet field when our ASN does not fit (RFC 6793 §9), and the
+    graceful restart capability with the Restart State bit set when ``restarting`` (RFC 4724 §4.1)."""
     caps: list[Capability] = [Multiprotocol(f.afi, f.safi) for f in config.families]
     if config.route_refresh:
         caps.append(RouteRefreshCapability())
@@ -63,7 +64,7 @@ def build_open(config: FsmConfig) -> Open:
             AddPath(tuple(AddPathFamily(f.afi, f.safi, m) for f, m in sorted(config.add_path.items())))
         )
     if config.graceful_restart is not None:
-        caps.append(config.graceful_restart)
+        caps.append(config.graceful_restart.capability(config.families, restarting))
     caps.append(FourOctetAs(config.local_as))
     my_as = config.local_as if config.local_as <= 0xFFFF else AS_TRANS
     return Open(my_as=my_as, hold_time=config.hold_time, bgp_id=config.bgp_id, capabilities=tuple(caps))
@@ -120,6 +121,35 @@ class Negotiated:
         return self.peer_as == self.local_as
 
     @property
+    def graceful_notification(self) -> bool:
+        """Both sides set the N bit: NOTIFICATIONs other than Hard Reset, and hold timer expiry,
+        end the session gracefully too (RFC 8538 §2, §4)."""
+        ours = _find(self.sent.capabilities, GracefulRestart)
+        theirs = self.graceful_restart
+        return ours is not None and theirs is not None and ours.notification and theirs.notification
+
+    @property
+    def restart_families(self) -> frozenset[Family]:
+        """The negotiated families the peer listed in its graceful restart capability: the routes
+        we keep (stale) when it restarts (RFC 4724 §4.2)."""
+        return self._gr_families(forwarding=False)
+
+    @property
+    def preserved_families(self) -> frozenset[Family]:
+        """Those of ``restart_families`` with the Forwarding State bit: after a restart, the stale
+        routes of any other family go at once (RFC 4724 §4.2)."""
+        return self._gr_families(forwarding=True)
+
+    def _gr_families(self, forwarding: bool) -> frozenset[Family]:
+        cap = self.graceful_restart
+        if cap is None:
+            return frozenset()
+        found = {
+            known_family(f.afi, f.safi) for f in cap.families if f.forwarding_preserved or not forwarding
+        }
+        return frozenset(f for f in found if f is not None and f in self.families)
+
+    @property
     def local_as(self) -> int:
         return self.sent.asn
 
@@ -132,6 +162,7 @@ class Negotiated:
             (self.enhanced_route_refresh, "enhanced-route-refresh"),
             (self.extended_message, "extended-message"),
             (self.graceful_restart is not None, "graceful-restart"),
+            (self.graceful_notification, "graceful-restart-notification"),
         )
         names += [name for present, name in flags if present]
         names += [f"extended-next-hop:{family}" for family in sorted(self.extended_next_hop)]
@@ -168,7 +199,8 @@ def negotiate(config: FsmConfig, sent: Open, received: Open) -> Negotiated:
         extended_next_hop=extended_next_hop,
         add_path_receive=ap_receive,
         add_path_send=ap_send,
-        graceful_restart=_find(theirs, GracefulRestart) if _has(ours, GracefulRestart) else None,
+        # RFC 4724 §3: of several instances the last counts
+        graceful_restart=_last(theirs, GracefulRestart) if _has(ours, GracefulRestart) else None,
         receive_context=CodecContext(four_octet_as, ap_receive, extended_message, extended_next_hop),
         send_context=CodecContext(four_octet_as, ap_send, extended_message, extended_next_hop),
     )
@@ -216,6 +248,10 @@ def _add_path(caps: tuple[Capability, ...]) -> dict[Family, AddPathMode]:
 
 def _has(caps: tuple[Capability, ...], kind: type[Capability]) -> bool:
     return any(isinstance(c, kind) for c in caps)
+
+
+def _last(caps: tuple[Capability, ...], kind: type[_T]) -> _T | None:
+    return _find(tuple(reversed(caps)), kind)
 
 
 def _find(caps: tuple[Capability, ...], kind: type[_T]) -> _T | None:

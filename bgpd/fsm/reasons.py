@@ -29,7 +29,21 @@ class Reason(Enum):
     NOTIFICATION_SENT = "notification-sent"  # a message header (or body) error we reported
     UPDATE_ERROR = "update-error"  # an UPDATE error whose RFC 7606 action is session-reset
     CONNECTION_COLLISION = "connection-collision"
+    PEER_RESTARTED = "peer-restarted"  # a new connection from the peer while Established (RFC 4724 §4.2)
     FSM_ERROR = "fsm-error"  # an event the state does not expect (RFC 4271 §6.6, RFC 6608)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class StaleCause(Enum):
+    """Why a restarting peer's stale routes were deleted (RFC 4724 §4.2)."""
+
+    END_OF_RIB = "end-of-rib"  # the peer re-sent the family: what it did not re-send is gone
+    RESTART_TIME_EXPIRED = "restart-time-expired"  # the peer was not back within its Restart Time
+    STALE_TIME_EXPIRED = "stale-time-expired"  # back, but no End-of-RIB within our stale time
+    NOT_PRESERVED = "forwarding-not-preserved"  # back without the family, or its F bit, in its capability
+    SESSION_ENDED = "session-ended"  # stopped by us, or ended without graceful restart
 
     def __str__(self) -> str:
         return self.value

@@ -41,9 +41,31 @@ Choices where RFC 4271 leaves room, each marked where it is made:
   not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
 - A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
 
-Graceful restart (RFC 4724) is a later addition: its timers join ``Timer``, its outputs (routes
-kept stale, End-of-RIB awaited) join the facts, and its handlers the table; nothing here assumes
-the set of either is closed.
+Graceful restart (RFC 4724, with the Notification support of RFC 8538), both roles:
+
+- *Restarting speaker.* Our OPEN carries the capability with the N bit and the F bit for every
+  family; ``restarting`` (a start that follows our own restart, or takes over a floating IP: the
+  same BGP identity coming back) sets the Restart State bit until the session is Established
+  again (RFC 4724 §4.1). A graceful ``ManualStop`` ends an Established session so that the peer
+  keeps our routes: a Cease that is not Hard Reset when the N bit was negotiated, a bare close of
+  the connection when it was not (RFC 8538 §3; RFC 4724 §4: a NOTIFICATION would end GR there).
+  Any other stop withdraws: Hard Reset standing for the Cease when the N bit was negotiated
+  (RFC 8538 §3, §5), the plain Cease otherwise.
+- *Receiving speaker (helper).* When an Established session ends and the peer had announced the
+  capability, its routes of the families in that capability are kept, stale (``RoutesStale``), if
+  the end is one RFC 4724 §4.2 / RFC 8538 §4 call graceful: the connection failed without a
+  NOTIFICATION, or, with the N bit, any NOTIFICATION sent or received other than Hard Reset (so
+  hold timer expiry too), or the peer connected anew while the old connection still looked
+  alive (``PeerReconnected``). The RESTART timer (the peer's Restart Time) runs until the session
+  is Established again; then the families the new capability no longer preserves (F bit, or
+  family, or capability gone) are deleted at once and the STALE timer (our ``stale_time``) runs
+  until End-of-RIB of each remaining family, which deletes what the peer did not re-send. A
+  restart during a restart deletes what is still stale and marks the rest stale again (RFC 4724
+  §4.2, consecutive restarts). The two timers belong to the session, not to a connection
+  (``SESSION_TIMERS``), and are keyed by the timer in the table: every state has a row for each.
+- A refusal is no flap: a Cease Connection Rejected or Connection Collision Resolution from the
+  peer in OpenConfirm (it holds another session with us, e.g. a stale one after a floating IP
+  moved) retries after ConnectRetryTime like a refusal in OpenSent, without damping growth.
 """
 
 from __future__ import annotations
@@ -61,9 +83,11 @@ from bgpd.fsm.actions import (
     PeerNotification,
     RouteRefreshRequested,
     RoutesReceived,
+    RoutesStale,
     Send,
     SessionDown,
     SessionEstablished,
+    StaleRoutesDeleted,
     StateChanged,
     UpdateRepaired,
 )
@@ -82,6 +106,7 @@ from bgpd.fsm.events import (
     NotificationReceived,
     OpenMessageError,
     OpenReceived,
+    PeerReconnected,
     RouteRefreshReceived,
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
@@ -91,9 +116,9 @@ from bgpd.fsm.events import (
     UpdateReceived,
 )
 from bgpd.fsm.negotiation import Negotiated, build_open, check_peer_open, negotiate
-from bgpd.fsm.reasons import Reason
+from bgpd.fsm.reasons import Reason, StaleCause
 from bgpd.fsm.states import State
-from bgpd.fsm.timers import Timer, Timers
+from bgpd.fsm.timers import SESSION_TIMERS, Timer, Timers
 from bgpd.wire import DEFAULT_CONTEXT, Message, encode_message
 from bgpd.wire.constants import (
     IPV4_UNICAST,
@@ -134,6 +159,8 @@ class Rule:
 
 
 _SHUTDOWN_SUBCODES: Final = frozenset({CeaseSub.ADMINISTRATIVE_SHUTDOWN, CeaseSub.ADMINISTRATIVE_RESET})
+# The peer turning our connection away because it has, or wants, another one with us: no flap.
+_REFUSALS: Final = frozenset({CeaseSub.CONNECTION_REJECTED, CeaseSub.CONNECTION_COLLISION_RESOLUTION})
 # RFC 6608 §3: the subcode names the state, the data the type of the unexpected message.
 _FSM_SUBCODE: Final[Mapping[State, FsmSub]] = {
     State.OPEN_SENT: FsmSub.UNEXPECTED_MESSAGE_IN_OPENSENT,
@@ -156,8 +183,12 @@ class Session:
     """The state machine of one connection to a configured peer (RFC 4271 §8.2.1.2: the speaker
     runs a second one for a colliding incoming connection)."""
 
-    def __init__(self, config: FsmConfig) -> None:
+    def __init__(self, config: FsmConfig, *, restarting: bool = False) -> None:
         self.config = config
+        # RFC 4724 §4.1: our OPENs carry the Restart State bit until the session is Established
+        self.restarting = restarting
+        # helper role: the families whose routes from the restarting peer are kept stale now
+        self.stale: frozenset[Family] = frozenset()
         self.state = State.IDLE
         self.reason: Reason | None = None  # of the last transition
         self.timers = Timers()
@@ -241,6 +272,16 @@ class Session:
         return self.state is State.IDLE and self.timers.running(Timer.IDLE_HOLD)
 
     @property
+    def takes_reconnect(self) -> bool:
+        """Established with a peer that announced graceful restart: a new connection from it is
+        its restart (``PeerReconnected``, RFC 4724 §4.2), not a collision to refuse."""
+        return (
+            self.state is State.ESTABLISHED
+            and self.negotiated is not None
+            and (self.negotiated.graceful_restart is not None)
+        )
+
+    @property
     def peer_id(self) -> int | None:
         """The peer's BGP Identifier once its OPEN was accepted (collision resolution needs it)."""
         return self.peer_open.bgp_id if self.peer_open is not None else None
@@ -251,7 +292,10 @@ class Session:
         return out
 
     def _dispatch(self, event: Event, now: float) -> None:
-        rule = TRANSITIONS.get((self.state, type(event)), _UNEXPECTED)
+        key: type | Timer = type(event)
+        if isinstance(event, TimerExpired) and event.timer in SESSION_TIMERS:
+            key = event.timer
+        rule = TRANSITIONS.get((self.state, key), _UNEXPECTED)
         rule.handler(self, event, now)
         assert self.state in rule.targets, f"{type(event).__name__} led to {self.state}, not in its rule"
 
@@ -314,7 +358,7 @@ class Session:
     def _start(self, passive: bool, reason: Reason, now: float) -> None:
         """Idle + a start event: §8.2.2 Idle, events 1/3 (Connect) and 4/5 (Active)."""
         self._passive = passive or self.config.passive
-        self.timers.stop_all()
+        self.timers.stop_connection_timers()
         self._new_connection()
         if self._passive:  # PassiveTcpEstablishment: we never connect, so no ConnectRetryTimer
             self._set_state(State.ACTIVE, reason, now)
@@ -327,7 +371,7 @@ class Session:
         """Send our OPEN, arm the large hold time (§8.2.2: 4 minutes suggested), go to OpenSent."""
         self.timers.stop(Timer.CONNECT_RETRY)
         self.timers.stop(Timer.DELAY_OPEN)
-        self._sent_open = build_open(self.config)
+        self._sent_open = build_open(self.config, self.restarting)
         self._send(self._sent_open, now)
         self.timers.start(Timer.HOLD, now, self.config.open_hold_time)
         self._set_state(State.OPEN_SENT, reason, now)
@@ -338,22 +382,35 @@ class Session:
         now: float,
         *,
         notification: Notification | None = None,
+        received: Notification | None = None,
         restart: bool = True,
     ) -> None:
         """Every way down to Idle: optional NOTIFICATION, drop the connection, stop the timers,
-        report the end of an Established session, then maybe arm the IdleHoldTimer."""
+        report the end of an Established session (keeping the peer's routes stale when it restarts
+        gracefully), then maybe arm the IdleHoldTimer. ``received``: the peer's NOTIFICATION that
+        ended the session; ``restart`` False: an administrative stop (no restart, no helping)."""
         if notification is not None:
             self._send(notification, now)
         self._out.append(CloseConnection())
         stable = False
-        # DampPeerOscillations weighs only sessions that got as far as accepting the peer's OPEN
-        flap = self.state in (State.OPEN_CONFIRM, State.ESTABLISHED)
+        # DampPeerOscillations weighs only sessions that got as far as accepting the peer's OPEN,
+        # and not the peer refusing this connection because it has another one with us
+        flap = self.state is State.ESTABLISHED or (
+            self.state is State.OPEN_CONFIRM and not _is_refusal(received)
+        )
         if self.state is State.ESTABLISHED:
             since = self.established_at
             stable = since is not None and now - since >= self.config.stable_time
+            ended_by = notification if notification is not None else received
+            if restart and self._restarts_gracefully(ended_by):
+                self._keep_stale(now)
+            elif self.stale:  # it ended for good while we still waited for its End-of-RIB
+                self._delete_stale(self.stale, StaleCause.SESSION_ENDED)
             self._out.append(SessionDown(reason))
+        elif not restart and self.stale:
+            self._delete_stale(self.stale, StaleCause.SESSION_ENDED)
         self.established_at = None
-        self.timers.stop_all()
+        self.timers.stop_connection_timers()
         self._new_connection()
         self._set_state(State.IDLE, reason, now)
         if restart and self.config.automatic_restart:
@@ -361,6 +418,81 @@ class Session:
             self.timers.start(Timer.IDLE_HOLD, now, hold)
         else:
             self._damp_level = 0
+
+    # ------------------------------------------------------------------ graceful restart, helper
+    def _restarts_gracefully(self, ended_by: Notification | None) -> bool:
+        """Whether the end of this Established session is the peer's graceful restart: it announced
+        the capability with families we carry, and the connection ended without a NOTIFICATION
+        (RFC 4724 §4.2), or, with the N bit on both sides, with one that is not Hard Reset, sent or
+        received (RFC 8538 §4; hold timer expiry sends one). Without the N bit a NOTIFICATION
+        ends it for good (RFC 4724 §4)."""
+        neg = self.negotiated
+        if neg is None or not neg.restart_families:
+            return False
+        if ended_by is None:
+            return True
+        return neg.graceful_notification and not ended_by.is_hard_reset
+
+    def _keep_stale(self, now: float) -> None:
+        """RFC 4724 §4.2: keep the routes of the families in the peer's capability, stale, and give
+        it its Restart Time to come back."""
+        neg = self.negotiated
+        assert neg is not None and neg.graceful_restart is not None
+        self.stale = neg.restart_families
+        restart_time = neg.graceful_restart.restart_time
+        self._out.append(RoutesStale(self.stale, restart_time))
+        self.timers.stop(Timer.STALE)
+        self.timers.start(Timer.RESTART, now, restart_time)
+
+    def _delete_stale(self, families: frozenset[Family], cause: StaleCause) -> None:
+        self._out.append(StaleRoutesDeleted(families, cause))
+        self.stale -= families
+        if not self.stale:
+            self.timers.stop(Timer.RESTART)
+            self.timers.stop(Timer.STALE)
+
+    def _peer_back(self, neg: Negotiated, now: float) -> None:
+        """The restarting peer is Established again: families its new capability does not preserve
+        go at once; the rest wait for its End-of-RIB, at most ``stale_time`` (RFC 4724 §4.2)."""
+        if not self.stale:
+            return
+        self.timers.stop(Timer.RESTART)
+        gone = self.stale - neg.preserved_families
+        if gone:
+            self._delete_stale(gone, StaleCause.NOT_PRESERVED)
+        gr = self.config.graceful_restart
+        if self.stale and gr is not None:
+            self.timers.start(Timer.STALE, now, gr.stale_time)
+        elif self.stale:  # graceful restart switched off by a reload meanwhile: nothing to wait for
+            self._delete_stale(self.stale, StaleCause.NOT_PRESERVED)
+
+    def _end_of_rib(self, update: Update) -> None:
+        """RFC 4724 §4.2: End-of-RIB from the peer deletes what is still stale in that family."""
+        family = update.end_of_rib_family
+        if family is not None and family in self.stale:
+            self._delete_stale(frozenset({family}), StaleCause.END_OF_RIB)
+
+    def _restart_timer(self, event: TimerExpired, now: float) -> None:
+        """RFC 4724 §4.2: not re-established within the Restart Time: the stale routes go."""
+        if self.stale:
+            self._delete_stale(self.stale, StaleCause.RESTART_TIME_EXPIRED)
+
+    def _stale_timer(self, event: TimerExpired, now: float) -> None:
+        """Back, but no End-of-RIB within our stale time: what is still stale goes."""
+        if self.stale:
+            self._delete_stale(self.stale, StaleCause.STALE_TIME_EXPIRED)
+
+    def _stop_notification(self, subcode: int, text: str, graceful: bool) -> Notification | None:
+        """What a stop sends (see ``ManualStop``): None for a graceful stop of an Established
+        session whose peer negotiated graceful restart without the N bit (RFC 4724 §4)."""
+        cease = _cease(subcode, text)
+        neg = self.negotiated
+        if self.state is not State.ESTABLISHED or neg is None or neg.graceful_restart is None:
+            return cease
+        if not neg.graceful_notification:
+            return None if graceful else cease
+        # RFC 8538 §3; a Hard Reset standing for a Hard Reset would say nothing more
+        return cease if graceful or cease.is_hard_reset else Notification.hard_reset(cease)
 
     def _next_idle_hold(self, stable: bool) -> float:
         """§8.1.1 DampPeerOscillations, after a session flap: the first value, doubled per
@@ -472,9 +604,12 @@ class Session:
             self._start(self._manual_passive, Reason.AUTOMATIC_START, now)
 
     def _idle_manual_stop(self, event: ManualStop, now: float) -> None:
-        """Ignored by §8.2.2, except that it cancels a pending automatic restart."""
+        """Ignored by §8.2.2, except that it cancels a pending automatic restart (and our wait for
+        a restarting peer: its stale routes go)."""
         self.timers.stop(Timer.IDLE_HOLD)
         self._damp_level = 0
+        if self.stale:
+            self._delete_stale(self.stale, StaleCause.SESSION_ENDED)
 
     def _idle_refuse(self, event: Any, now: float) -> None:
         self._out.append(CloseConnection())  # §8.2.2 Idle: "refuses all incoming BGP connections"
@@ -495,12 +630,17 @@ class Session:
         self._connecting_tcp_up(event, now)
 
     def _manual_stop(self, event: ManualStop, now: float) -> None:
-        """Event 2. A Cease goes out when an OPEN was sent, or on a DelayOpen connection."""
-        notification = _cease(event.subcode, event.text) if self._has_peer else None
+        """Event 2. A Cease goes out when an OPEN was sent, or on a DelayOpen connection; its kind
+        follows ``event.graceful`` and what was negotiated (``_stop_notification``)."""
+        notification = None
+        if self._has_peer:
+            notification = self._stop_notification(event.subcode, event.text, event.graceful)
         self._go_idle(Reason.ADMIN_SHUTDOWN, now, notification=notification, restart=False)
 
     def _automatic_stop(self, event: AutomaticStop, now: float) -> None:
-        notification = _cease(event.subcode, event.text) if self._has_peer else None
+        notification = None
+        if self._has_peer:
+            notification = self._stop_notification(event.subcode, event.text, event.graceful)
         self._go_idle(Reason.AUTOMATIC_STOP, now, notification=notification)
 
     @property
@@ -556,7 +696,7 @@ class Session:
             return
         if not self._check_open(event.message, now):
             return
-        self._sent_open = build_open(self.config)
+        self._sent_open = build_open(self.config, self.restarting)
         self._send(self._sent_open, now)
         self._accept_open(event.message, now)
 
@@ -567,7 +707,7 @@ class Session:
     def _notification(self, event: NotificationReceived, now: float) -> None:
         """Events 24/25 in every state but Idle: no answer (§4.5), Idle."""
         self._out.append(PeerNotification(event.message))
-        self._go_idle(Reason.NOTIFICATION_RECEIVED, now)
+        self._go_idle(Reason.NOTIFICATION_RECEIVED, now, received=event.message)
 
     def _hold_or_keepalive_timer(self, event: TimerExpired, now: float) -> None:
         """OpenSent/OpenConfirm/Established timers: Hold (event 10) ends the session with 4/0;
@@ -585,7 +725,7 @@ class Session:
 
     def _open_sent_tcp_fails(self, event: TcpConnectionFails, now: float) -> None:
         """§8.2.2 OpenSent, event 18: back to Active, listening, with the ConnectRetryTimer."""
-        self.timers.stop_all()
+        self.timers.stop_connection_timers()
         self._out.append(CloseConnection())
         self._new_connection()
         if not self._passive:
@@ -607,12 +747,22 @@ class Session:
         self._go_idle(Reason.CONNECTION_COLLISION, now, notification=notification)
 
     def _open_confirm_keepalive(self, event: KeepaliveReceived, now: float) -> None:
-        """Event 26 in OpenConfirm: the session is up."""
+        """Event 26 in OpenConfirm: the session is up (and our own restart, if any, is over)."""
         assert self.negotiated is not None
         self._restart_hold(now)
         self.established_at = now
+        self.restarting = False
         self._set_state(State.ESTABLISHED, Reason.OPEN_CONFIRMED, now)
         self._out.append(SessionEstablished(self.negotiated))
+        self._peer_back(self.negotiated, now)
+
+    def _established_reconnect(self, event: PeerReconnected, now: float) -> None:
+        """RFC 4724 §4.2: with the peer's graceful restart capability, its new connection means the
+        old one is dead: close it (no NOTIFICATION: the peer is gone from it) and keep the routes
+        stale; the driver hands the new connection to the session next. Without the capability the
+        Established connection stays (§6.8) and the driver refuses the new one."""
+        if self.takes_reconnect:
+            self._go_idle(Reason.PEER_RESTARTED, now)
 
     def _established_keepalive(self, event: KeepaliveReceived, now: float) -> None:
         self._restart_hold(now)
@@ -620,6 +770,8 @@ class Session:
     def _established_update(self, event: UpdateReceived, now: float) -> None:
         self._restart_hold(now)
         self._routes((event.message,), None)
+        if self.stale:
+            self._end_of_rib(event.message)
 
     def _established_update_error(self, event: UpdateMessageError, now: float) -> None:
         """RFC 7606 §2: the codec chose the action; only session-reset ends the session (event 28)."""
@@ -646,6 +798,10 @@ class Session:
             self._out.append(RouteRefreshRequested(family, message.subtype))
 
 
+def _is_refusal(received: Notification | None) -> bool:
+    return received is not None and received.code == ErrorCode.CEASE and received.subcode in _REFUSALS
+
+
 def _cease(subcode: int, text: str) -> Notification:
     """Cease with the RFC 9003 shutdown communication when there is text for a subcode that has one."""
     if text and subcode in _SHUTDOWN_SUBCODES:
@@ -662,9 +818,9 @@ def _rule(handler: Handler, *targets: State) -> Rule:
     return Rule(handler, frozenset(targets))
 
 
-def _build_table() -> dict[tuple[State, type], Rule]:
+def _build_table() -> dict[tuple[State, type | Timer], Rule]:
     s = Session
-    table: dict[tuple[State, type], Rule] = {
+    table: dict[tuple[State, type | Timer], Rule] = {
         (IDLE, ManualStart): _rule(s._idle_manual_start, CONNECT, ACTIVE),
         (IDLE, AutomaticStart): _rule(s._idle_automatic_start, IDLE, CONNECT, ACTIVE),
         (IDLE, TimerExpired): _rule(s._idle_timer, IDLE, CONNECT, ACTIVE),
@@ -673,6 +829,9 @@ def _build_table() -> dict[tuple[State, type], Rule]:
         # an automatic restart pending: the connection is taken (Active with DelayOpen)
         (IDLE, TcpConnectionConfirmed): _rule(s._idle_incoming, IDLE, ACTIVE, OPEN_SENT),
     }
+    for state in State:  # RFC 4724 §4.2: the session's own timers, whatever its connection does
+        table[state, Timer.RESTART] = _rule(s._restart_timer, state)
+        table[state, Timer.STALE] = _rule(s._stale_timer, state)
     for state in (CONNECT, ACTIVE, OPEN_SENT, OPEN_CONFIRM, ESTABLISHED):
         table[state, ManualStart] = _rule(s._ignore, state)
         table[state, AutomaticStart] = _rule(s._ignore, state)
@@ -702,6 +861,7 @@ def _build_table() -> dict[tuple[State, type], Rule]:
     table[OPEN_CONFIRM, OpenMessageError] = _rule(s._message_error, IDLE)
     table[OPEN_CONFIRM, KeepaliveReceived] = _rule(s._open_confirm_keepalive, ESTABLISHED)
     table[ESTABLISHED, TcpConnectionFails] = _rule(s._tcp_fails, IDLE)
+    table[ESTABLISHED, PeerReconnected] = _rule(s._established_reconnect, ESTABLISHED, IDLE)
     table[ESTABLISHED, KeepaliveReceived] = _rule(s._established_keepalive, ESTABLISHED)
     table[ESTABLISHED, UpdateReceived] = _rule(s._established_update, ESTABLISHED)
     table[ESTABLISHED, UpdateMessageError] = _rule(s._established_update_error, ESTABLISHED, IDLE)
@@ -709,8 +869,9 @@ def _build_table() -> dict[tuple[State, type], Rule]:
     return table
 
 
-TRANSITIONS: Final[Mapping[tuple[State, type], Rule]] = _build_table()
-"""(state, event type) -> Rule; unlisted pairs follow ``_UNEXPECTED``."""
+TRANSITIONS: Final[Mapping[tuple[State, type | Timer], Rule]] = _build_table()
+"""(state, event type) -> Rule, or (state, timer) for the session timers of graceful restart;
+unlisted pairs follow ``_UNEXPECTED``."""
 
 _UNEXPECTED: Final = _rule(Session._unexpected, IDLE)
 """Idle ignores the event; every other state drops to Idle (with an FSM Error after our OPEN)."""

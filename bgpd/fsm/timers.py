@@ -7,21 +7,37 @@ session (``Session.handle_timers(now)``), like aioquic's ``get_timer()`` / ``han
 from __future__ import annotations
 
 from enum import Enum
+from typing import Final
 
 
 class Timer(Enum):
-    """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold)."""
+    """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold);
+    RFC 4724 §4.2 for a peer that restarts gracefully (Restart, Stale)."""
 
     CONNECT_RETRY = "connect-retry"  # event 9
     HOLD = "hold"  # event 10
     KEEPALIVE = "keepalive"  # event 11
     DELAY_OPEN = "delay-open"  # event 12
     IDLE_HOLD = "idle-hold"  # event 13
+    RESTART = "restart"  # the peer's Restart Time: it must be back (Established) before this
+    STALE = "stale"  # our bound on its stale routes once it is back: its End-of-RIB before this
 
 
 # When two timers are due at the same instant, the one earlier here fires first: a hold timer that
 # ran out must end the session before a keepalive would be sent on it.
-_FIRE_ORDER = (Timer.HOLD, Timer.CONNECT_RETRY, Timer.DELAY_OPEN, Timer.IDLE_HOLD, Timer.KEEPALIVE)
+_FIRE_ORDER = (
+    Timer.HOLD,
+    Timer.CONNECT_RETRY,
+    Timer.DELAY_OPEN,
+    Timer.IDLE_HOLD,
+    Timer.KEEPALIVE,
+    Timer.RESTART,
+    Timer.STALE,
+)
+
+SESSION_TIMERS: Final = frozenset({Timer.RESTART, Timer.STALE})
+"""Timers of the session rather than of one connection: a peer's graceful restart spans the end of
+one connection and the next one, so these outlive ``stop_connection_timers``."""
 
 
 class Timers:
@@ -41,6 +57,11 @@ class Timers:
 
     def stop_all(self) -> None:
         self._deadlines.clear()
+
+    def stop_connection_timers(self) -> None:
+        """Stop every timer but the ``SESSION_TIMERS``: what a connection ending or starting resets."""
+        for timer in [t for t in self._deadlines if t not in SESSION_TIMERS]:
+            del self._deadlines[timer]
 
     def running(self, timer: Timer) -> bool:
         return timer in self._deadlines

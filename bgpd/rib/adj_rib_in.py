@@ -10,13 +10,19 @@ Rules applied:
   RFC 4271 §9 only asks to remove what is there);
 - treat-as-withdraw (RFC 7606 §2) removes every prefix the faulty UPDATE names (``withdraw_all``);
 - MP_REACH/MP_UNREACH for a family the session did not negotiate are ignored (RFC 4760 §7);
-- End-of-RIB markers (RFC 4724 §2) are recorded per family.
+- End-of-RIB markers (RFC 4724 §2) are recorded per family;
+- graceful restart, helper role (RFC 4724 §4.2): when the peer restarts, its routes of some
+  families are kept and marked stale (``mark_stale``); a route it announces or withdraws again is
+  no longer stale; what is still stale when the session's FSM says so is deleted (``sweep_stale``);
+  marking again while routes are still stale (a restart during a restart) deletes those first.
+  The stale marks are a set of prefixes per family, kept only while a restart is under way, so a
+  session without one pays one empty-dict test per UPDATE.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,6 +52,14 @@ class ReceivedPath:
 
 
 @dataclass(frozen=True, slots=True)
+class StaleChange:
+    """What marking or sweeping stale routes did."""
+
+    deleted: int = 0  # routes removed (still stale from before, or swept)
+    stale: int = 0  # routes marked stale now
+
+
+@dataclass(frozen=True, slots=True)
 class RibChange:
     """What one UPDATE did to the table."""
 
@@ -61,6 +75,7 @@ class AdjRibIn:
         self.families = families
         self._tables: dict[Family, dict[Prefix, ReceivedPath]] = {f: {} for f in families}
         self._paths: dict[tuple[Attributes, bytes], ReceivedPath] = {}
+        self._stale: dict[Family, set[Prefix]] = {}  # only families with stale routes
         self.end_of_rib: set[Family] = set()
 
     def __len__(self) -> int:
@@ -79,11 +94,71 @@ class AdjRibIn:
                 yield family, prefix, path
 
     def clear(self) -> None:
-        """The session ended: its routes are gone (RFC 4271 §8.2.2 "deletes all routes")."""
-        for table in self._tables.values():
-            table.clear()
-        self._paths.clear()
+        """The session ended: its routes are gone (RFC 4271 §8.2.2 "deletes all routes"), except
+        those marked stale, which graceful restart keeps until ``sweep_stale``."""
+        for family, table in self._tables.items():
+            stale = self._stale.get(family)
+            if not stale:
+                table.clear()
+            elif len(stale) < len(table):
+                for prefix in [p for p in table if p not in stale]:
+                    del table[prefix]
+        if not self._stale:
+            self._paths.clear()
         self.end_of_rib.clear()
+
+    def set_families(self, families: frozenset[Family]) -> None:
+        """A new session negotiated ``families``: tables of families it lacks go (stale or not),
+        new ones start empty; the routes kept stale in the others stay."""
+        for family in [f for f in self._tables if f not in families]:
+            del self._tables[family]
+            self._stale.pop(family, None)
+        for family in families:
+            self._tables.setdefault(family, {})
+        self.families = families
+        self.end_of_rib.clear()
+
+    # ------------------------------------------------------------------ graceful restart (helper)
+    def mark_stale(self, families: frozenset[Family]) -> StaleChange:
+        """Mark every route of ``families`` stale (RFC 4724 §4.2). Routes still stale from an
+        earlier restart are deleted first: "to deal with possible consecutive restarts, a route
+        previously marked as stale MUST be deleted"."""
+        deleted = 0
+        stale = 0
+        for family in families:
+            table = self._tables.get(family)
+            if table is None:
+                continue
+            deleted += self._delete(table, self._stale.pop(family, ()))
+            if table:
+                self._stale[family] = set(table)
+                stale += len(table)
+        return StaleChange(deleted, stale)
+
+    def sweep_stale(self, families: frozenset[Family]) -> StaleChange:
+        """Delete the routes of ``families`` that are still stale (End-of-RIB, or a timer ran out)."""
+        deleted = 0
+        for family in families:
+            table = self._tables.get(family)
+            prefixes = self._stale.pop(family, ())
+            if table is not None:
+                deleted += self._delete(table, prefixes)
+        return StaleChange(deleted=deleted)
+
+    def is_stale(self, family: Family, prefix: Prefix) -> bool:
+        stale = self._stale.get(family)
+        return stale is not None and prefix in stale
+
+    @property
+    def stale_count(self) -> int:
+        return sum(len(prefixes) for prefixes in self._stale.values())
+
+    @staticmethod
+    def _delete(table: dict[Prefix, ReceivedPath], prefixes: Iterable[Prefix]) -> int:
+        deleted = 0
+        for prefix in prefixes:
+            deleted += table.pop(prefix, None) is not None
+        return deleted
 
     def _path(self, attributes: Attributes, next_hop: bytes) -> ReceivedPath:
         key = (attributes, next_hop)
@@ -110,27 +185,42 @@ class AdjRibIn:
         if v4 is not None:
             for prefix in update.withdrawn:
                 withdrawn += v4.pop(prefix, None) is not None
+            self._refreshed(IPV4_UNICAST, update.withdrawn)
         unreach = update.mp_unreach
         if unreach is not None:
-            table = self._table(unreach.afi, unreach.safi)
-            if table is not None:
+            family = known_family(unreach.afi, unreach.safi)
+            table = self._tables.get(family) if family is not None else None
+            if table is not None and family is not None:
                 for prefix in unreach.withdrawn:
                     withdrawn += table.pop(prefix, None) is not None
+                self._refreshed(family, unreach.withdrawn)
         attrs = update.attributes
         if update.nlri and v4 is not None and attrs.next_hop is not None:
             path = self._path(attrs, attrs.next_hop.to_bytes(4, "big"))
             for prefix in update.nlri:
                 v4[prefix] = path
             announced += len(update.nlri)
+            self._refreshed(IPV4_UNICAST, update.nlri)
         reach = update.mp_reach
         if reach is not None and reach.nlri:
-            table = self._table(reach.afi, reach.safi)
-            if table is not None:
+            family = known_family(reach.afi, reach.safi)
+            table = self._tables.get(family) if family is not None else None
+            if table is not None and family is not None:
                 path = self._path(attrs, reach.next_hop)
                 for prefix in reach.nlri:
                     table[prefix] = path
                 announced += len(reach.nlri)
+                self._refreshed(family, reach.nlri)
         return RibChange(announced, withdrawn)
+
+    def _refreshed(self, family: Family, prefixes: Iterable[Prefix]) -> None:
+        """The peer announced or withdrew ``prefixes`` again: they are not stale any more (RFC 4724
+        §4.2, "replace the stale routes by the routing updates received")."""
+        stale = self._stale.get(family)
+        if stale:
+            stale.difference_update(prefixes)
+            if not stale:
+                del self._stale[family]
 
     def withdraw_all(self, update: Update) -> RibChange:
         """RFC 7606 §2 treat-as-withdraw: every prefix ``update`` announces or withdraws is removed."""
@@ -138,7 +228,3 @@ class AdjRibIn:
         for withdrawal in update.as_withdrawals():
             withdrawn += self._apply(withdrawal).withdrawn  # never an End-of-RIB, even when empty
         return RibChange(withdrawn=withdrawn)
-
-    def _table(self, afi: int, safi: int) -> dict[Prefix, ReceivedPath] | None:
-        family = known_family(afi, safi)
-        return None if family is None else self._tables.get(family)

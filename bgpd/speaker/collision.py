@@ -7,10 +7,13 @@ connection accepted while the primary is in OpenSent/OpenConfirm gets a second F
 ``bgpd.fsm.resolve_collision`` decides which connection survives; the loser's FSM gets
 ``CollisionDump`` and closes it with Cease / Connection Collision Resolution (RFC 4486 subcode 7).
 A connection arriving while the session is Established (or while two exist) is refused the same
-way. One arriving while the session is Idle waiting for its automatic restart is the restart
-(RFC 4271 §8.1.2 event 5, then event 17: see ``bgpd.fsm.session``), so a peer that comes back is
-not kept out by our back-off; only a session that is administratively down (or Idle without a
-pending restart) answers Cease / Connection Rejected (subcode 5).
+way, unless the peer announced graceful restart: then it is the peer restarting before we saw its
+old connection end (RFC 4724 §4.2), and the session ends the old connection (gracefully: its
+routes stay, stale) and takes the new one. One arriving while the session is Idle waiting for
+its automatic restart is the restart (RFC 4271 §8.1.2 event 5, then event 17: see
+``bgpd.fsm.session``), so a peer that comes back is not kept out by our back-off; only a session
+that is administratively down (or Idle without a pending restart) answers Cease / Connection
+Rejected (subcode 5).
 
 Pure decisions over the links; the driver (``peer.py``) feeds the FSM events they call for.
 """
@@ -43,6 +46,7 @@ class Arrival(Enum):
     REFUSE = "refuse"  # Cease / Connection Rejected: the session is down (RFC 4271 §8.2.2 Idle)
     TAKE = "take"  # the session's connection: it was waiting (Connect/Active, or Idle to restart)
     COLLIDE = "collide"  # a second FSM, until §6.8 resolution decides
+    RESTART = "restart"  # Established with a graceful restart peer: the old connection is dead
     REFUSE_COLLISION = "refuse-collision"  # Cease / Connection Collision Resolution
 
 
@@ -87,6 +91,8 @@ class Links:
             return Arrival.TAKE
         if fsm.state in _OPEN_STATES and self.secondary is None:
             return Arrival.COLLIDE
+        if fsm.takes_reconnect and self.secondary is None:
+            return Arrival.RESTART
         return Arrival.REFUSE_COLLISION  # Established, or a third connection: the new one goes
 
     def resolve(self, local_id: int, local_as: int) -> Resolution | None:

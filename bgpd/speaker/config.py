@@ -41,6 +41,10 @@ class SessionConfig:
     freebind: bool = False
     send_hold_time: float | None = None  # None: RFC 9687 default; 0 disables
     extended_next_hop: bool = False  # offer RFC 8950 (IPv6 next hops for IPv4 routes)
+    # graceful restart (RFC 4724, N bit of RFC 8538), both roles; the restart time is announced
+    graceful_restart: bool = True
+    restart_time: int = 120  # how long the peer keeps our routes while we restart (12 bits)
+    stale_time: float = 360.0  # how long we keep a restarted peer's stale routes awaiting End-of-RIB
 
     def __post_init__(self) -> None:
         if self.local_ip.version != self.peer_ip.version:
@@ -51,6 +55,8 @@ class SessionConfig:
             raise ValueError(f"{self.name}: hold time must be 0 or at least 3 (RFC 4271 §4.2)")
         if self.delay_open_time < 0:
             raise ValueError(f"{self.name}: delay open time must be 0 (off) or positive")
+        if not 0 <= self.restart_time <= 0xFFF:
+            raise ValueError(f"{self.name}: restart time must be 0..4095 s (RFC 4724 §3)")
         if not 0 < self.idle_hold_time <= self.idle_hold_max:
             raise ValueError(
                 f"{self.name}: idle hold time must be positive and at most {self.idle_hold_max:g}"

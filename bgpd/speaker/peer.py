@@ -29,17 +29,21 @@ from bgpd.fsm import (
     Event,
     FamilyIgnored,
     FsmConfig,
+    GracefulRestartConfig,
     ManualStart,
     ManualStop,
     MessageReceived,
     Origin,
     PeerNotification,
+    PeerReconnected,
     RouteRefreshRequested,
     RoutesReceived,
+    RoutesStale,
     Send,
     Session,
     SessionDown,
     SessionEstablished,
+    StaleRoutesDeleted,
     State,
     StateChanged,
     TcpConnectionAcknowledged,
@@ -58,6 +62,7 @@ from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.record import SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
+    GracefulRestartStatus,
     ReceivedRoute,
     SessionStatus,
     SoftReset,
@@ -74,7 +79,12 @@ PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration 
 
 def fsm_config(config: SessionConfig) -> FsmConfig:
     """The FSM's view of a session. Enhanced route refresh (RFC 7313) is not offered: the speaker
-    answers a ROUTE-REFRESH by sending the family again, without BoRR/EoRR markers."""
+    answers a ROUTE-REFRESH by sending the family again, without BoRR/EoRR markers. Graceful
+    restart, when on, always has the N bit (RFC 8538) and the F bit for every family: bgpd's
+    forwarding state is the nodes' own, which no restart of bgpd touches."""
+    graceful = None
+    if config.graceful_restart:
+        graceful = GracefulRestartConfig(restart_time=config.restart_time, stale_time=config.stale_time)
     return FsmConfig(
         local_as=config.local_asn,
         bgp_id=int(config.router_id),
@@ -90,6 +100,7 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
         idle_hold_max=config.idle_hold_max,
         enhanced_route_refresh=False,
         extended_next_hop=frozenset({IPV4_UNICAST}) if config.extended_next_hop else frozenset(),
+        graceful_restart=graceful,
     )
 
 
@@ -100,7 +111,12 @@ class SessionNotEstablishedError(Exception):
 class PeerTask:
     """Drives one configured session (see the module docstring)."""
 
-    def __init__(self, config: SessionConfig, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, config: SessionConfig, on_change: Callable[[], None], *, restarting: bool = False
+    ) -> None:
+        """``restarting``: this start is the same BGP identity coming back (bgpd restarted within the
+        restart time, or took over the floating IP): the OPENs carry the Restart State bit until the
+        session is Established (RFC 4724 §4.1)."""
         self.config = config
         self._fsm_config = fsm_config(config)
         self._on_change = on_change
@@ -110,7 +126,7 @@ class PeerTask:
         self._rib_in = AdjRibIn(frozenset(config.families))
         self._rib_out = AdjRibOut()
         self._policy = ExportPolicy(config.local_asn, config.ibgp)
-        self._links = Links(Link(Session(self._fsm_config)))
+        self._links = Links(Link(Session(self._fsm_config, restarting=restarting)))
         self._timer: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._pump_handle: asyncio.Handle | None = None
@@ -124,17 +140,22 @@ class PeerTask:
         self._admin_down = False
         self._feed(self._links.primary, ManualStart(passive=self.config.passive))
 
-    async def stop(self, subcode: int, text: str = "") -> None:
+    async def stop(self, subcode: int, text: str = "", *, graceful: bool = False) -> None:
         """Stop with Cease ``subcode`` (RFC 4486; Administrative Shutdown/Reset carry ``text`` as
         the RFC 9003 communication) and wait (bounded) until the connections are closed, so the
-        NOTIFICATION has left before the caller goes on (e.g. the process exits)."""
+        NOTIFICATION has left before the caller goes on (e.g. the process exits).
+
+        ``graceful``: we come back (a restart), so a graceful restart peer is to keep our routes:
+        a Cease that is not Hard Reset when it set the N bit, a bare close when it did not. Else the
+        stop withdraws: Hard Reset standing for the Cease when the N bit was negotiated (RFC 8538
+        §3; see ``bgpd.fsm.events.ManualStop``)."""
         self._admin_down = True
         if self._connecting is not None:
             self._connecting.cancel()
         links = self._links.all()
         conns = [link.conn for link in links if link.conn is not None]
         for link in links:
-            self._feed(link, ManualStop(subcode, text))
+            self._feed(link, ManualStop(subcode, text, graceful))
         self._links.secondary = None
         self._log.end_episode()
         await asyncio.gather(*(_closed(c) for c in conns))
@@ -192,6 +213,11 @@ class PeerTask:
             sockets.apply_session_options(sock, cfg.local_ip.version, cfg.ttl)
         self.record.counters.connections_accepted += 1
         arrival = self._links.arrival(self._admin_down)
+        if arrival is Arrival.RESTART:
+            # RFC 4724 §4.2: the peer restarted; its old connection goes (routes kept stale) and
+            # the session, now Idle awaiting its restart, takes the new one just below.
+            self._feed(self._links.primary, PeerReconnected())
+            arrival = self._links.arrival(self._admin_down)
         if arrival is Arrival.REFUSE:
             self._refuse(conn, CeaseSub.CONNECTION_REJECTED)  # RFC 4271 §8.2.2: Idle refuses
         elif arrival is Arrival.TAKE:
@@ -205,7 +231,8 @@ class PeerTask:
         elif arrival is Arrival.COLLIDE:
             # Its own FSM, started actively so that, should it become the session's only
             # connection, it reconnects by itself later (its Connect is ignored while secondary).
-            link = Link(Session(self._fsm_config), conn, Origin.REMOTE)
+            restarting = self._links.primary.fsm.restarting
+            link = Link(Session(self._fsm_config, restarting=restarting), conn, Origin.REMOTE)
             self._links.secondary = link
             self._feed(link, ManualStart())
             self._feed(link, TcpConnectionConfirmed())
@@ -268,11 +295,30 @@ class PeerTask:
             history=tuple(rec.history),
             last_report=rec.last_report,
             unsendable=tuple(f"{u.route.text}: {u.reason}" for u in self._rib_out.unsendable()),
+            graceful_restart=self._graceful_restart_status(fsm),
+        )
+
+    def _graceful_restart_status(self, fsm: Session) -> GracefulRestartStatus | None:
+        gr = self._fsm_config.graceful_restart
+        if gr is None:
+            return None
+        negotiated = fsm.negotiated
+        peer = negotiated.graceful_restart if negotiated is not None else None
+        return GracefulRestartStatus(
+            restart_time=gr.restart_time,
+            stale_time=gr.stale_time,
+            restart_state=fsm.restarting,
+            peer_restart_time=peer.restart_time if peer is not None else None,
+            notification=negotiated.graceful_notification if negotiated is not None else None,
+            peer_families=tuple(str(f) for f in sorted(negotiated.preserved_families)) if negotiated else (),
+            stale_families=tuple(str(f) for f in sorted(fsm.stale)),
+            stale_routes=self._rib_in.stale_count,
         )
 
     def received_routes(self) -> list[ReceivedRoute]:
         out = []
-        for family, prefix, path in self._rib_in.routes():
+        rib = self._rib_in
+        for family, prefix, path in rib.routes():
             as_path = path.attributes.effective_as_path() or ()
             out.append(
                 ReceivedRoute(
@@ -282,6 +328,7 @@ class PeerTask:
                     next_hop=str(path.next_hop_address),
                     metric=path.attributes.med,
                     as_path=tuple(asn for segment in as_path for asn in segment.asns),
+                    stale=rib.is_stale(family, prefix),
                 )
             )
         return out
@@ -404,7 +451,7 @@ class PeerTask:
         if link is not self._links.primary:
             return
         negotiated = fact.negotiated
-        self._rib_in = AdjRibIn(negotiated.families)
+        self._rib_in.set_families(negotiated.families)  # routes kept stale by a restart stay
         self._rib_out.start(SendContext(negotiated.send_context, negotiated.families, self._policy))
         if link.conn is not None:
             link.conn.send_hold_time = self.config.send_hold_for(negotiated.hold_time)
@@ -429,6 +476,36 @@ class PeerTask:
         counters = self.record.counters
         counters.prefixes_in += change.announced
         counters.withdrawn_in += change.withdrawn
+        self._on_change()
+
+    def _on_routes_stale(self, link: Link, fact: RoutesStale) -> None:
+        """The peer restarts gracefully: its routes stay, stale (RFC 4724 §4.2)."""
+        change = self._rib_in.mark_stale(fact.families)
+        counters = self.record.counters
+        counters.peer_restarts += 1
+        counters.stale_routes_deleted += change.deleted
+        families = ", ".join(str(f) for f in sorted(fact.families))
+        self.record.error(
+            f"peer restarting (graceful restart): {change.stale} routes kept stale for up to "
+            f"{fact.restart_time}s ({families})",
+            time.time(),
+        )
+        self._log.notice(
+            "peer_restarting",
+            families=families,
+            restart_time=fact.restart_time,
+            stale_routes=change.stale,
+            deleted_still_stale=change.deleted,
+        )
+        self._on_change()
+
+    def _on_stale_deleted(self, link: Link, fact: StaleRoutesDeleted) -> None:
+        change = self._rib_in.sweep_stale(fact.families)
+        self.record.counters.stale_routes_deleted += change.deleted
+        families = ", ".join(str(f) for f in sorted(fact.families))
+        self._log.notice(
+            "stale_routes_deleted", families=families, cause=str(fact.cause), routes=change.deleted
+        )
         self._on_change()
 
     def _on_route_refresh(self, link: Link, fact: RouteRefreshRequested) -> None:
@@ -539,6 +616,8 @@ _EXECUTE: Final[Mapping[type, Callable[[PeerTask, Link, Any], None]]] = {
     SessionDown: PeerTask._on_session_down,
     RoutesReceived: PeerTask._on_routes,
     RouteRefreshRequested: PeerTask._on_route_refresh,
+    RoutesStale: PeerTask._on_routes_stale,
+    StaleRoutesDeleted: PeerTask._on_stale_deleted,
 }
 """Action type -> what the driver does with it: a command carried out, or a fact recorded."""
 

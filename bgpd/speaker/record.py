@@ -72,6 +72,8 @@ class Counters:
     connect_attempts: int = 0
     connections_accepted: int = 0
     collisions: int = 0  # connections closed by RFC 4271 §6.8 collision resolution
+    peer_restarts: int = 0  # times the peer restarted gracefully and its routes were kept (RFC 4724)
+    stale_routes_deleted: int = 0  # of those, routes it did not re-send in time
 
 
 @dataclass(slots=True)

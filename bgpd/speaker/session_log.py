@@ -64,6 +64,11 @@ class SessionLog:
         self._seen.add(key)
         self._log.info("state_changed", **fields)
 
+    def notice(self, event: str, **fields: Any) -> None:
+        """A line worth reading each time, at info: a peer restarting gracefully, its stale routes
+        deleted. The peer does not decide how often these come (each is one restart of it)."""
+        self._log.info(event, **fields)
+
     def problem(self, event: str, **fields: Any) -> None:
         """A warning, unless it repeats the last ``event`` line exactly: then it is counted."""
         last = self._repeats.get(event)

@@ -38,8 +38,12 @@ class Speaker:
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
-        """Start a session (it connects, or waits for the peer when passive)."""
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] = (), *, restarting: bool = False
+    ) -> None:
+        """Start a session (it connects, or waits for the peer when passive). ``restarting``: the
+        same BGP identity is coming back (bgpd restarted within the restart time, or took over the
+        floating IP), so its OPENs carry the Restart State bit (RFC 4724 §4.1)."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
         clash = self._by_endpoints(config.local_ip, config.peer_ip)
@@ -48,18 +52,20 @@ class Speaker:
                 f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
             )
         await self._open_listener(config)
-        task = PeerTask(config, on_change=self._notify)
+        task = PeerTask(config, on_change=self._notify, restarting=restarting)
         task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
         task.start()
 
     async def remove_session(
-        self, name: str, subcode: int = CeaseSub.PEER_DECONFIGURED, text: str = ""
+        self, name: str, subcode: int = CeaseSub.PEER_DECONFIGURED, text: str = "", *, graceful: bool = False
     ) -> None:
-        """Stop a session for good: Cease with ``subcode`` (RFC 4486), then forget it."""
+        """Stop a session and forget it: Cease with ``subcode`` (RFC 4486). ``graceful``: the
+        session comes back (here after a reset, or on another gateway), so a graceful restart peer
+        keeps our routes; otherwise they are withdrawn (see ``PeerTask.stop``)."""
         task = self._task(name)
-        await task.stop(subcode, text)
+        await task.stop(subcode, text, graceful=graceful)
         del self._sessions[name]
         self._tune_listener(_key(task.config))
         self._notify()
@@ -81,8 +87,9 @@ class Speaker:
         self._notify()
 
     async def shutdown_session(self, name: str, text: str = "") -> None:
-        """Administrative shutdown: Cease 6/2 with the RFC 9003 communication ``text``; the session
-        stays down (refusing the peer's connections) until ``start_session``."""
+        """Administrative shutdown: Cease 6/2 with the RFC 9003 communication ``text`` (as a Hard
+        Reset when the N bit was negotiated: the peer drops our routes); the session stays down
+        (refusing the peer's connections) until ``start_session``."""
         await self._task(name).stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text)
 
     def start_session(self, name: str) -> None:
@@ -99,11 +106,13 @@ class Speaker:
         """Replace what the session announces; only the difference is sent (Adj-RIB-Out)."""
         self._task(name).set_routes(routes)
 
-    async def close(self, text: str = "") -> None:
-        """Stop every session with an administrative shutdown and close the listeners."""
-        await asyncio.gather(
-            *(t.stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text) for t in self._sessions.values())
-        )
+    async def close(self, text: str = "", *, graceful: bool = False) -> None:
+        """Stop every session and close the listeners. ``graceful`` (a restart of bgpd): Cease
+        Administrative Reset that is not a Hard Reset, or a bare close, so graceful restart peers
+        keep our routes; otherwise an Administrative Shutdown that withdraws them (Hard Reset with
+        the N bit)."""
+        subcode = CeaseSub.ADMINISTRATIVE_RESET if graceful else CeaseSub.ADMINISTRATIVE_SHUTDOWN
+        await asyncio.gather(*(t.stop(subcode, text, graceful=graceful) for t in self._sessions.values()))
         self._sessions.clear()
         for listener in self._listeners.values():
             listener.close()

@@ -69,6 +69,8 @@ def capabilities_to_control(negotiated: Negotiated | None) -> dict[str, tuple[st
         ("four-octet-as", negotiated.four_octet_as),
         ("route-refresh", negotiated.route_refresh),
         ("extended-message", negotiated.extended_message),
+        ("graceful-restart", negotiated.graceful_restart is not None),
+        ("graceful-restart-notification", negotiated.graceful_notification),
     )
     names += [name for name, on in flags if on]
     names += [f"extended-next-hop({f})" for f in sorted(negotiated.extended_next_hop)]
@@ -90,6 +92,33 @@ def _capability_names(caps: tuple[Capability, ...]) -> tuple[str, ...]:
         family = getattr(cap, "family", None)
         names.append(f"{name}({family})" if family is not None else name)
     return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class GracefulRestartStatus:
+    """Graceful restart (RFC 4724, RFC 8538) of one session, both roles."""
+
+    restart_time: int  # what we announce
+    stale_time: float  # our bound on a restarted peer's stale routes
+    restart_state: bool  # our OPENs carry the Restart State bit (we restarted; not Established yet)
+    peer_restart_time: int | None  # from the peer's capability on the current connection
+    notification: bool | None  # the N bit negotiated (None: no OPEN exchanged yet)
+    peer_families: tuple[str, ...]  # families the peer preserves across its restarts (F bit)
+    stale_families: tuple[str, ...]  # the peer is restarting: its routes of these are kept, stale
+    stale_routes: int
+
+    def to_control(self) -> dict[str, Any]:
+        return {
+            "restartTime": self.restart_time,
+            "staleTime": self.stale_time,
+            "restartState": self.restart_state,
+            "peerRestartTime": self.peer_restart_time,
+            "notification": self.notification,
+            "peerFamilies": list(self.peer_families),
+            "peerRestarting": bool(self.stale_families),
+            "staleFamilies": list(self.stale_families),
+            "staleRoutes": self.stale_routes,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +146,7 @@ class SessionStatus:
     history: tuple[Transition, ...]
     last_report: float
     unsendable: tuple[str, ...] = ()
+    graceful_restart: GracefulRestartStatus | None = None  # None: switched off for this session
 
     @property
     def established(self) -> bool:
@@ -151,6 +181,8 @@ class SessionStatus:
             data["adminDown"] = True
         if self.unsendable:
             data["routes"] = {"notSent": list(self.unsendable)}
+        if self.graceful_restart is not None:
+            data["gracefulRestart"] = self.graceful_restart.to_control()
         return data
 
 
@@ -174,6 +206,7 @@ class ReceivedRoute:
     next_hop: str
     metric: int | None
     as_path: tuple[int, ...]
+    stale: bool = False  # kept from before the peer's graceful restart, not re-sent yet (RFC 4724)
 
     def to_control(self) -> dict[str, Any]:
         return {
@@ -183,4 +216,5 @@ class ReceivedRoute:
             "metric": self.metric,
             "family": self.family,
             "asPath": list(self.as_path),
+            "stale": self.stale,
         }

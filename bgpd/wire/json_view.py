@@ -278,6 +278,12 @@ def notification_fields(message: Notification) -> JsonObject:
         "subcodeName": error_subcode_name(message.code, message.subcode),
         "data": message.data.hex(),
     }
+    inner = message.inner  # RFC 8538 §3: the Cease a Hard Reset stands for
+    if inner is not None:
+        fields["hardResetOf"] = {
+            "subcode": inner.subcode,
+            "subcodeName": error_subcode_name(ErrorCode.CEASE, inner.subcode),
+        }
     text = message.shutdown_message  # RFC 9003
     if text is not None:
         fields["message"] = text

@@ -1,4 +1,5 @@
-"""The NOTIFICATION message (RFC 4271 §4.5) and the shutdown communication of RFC 9003."""
+"""The NOTIFICATION message (RFC 4271 §4.5), the shutdown communication of RFC 9003, and the Hard
+Reset of RFC 8538 §3 (a Cease that carries the Cease it stands for)."""
 
 from __future__ import annotations
 
@@ -45,19 +46,47 @@ class Notification:
         raw = message.encode()[:MAX_SHUTDOWN_COMMUNICATION].decode(errors="ignore").encode()
         return cls(ErrorCode.CEASE, subcode, bytes((len(raw),)) + raw)
 
+    @classmethod
+    def hard_reset(cls, cease: Notification) -> Notification:
+        """Cease / Hard Reset standing for ``cease`` (RFC 8538 §3): its data is the subcode of that
+        Cease, then that Cease's own data (so an RFC 9003 communication travels along)."""
+        if cease.code != ErrorCode.CEASE or cease.subcode == CeaseSub.HARD_RESET:
+            raise ValueError(f"a Hard Reset stands for another Cease, not {cease.name}")
+        return cls(ErrorCode.CEASE, CeaseSub.HARD_RESET, bytes((cease.subcode,)) + cease.data)
+
+    @property
+    def is_hard_reset(self) -> bool:
+        """Cease / Hard Reset: the peer must not keep our routes (RFC 8538 §3, §4)."""
+        return self.code == ErrorCode.CEASE and self.subcode == CeaseSub.HARD_RESET
+
+    @property
+    def inner(self) -> Notification | None:
+        """The Cease a Hard Reset stands for (RFC 8538 §3), or None (not a Hard Reset, or no data)."""
+        if not self.is_hard_reset or not self.data:
+            return None
+        return Notification(ErrorCode.CEASE, self.data[0], self.data[1:])
+
     @property
     def name(self) -> str:
-        """E.g. ``"Cease / Administrative Shutdown"``."""
-        return error_name(self.code, self.subcode)
+        """E.g. ``"Cease / Administrative Shutdown"``; a Hard Reset names the Cease it stands for:
+        ``"Cease / Hard Reset (Administrative Shutdown)"``."""
+        name = error_name(self.code, self.subcode)
+        inner = self.inner
+        if inner is not None and inner.subcode != CeaseSub.HARD_RESET:
+            name += f" ({error_name(inner.code, inner.subcode).removeprefix('Cease / ')})"
+        return name
 
     @property
     def shutdown_message(self) -> str | None:
-        """The RFC 9003 shutdown communication of a Cease 2 or 4, else None.
+        """The RFC 9003 shutdown communication of a Cease 2 or 4 (also inside a Hard Reset), else None.
 
         A length running past the data or bytes that are not UTF-8 give None (RFC 9003 §4: such a
         communication must not be interpreted); ``data`` still holds the raw bytes for a hex dump.
         Octets after the communication are allowed and ignored, as GoBGP does.
         """
+        inner = self.inner
+        if inner is not None and inner.subcode != CeaseSub.HARD_RESET:
+            return inner.shutdown_message
         if self.code != ErrorCode.CEASE or self.subcode not in _SHUTDOWN_SUBCODES or not self.data:
             return None
         length = self.data[0]

@@ -13,10 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bgpd.wire import encode_message
 from bgpd.wire.attributes import Aggregator, AsSegment, Attributes, MpReach, MpUnreach, UnknownAttribute
 from bgpd.wire.constants import AsPathSegmentType, Origin
 from bgpd.wire.context import DEFAULT_CONTEXT, CodecContext
 from bgpd.wire.json_view import attribute_fields, describe_stream
+from bgpd.wire.notification import Notification
 from tests.cli._run import ROOT
 
 VECTORS = ROOT / "tests" / "wire" / "vectors"
@@ -93,6 +95,15 @@ def test_readme_command_decodes_the_shipped_capture() -> None:
     assert out[-1]["message"] == "maintenance window 42"
     announced = [o for o in out if o["type"] == "UPDATE" and o["nlri"]]
     assert announced[0]["attributes"]["nextHop"] == "10.0.0.5"
+
+
+def test_hard_reset_names_the_cease_it_stands_for() -> None:
+    """RFC 8538 §3: bgpd decode shows the inner Cease and its RFC 9003 text."""
+    raw = encode_message(Notification.hard_reset(Notification.shutdown("bye", 2)), DEFAULT_CONTEXT)
+    (fields,) = describe_stream(raw, DEFAULT_CONTEXT)
+    assert fields["subcodeName"] == "Hard Reset"
+    assert fields["hardResetOf"] == {"subcode": 2, "subcodeName": "Administrative Shutdown"}
+    assert fields["message"] == "bye"
 
 
 def test_as2_reads_two_octet_as_path() -> None:

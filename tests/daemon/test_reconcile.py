@@ -151,6 +151,9 @@ CHANGES: dict[str, Any] = {
     "idle_hold_max": 240.0,
     "damp_peer_oscillations": False,
     "send_hold_time": 0.0,
+    "graceful_restart": False,
+    "restart_time": 60,
+    "stale_time": 30.0,
 }
 FIELDS = tuple(SessionConfig.__dataclass_fields__)
 

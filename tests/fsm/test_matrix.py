@@ -21,6 +21,7 @@ from bgpd.fsm import (
     NotificationReceived,
     OpenMessageError,
     OpenReceived,
+    PeerReconnected,
     RouteRefreshReceived,
     State,
     StateChanged,
@@ -33,6 +34,7 @@ from bgpd.fsm import (
     UpdateReceived,
 )
 from bgpd.fsm.session import _UNEXPECTED, TRANSITIONS, Rule
+from bgpd.fsm.timers import SESSION_TIMERS
 from bgpd.wire.constants import ErrorAction
 from bgpd.wire.errors import NotificationError, UpdateError
 from bgpd.wire.notification import Notification
@@ -52,9 +54,12 @@ EVENTS: dict[str, Event] = {
     "KeepaliveExpires": TimerExpired(Timer.KEEPALIVE),
     "DelayOpenExpires": TimerExpired(Timer.DELAY_OPEN),
     "IdleHoldExpires": TimerExpired(Timer.IDLE_HOLD),
+    "RestartExpires": TimerExpired(Timer.RESTART),  # RFC 4724 §4.2: nothing stale here, no effect
+    "StaleExpires": TimerExpired(Timer.STALE),
     "TcpAcked": TcpConnectionAcknowledged(),
     "TcpConfirmed": TcpConnectionConfirmed(),
     "TcpFails": TcpConnectionFails(),
+    "PeerReconnected": PeerReconnected(),  # only fed while Established; the peer has no GR here
     "Open": OpenReceived(PEER_OPEN),
     "HeaderErr": HeaderError(NotificationError(1, 1)),
     "OpenMsgErr": OpenMessageError(NotificationError(2, 4, b"\x09\x00")),
@@ -88,6 +93,7 @@ _CONNECTING: dict[str, Expect] = {
     "TcpAcked": (S, None),
     "TcpConfirmed": (S, None),
     "TcpFails": (IDLE, None),
+    "PeerReconnected": (IDLE, None),
     "Open": (IDLE, None),  # event 19 without the DelayOpenTimer
     "HeaderErr": (IDLE, (1, 1)),  # SendNOTIFICATIONwithoutOPEN
     "OpenMsgErr": (IDLE, (2, 4)),
@@ -111,9 +117,12 @@ def _after_open(state: State, fsm_sub: int) -> dict[str, Expect]:
         "KeepaliveExpires": (state, None) if state is not S else (IDLE, (5, 0)),
         "DelayOpenExpires": (IDLE, (5, 0)),
         "IdleHoldExpires": (IDLE, (5, 0)),
+        "RestartExpires": (state, None),
+        "StaleExpires": (state, None),
         "TcpAcked": (state, None),
         "TcpConfirmed": (state, None),
         "TcpFails": (A if state is S else IDLE, None),
+        "PeerReconnected": (state, None) if state is E else (IDLE, (5, 0)),
         "HeaderErr": (IDLE, (1, 1)),
         "OpenMsgErr": (IDLE, (2, 4)) if state is not E else (IDLE, (5, fsm_sub)),
         "CollisionDump": (IDLE, (6, 7)),
@@ -127,12 +136,13 @@ def _after_open(state: State, fsm_sub: int) -> dict[str, Expect]:
 
 
 _STARTS = ("ManualStart", "ManualStartPassive", "AutomaticStart")
+_SESSION_TIMERS = ("RestartExpires", "StaleExpires")
 MATRIX: dict[State, dict[str, Expect]] = {
     IDLE: {name: (IDLE, None) for name in EVENTS}
     | {"ManualStart": (C, None), "ManualStartPassive": (A, None), "AutomaticStart": (C, None)}
     | {"IdleHoldExpires": (C, None)},
-    C: {name: (C, None) for name in _STARTS} | _CONNECTING | {"ConnectRetryExpires": (C, None)},
-    A: {name: (A, None) for name in _STARTS} | _CONNECTING | {"ConnectRetryExpires": (A, None)},
+    C: {name: (C, None) for name in (*_STARTS, *_SESSION_TIMERS, "ConnectRetryExpires")} | _CONNECTING,
+    A: {name: (A, None) for name in (*_STARTS, *_SESSION_TIMERS, "ConnectRetryExpires")} | _CONNECTING,
     S: {name: (S, None) for name in _STARTS} | _after_open(S, 1) | {"Open": (OC, None)},
     OC: {name: (OC, None) for name in _STARTS}
     | _after_open(OC, 2)
@@ -176,18 +186,25 @@ def test_state_event(state: State, name: str) -> None:
         assert not any(isinstance(a, StateChanged) for a in actions)
 
 
+def _key(event: Event) -> object:
+    """The table's key for ``event``: its type, or the timer for graceful restart's session timers."""
+    if isinstance(event, TimerExpired) and event.timer in SESSION_TIMERS:
+        return event.timer
+    return type(event)
+
+
 def test_table_keys_are_states_and_event_types() -> None:
-    event_types = {type(e) for e in EVENTS.values()}
-    for state, event_type in TRANSITIONS:
+    keys = {_key(e) for e in EVENTS.values()}
+    for state, key in TRANSITIONS:
         assert isinstance(state, State)
-        assert event_type in event_types
+        assert key in keys
 
 
 @pytest.mark.parametrize(("state", "name"), CASES, ids=[f"{s.value}-{n}" for s, n in CASES])
 def test_the_table_names_where_each_event_leads(state: State, name: str) -> None:
     """h11's habit: the table itself says which states an event may lead to; the matrix above,
     read from the RFC, must agree with it."""
-    rule = TRANSITIONS.get((state, type(EVENTS[name])), _UNEXPECTED)
+    rule = TRANSITIONS.get((state, _key(EVENTS[name])), _UNEXPECTED)
     assert MATRIX[state][name][0] in rule.targets
 
 

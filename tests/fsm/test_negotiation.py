@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bgpd.fsm import BytesReceived, KeepaliveReceived, OpenReceived, State
+from bgpd.fsm import BytesReceived, GracefulRestartConfig, KeepaliveReceived, OpenReceived, State
 from bgpd.fsm.negotiation import build_open, negotiate
 from bgpd.wire.capabilities import (
     AddPath,
@@ -27,11 +27,13 @@ from bgpd.wire.update import Update
 
 from ._helpers import CFG_A, PEER_OPEN, notifications, received_count, session_in
 
-GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True),))
+GR_CONFIG = GracefulRestartConfig()
+GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True), GracefulRestartFamily(2, 1, True)))
+PEER_GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True),))
 
 
 def test_our_open_lists_what_we_support() -> None:
-    config = dataclasses.replace(CFG_A, extended_message=True, graceful_restart=GR)
+    config = dataclasses.replace(CFG_A, extended_message=True, graceful_restart=GR_CONFIG)
     sent = build_open(config)
     assert sent.hold_time == 90 and sent.bgp_id == CFG_A.bgp_id and sent.my_as == 65001
     assert Multiprotocol(1, 1) in sent.capabilities and Multiprotocol(2, 1) in sent.capabilities
@@ -76,21 +78,24 @@ def test_add_path_per_family_and_direction() -> None:
 
 
 def test_extended_next_hop_and_graceful_restart() -> None:
-    config = dataclasses.replace(CFG_A, extended_next_hop=frozenset({IPV4_UNICAST}), graceful_restart=GR)
+    config = dataclasses.replace(
+        CFG_A, extended_next_hop=frozenset({IPV4_UNICAST}), graceful_restart=GR_CONFIG
+    )
     peer = dataclasses.replace(
         PEER_OPEN,
-        capabilities=(*PEER_OPEN.capabilities, ExtendedNextHop((ExtendedNextHopEntry(1, 1, 2),)), GR),
+        capabilities=(*PEER_OPEN.capabilities, ExtendedNextHop((ExtendedNextHopEntry(1, 1, 2),)), PEER_GR),
     )
     neg = negotiate(config, build_open(config), peer)
     assert neg.extended_next_hop == {IPV4_UNICAST}
     assert neg.send_context.extended_next_hop == {IPV4_UNICAST}
-    assert neg.graceful_restart == GR
+    assert neg.graceful_restart == PEER_GR
     assert neg.capability_names() == (
         "mp:ipv4-unicast",
         "mp:ipv6-unicast",
         "four-octet-as",
         "route-refresh",
         "graceful-restart",
+        "graceful-restart-notification",
         "extended-next-hop:ipv4-unicast",
     )
     without = negotiate(CFG_A, build_open(CFG_A), peer)

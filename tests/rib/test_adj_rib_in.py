@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from bgpd.rib.adj_rib_in import AdjRibIn
+from bgpd.rib.adj_rib_in import AdjRibIn, StaleChange
 from bgpd.wire import UpdateError, decode_message, encode_message
 from bgpd.wire.attributes import AsSegment, Attributes, MpReach, MpUnreach
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, AsPathSegmentType, ErrorAction, Origin
@@ -93,3 +93,69 @@ def test_clear() -> None:
     rib.apply(Update())
     rib.clear()
     assert len(rib) == 0 and not rib.end_of_rib and list(rib.routes()) == []
+
+
+# ---------------------------------------------------------------------- graceful restart (RFC 4724 §4.2)
+P3 = prefix_from_text("10.3.0.0/24")
+Q2 = prefix_from_text("2001:db8:2::/64")
+V6_ATTRS = Attributes(origin=Origin.IGP, as_path=())
+
+
+def _full_rib() -> AdjRibIn:
+    rib = AdjRibIn(BOTH)
+    rib.apply(Update(attributes=ATTRS, nlri=(P1, P2, P3)))
+    rib.apply(Update(attributes=V6_ATTRS, mp_reach=MpReach(2, 1, V6_NH, (Q1, Q2))))
+    return rib
+
+
+def test_stale_routes_survive_the_session_end_and_are_refreshed_or_swept() -> None:
+    rib = _full_rib()
+    assert rib.mark_stale(frozenset({IPV4_UNICAST})).stale == 3
+    rib.clear()  # the session ended: only the stale (kept) routes stay
+    assert len(rib) == 3 and rib.count(IPV6_UNICAST) == 0 and rib.stale_count == 3
+    rib.set_families(BOTH)  # the peer is back
+    rib.apply(Update(attributes=ATTRS, nlri=(P1,)))  # re-announced: fresh again
+    rib.apply(Update(withdrawn=(P2,)))  # withdrawn: gone, and not stale either
+    assert not rib.is_stale(IPV4_UNICAST, P1) and rib.is_stale(IPV4_UNICAST, P3)
+    assert rib.get(IPV4_UNICAST, P2) is None and rib.stale_count == 1
+    assert rib.sweep_stale(frozenset({IPV4_UNICAST})).deleted == 1  # End-of-RIB: P3 was not re-sent
+    assert rib.get(IPV4_UNICAST, P3) is None and rib.get(IPV4_UNICAST, P1) is not None
+    assert rib.stale_count == 0 and len(rib) == 1
+
+
+def test_mp_routes_are_refreshed_per_family() -> None:
+    rib = _full_rib()
+    rib.mark_stale(BOTH)
+    rib.apply(Update(attributes=V6_ATTRS, mp_reach=MpReach(2, 1, V6_NH, (Q1,))))
+    rib.apply(Update(mp_unreach=MpUnreach(2, 1, (Q2,))))
+    assert not rib.is_stale(IPV6_UNICAST, Q1) and rib.get(IPV6_UNICAST, Q2) is None
+    assert rib.stale_count == 3  # the three IPv4 routes
+    assert rib.sweep_stale(frozenset({IPV6_UNICAST})).deleted == 0
+    assert rib.sweep_stale(BOTH).deleted == 3 and len(rib) == 1
+
+
+def test_consecutive_restart_deletes_what_is_still_stale() -> None:
+    """RFC 4724 §4.2: a route previously marked stale is deleted when the peer restarts again;
+    what it re-sent in between becomes stale now."""
+    rib = _full_rib()
+    rib.mark_stale(frozenset({IPV4_UNICAST}))
+    rib.apply(Update(attributes=ATTRS, nlri=(P1,)))  # re-sent before the second restart
+    change = rib.mark_stale(frozenset({IPV4_UNICAST}))
+    assert change == StaleChange(deleted=2, stale=1)
+    assert rib.get(IPV4_UNICAST, P1) is not None and rib.is_stale(IPV4_UNICAST, P1)
+    assert rib.get(IPV4_UNICAST, P2) is None and rib.get(IPV4_UNICAST, P3) is None
+
+
+def test_a_family_the_new_session_lacks_goes_with_its_stale_marks() -> None:
+    rib = _full_rib()
+    rib.mark_stale(BOTH)
+    rib.clear()
+    rib.set_families(frozenset({IPV4_UNICAST}))
+    assert rib.count(IPV6_UNICAST) == 0 and rib.stale_count == 3
+    assert rib.families == {IPV4_UNICAST}
+
+
+def test_without_stale_routes_clear_drops_everything() -> None:
+    rib = _full_rib()
+    rib.clear()
+    assert len(rib) == 0 and rib.stale_count == 0

@@ -14,7 +14,7 @@ import struct
 from typing import Final
 
 from bgpd.wire import Framer, Keepalive, Message, Open, decode_message, encode_message
-from bgpd.wire.capabilities import FourOctetAs, Multiprotocol, RouteRefreshCapability
+from bgpd.wire.capabilities import Capability, FourOctetAs, Multiprotocol, RouteRefreshCapability
 from bgpd.wire.context import CodecContext
 
 TIMEOUT: Final = 10.0
@@ -22,12 +22,18 @@ CTX: Final = CodecContext()
 
 
 def peer_open(
-    asn: int, router_id: str, hold_time: int = 9, families: tuple[tuple[int, int], ...] = ((1, 1), (2, 1))
+    asn: int,
+    router_id: str,
+    hold_time: int = 9,
+    families: tuple[tuple[int, int], ...] = ((1, 1), (2, 1)),
+    extra: tuple[Capability, ...] = (),
 ) -> Open:
+    """The peer's OPEN; ``extra`` capabilities (e.g. graceful restart) are appended."""
     caps = (
         *(Multiprotocol(afi, safi) for afi, safi in families),
         RouteRefreshCapability(),
         FourOctetAs(asn),
+        *extra,
     )
     return Open(
         min(asn, 23456) if asn > 0xFFFF else asn, hold_time, int(ipaddress.IPv4Address(router_id)), caps

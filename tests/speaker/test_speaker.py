@@ -123,8 +123,10 @@ async def test_two_speakers_exchange_routes(speakers: tuple[Speaker, Speaker]) -
     await one.shutdown_session(a_cfg.name, "going for maintenance")
     down = await two.wait_for(b_cfg.name, lambda s: s.last_received is not None, 5)
     assert down.last_received is not None
-    assert (down.last_received.code, down.last_received.subcode) == (6, 2)
-    assert "going for maintenance" in down.last_received.text
+    # graceful restart with the N bit is on by default: an administrative shutdown withdraws, so
+    # it is a Hard Reset standing for the Cease (RFC 8538 §3, §5), with its RFC 9003 text
+    assert (down.last_received.code, down.last_received.subcode) == (6, 9)
+    assert down.last_received.text == 'Cease / Hard Reset (Administrative Shutdown): "going for maintenance"'
     assert not down.established and two.received_routes(b_cfg.name) == []
     assert one.state(a_cfg.name).admin_down
 

@@ -72,4 +72,5 @@ def test_received_route_rendering() -> None:
         "metric": 7,
         "family": "ipv4-unicast",
         "asPath": [65002],
+        "stale": False,
     }

@@ -135,6 +135,27 @@ def test_shutdown_message_property(message: Notification, text: str | None) -> N
         assert Notification.decode(message.encode(DEFAULT_CONTEXT), DEFAULT_CONTEXT).data == message.data
 
 
+def test_hard_reset_stands_for_a_cease() -> None:
+    """RFC 8538 §3: the data of a Hard Reset is the subcode of the Cease it stands for, then that
+    Cease's data; an RFC 9003 communication inside it stays readable."""
+    inner = Notification.shutdown("decommissioned", CeaseSub.ADMINISTRATIVE_SHUTDOWN)
+    hard = Notification.hard_reset(inner)
+    assert (hard.code, hard.subcode) == (ErrorCode.CEASE, CeaseSub.HARD_RESET) and hard.is_hard_reset
+    assert hard.data == b"\x02\x0edecommissioned"
+    assert encode_message(hard, DEFAULT_CONTEXT)[19:] == b"\x06\x09\x02\x0edecommissioned"
+    assert hard.inner == inner and hard.shutdown_message == "decommissioned"
+    assert hard.name == "Cease / Hard Reset (Administrative Shutdown)"
+    assert not inner.is_hard_reset and inner.inner is None
+    bare = Notification(ErrorCode.CEASE, CeaseSub.HARD_RESET)  # a peer may send no data
+    assert bare.inner is None and bare.name == "Cease / Hard Reset" and bare.shutdown_message is None
+
+
+@pytest.mark.parametrize("wrong", [Notification(4, 0), Notification(6, CeaseSub.HARD_RESET, b"\x02")])
+def test_hard_reset_only_of_another_cease(wrong: Notification) -> None:
+    with pytest.raises(ValueError, match="Hard Reset stands for another Cease"):
+        Notification.hard_reset(wrong)
+
+
 def test_keepalive() -> None:
     assert encode_message(Keepalive(), DEFAULT_CONTEXT) == MARKER + b"\x00\x13\x04"
     assert decode_message(MessageType.KEEPALIVE, b"", DEFAULT_CONTEXT) == Keepalive()
