@@ -138,7 +138,8 @@ _RECEIVED = (
 )
 _ALLOCATIONS = (
     Column("NODE", _field("node")),
-    Column("POOL", _field("pool")),
+    Column("NODEPOOL", _field("nodePool")),
+    Column("CLUSTERCIDRCONFIG", _field("clusterCIDRConfig")),
     Column("POD CIDRS", _field("podCIDRs")),
     Column("NODE IPS", _field("nodeIPs"), wide_only=True),
 )

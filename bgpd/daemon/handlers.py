@@ -146,7 +146,8 @@ def allocations_data(plan: Plan) -> list[dict[str, Any]]:
     return [
         {
             "node": node.name,
-            "pool": node.config,
+            "nodePool": node.pool,
+            "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
         }

@@ -96,7 +96,14 @@ class FakeDaemon:
         return []
 
     async def allocations(self, args: Mapping[str, Any]) -> Any:
-        return [{"node": "node-01", "pool": "cluster-wide-1", "podCIDRs": ["222.2.0.0/24"]}]
+        return [
+            {
+                "node": "node-01",
+                "nodePool": "np1",
+                "clusterCIDRConfig": "cluster-wide-1",
+                "podCIDRs": ["222.2.0.0/24"],
+            }
+        ]
 
     async def describe(self, args: Mapping[str, Any]) -> Any:
         name = require_str(args, "name")
@@ -195,7 +202,10 @@ async def test_get_allocations_and_empty_received_routes(
     sock: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "allocations")
-    assert out == "NODE      POOL             POD CIDRS\nnode-01   cluster-wide-1   222.2.0.0/24\n"
+    assert out == (
+        "NODE      NODEPOOL   CLUSTERCIDRCONFIG   POD CIDRS\n"
+        "node-01   np1        cluster-wide-1      222.2.0.0/24\n"
+    )
     code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpreceivedroutes")
     assert (code, out) == (0, "No resources found.\n")
 

@@ -129,10 +129,16 @@ def test_received_routes_and_allocations() -> None:
     wide = table_for("bgpreceivedroutes", received, NOW, wide=True).splitlines()
     assert wide[1].endswith("<none>   65000")
     allocations = [
-        {"node": "node-01", "pool": "cluster-wide-1", "podCIDRs": ["222.2.0.0/24", "2222:3::/120"]}
+        {
+            "node": "node-01",
+            "nodePool": "np1",
+            "clusterCIDRConfig": "cluster-wide-1",
+            "podCIDRs": ["222.2.0.0/24", "2222:3::/120"],
+        }
     ]
     assert table_for("allocations", allocations, NOW) == (
-        "NODE      POOL             POD CIDRS\nnode-01   cluster-wide-1   222.2.0.0/24,2222:3::/120\n"
+        "NODE      NODEPOOL   CLUSTERCIDRCONFIG   POD CIDRS\n"
+        "node-01   np1        cluster-wide-1      222.2.0.0/24,2222:3::/120\n"
     )
 
 

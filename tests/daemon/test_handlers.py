@@ -84,7 +84,8 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
     data = allocations_data(plan())
     assert data[0] == {
         "node": "10.0.1.11",
-        "pool": "cluster-wide-1",
+        "nodePool": "bm",
+        "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": [data[0]["podCIDRs"][0]],
         "nodeIPs": ["10.0.1.11"],
     }
