@@ -186,6 +186,20 @@ _LABELS = {
 }
 
 
+# What an empty or absent field means, in words, instead of ``{}`` or ``<none>``: a session that
+# never came up has negotiated nothing and exchanged no messages yet. Other empty sections say "none".
+_NOT_YET = {
+    "holdTime": "none negotiated yet",
+    "keepaliveTime": "none negotiated yet",
+    "capabilities": "none negotiated yet",
+    "messagesIn": "none yet",
+    "messagesOut": "none yet",
+    "history": "no state changes yet",
+    "uptimeSeconds": "not established",
+}
+EMPTY_SECTION = "none"
+
+
 def _label(key: str) -> str:
     """``camelCase`` keys become ``Camel Case`` labels; runs of capitals (ASN, IP) stay together."""
     if key in _LABELS:
@@ -202,6 +216,9 @@ def _describe_lines(value: Any, indent: int, now: datetime) -> list[str]:
             if isinstance(item, Mapping | list) and item:
                 lines.append(f"{pad}{_label(str(key))}:")
                 lines += _describe_lines(item, indent + 1, now)
+            elif item is None or (isinstance(item, Mapping | list) and not item):
+                empty = NONE if item is None else EMPTY_SECTION
+                lines.append(f"{pad}{_label(str(key))}:  {_NOT_YET.get(str(key), empty)}")
             elif key == "lastReport" and isinstance(item, str):
                 lines.append(f"{pad}{_label(key)}:  {item} ({_age_since(item, now)} ago)")
             elif key == "uptimeSeconds":

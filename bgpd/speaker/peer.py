@@ -436,7 +436,7 @@ class PeerTask:
         except OSError as err:
             self._connecting = None
             if link is self._primary and link.conn is None and not self._admin_down:
-                self._error(f"connect to {cfg.peer_ip} port {cfg.port} failed: {err}")
+                self._error(sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port))
                 self._feed(link, TcpConnectionFails())
             return
         self._connecting = None

@@ -224,3 +224,33 @@ def test_describe_renders_nested_sections() -> None:
         "    Reason:  manual start",
         "Last Error:  <none>",
     ]
+
+
+def test_describe_says_what_a_session_that_never_came_up_has_not_done_yet() -> None:
+    text = render_describe(
+        {
+            "name": "s1",
+            "uptimeSeconds": None,
+            "lastError": "connection refused by 127.0.1.254:17999",
+            "holdTime": None,
+            "capabilities": {},
+            "counters": {"messagesIn": {}, "messagesOut": {}, "flaps": 0, "somethingNew": []},
+            "routes": {"skipped": []},
+        },
+        NOW,
+    )
+    assert text.splitlines() == [
+        "Name:  s1",
+        "Uptime:  not established",
+        "Last Error:  connection refused by 127.0.1.254:17999",
+        "Hold Time:  none negotiated yet",
+        "Capabilities:  none negotiated yet",
+        "Counters:",
+        "  Messages In:  none yet",
+        "  Messages Out:  none yet",
+        "  Flaps:  0",
+        "  Something New:  none",
+        "Routes:",
+        "  Skipped:  none",
+    ]
+    assert "{}" not in text
