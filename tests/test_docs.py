@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,18 @@ def test_documented_limits_match_the_server_defaults() -> None:
     assert f"64 KiB ({MAX_REQUEST_BYTES} bytes)" in PROTOCOL
     assert f"(limit {params['max_clients'].default})" in PROTOCOL
     assert f"closed after {params['idle_timeout'].default:g} s" in PROTOCOL
+
+
+def test_every_bgpctl_get_option_is_in_the_guide() -> None:
+    get_help = subprocess.run(
+        [sys.executable, "-m", "bgpd.cli.bgpctl", "get", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    ).stdout
+    flags = set(re.findall(r"--[a-z][a-z-]*", get_help)) - {"--help"}
+    assert {"--session", "--prefix", "--limit", "--watch", "--watch-interval", "--output"} <= flags
+    section = GUIDE.split("## Control socket and bgpctl", 1)[1].split("\n## ", 1)[0]
+    assert {flag for flag in flags if flag not in section and flag != "--output"} == set()

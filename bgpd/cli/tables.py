@@ -19,10 +19,13 @@ __all__ = [
     "NONE",
     "TABLES",
     "Column",
+    "column_widths",
     "format_age",
+    "format_rows",
     "parse_timestamp",
     "render_describe",
     "render_table",
+    "table_cells",
     "table_for",
 ]
 
@@ -152,23 +155,40 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns, each as wide as its widest cell plus three spaces; no trailing blanks."""
+def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column as wide as its widest cell (header included)."""
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    return widths
+
+
+def format_rows(rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
+    """Left-aligned cells padded to ``widths`` plus three spaces; no trailing blanks. A cell wider
+    than its column (a row printed later by ``--watch``) pushes the rest of its line right."""
     lines = []
-    for row in (list(headers), *rows):
+    for row in rows:
         padded = "".join(cell.ljust(w + COLUMN_GAP) for cell, w in zip(row[:-1], widths, strict=False))
         lines.append((padded + row[-1]).rstrip())
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns, each as wide as its widest cell plus three spaces; no trailing blanks."""
+    return format_rows([list(headers), *rows], column_widths(headers, rows))
+
+
+def table_cells(
+    kind: str, items: Sequence[Mapping[str, Any]], now: datetime, *, wide: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and cells ``table_for`` lays out, for callers that print rows over time."""
+    columns = [c for c in TABLES[kind] if wide or not c.wide_only]
+    return [c.header for c in columns], [[c.cell(item, now) for c in columns] for item in items]
 
 
 def table_for(kind: str, items: Sequence[Mapping[str, Any]], now: datetime, *, wide: bool = False) -> str:
     """Render the daemon's list for ``kind`` (a key of ``TABLES``)."""
-    columns = [c for c in TABLES[kind] if wide or not c.wide_only]
-    rows = [[c.cell(item, now) for c in columns] for item in items]
-    return render_table([c.header for c in columns], rows)
+    return render_table(*table_cells(kind, items, now, wide=wide))
 
 
 _LABELS = {
