@@ -23,6 +23,7 @@ from typing import Any, Final
 import yaml
 
 from bgpd import __version__
+from bgpd.cli.shellfiles import add_completion_command
 from bgpd.cli.tables import column_widths, format_rows, render_describe, table_cells
 from bgpd.control import client
 from bgpd.control.protocol import Command
@@ -142,22 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often --watch asks bgpd (default: 2)",
     )
-    get.set_defaults(run=_run_get)
+    get.set_defaults(handler=_run_get)
 
     describe = sub.add_parser("describe", help="everything bgpd knows about one session")
     describe.add_argument("resource", type=_session_resource, metavar="bgpsession")
     describe.add_argument("name", metavar="NAME")
     describe.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
-    describe.set_defaults(run=_run_describe)
+    describe.set_defaults(handler=_run_describe)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
-    reload.set_defaults(run=_run_reload)
+    reload.set_defaults(handler=_run_reload)
 
     reset = sub.add_parser("reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("resource", type=_session_resource, metavar="bgpsession")
     reset.add_argument("name", metavar="NAME")
     reset.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
-    reset.set_defaults(run=_run_reset)
+    reset.set_defaults(handler=_run_reset)
+    add_completion_command(sub, build_parser)
     return parser
 
 
@@ -315,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is not None:
             parser.error(f"get {args.resource}: {problem}")
     try:
-        code: int = args.run(args)
+        code: int = args.handler(args)
     except _FailedError as err:
         print(err, file=sys.stderr)
         return 1

@@ -40,7 +40,9 @@ def register(subparsers: Any) -> None:
             "JSON object per message. Exit status 1 when any message is malformed."
         ),
     )
-    parser.add_argument("file", nargs="?", default="-", help="input file; '-' or absent: stdin")
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="input file; '-' or absent: stdin"
+    )
     parser.add_argument(
         "--hex",
         action="store_true",
