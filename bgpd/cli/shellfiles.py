@@ -33,6 +33,24 @@ _ENVIRONMENT: Final = {
 }
 
 
+# bgpctl's NAME arguments complete to the sessions of the running bgpd (nothing when it is not
+# running): the NAME column of ``bgpctl get bgpsessions``, asked when Tab is pressed.
+_SESSION_NAMES: Final = "_bgpctl_session_names"
+_SESSION_NAMES_QUERY: Final = "command bgpctl get bgpsessions 2>/dev/null | awk 'NR > 1 {print $1}'"
+_PREAMBLES: Final = {
+    "bash": f"""{_SESSION_NAMES}() {{
+  compgen -W "$({_SESSION_NAMES_QUERY})" -- "$1"
+}}
+""",
+    "zsh": f"""{_SESSION_NAMES}() {{
+  local -a names
+  names=(${{(f)"$({_SESSION_NAMES_QUERY})"}})
+  compadd -a names
+}}
+""",
+}
+
+
 def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
     """Every action of ``parser`` and of its sub-commands, depth first."""
     for action in parser._actions:
@@ -42,23 +60,29 @@ def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
                 yield from _actions(sub)
 
 
-def _complete_paths(parser: argparse.ArgumentParser) -> None:
-    """Let the shells complete file names where an argument is a file or directory."""
+def _annotate(parser: argparse.ArgumentParser) -> bool:
+    """Tell shtab what each argument completes to: file or directory names, or (bgpctl's NAME)
+    the running sessions. True when the session-name function is used."""
     import shtab  # noqa: PLC0415 - only the completion commands need it
 
+    sessions = False
     for action in _actions(parser):
         if action.metavar in _FILE_METAVARS:
             action.complete = shtab.FILE  # type: ignore[attr-defined]
         elif action.metavar == "DIR":
             action.complete = shtab.DIRECTORY  # type: ignore[attr-defined]
+        elif action.metavar == "NAME" and parser.prog == "bgpctl":
+            action.complete = {"bash": _SESSION_NAMES, "zsh": _SESSION_NAMES}  # type: ignore[attr-defined]
+            sessions = True
+    return sessions
 
 
 def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
     """The ``shell`` completion script for ``parser``'s command (bash: ``complete -F``; zsh: ``#compdef``)."""
     import shtab  # noqa: PLC0415 - only the completion commands need it
 
-    _complete_paths(parser)
-    return str(shtab.complete(parser, shell=shell))
+    preamble = _PREAMBLES[shell] if _annotate(parser) else ""
+    return str(shtab.complete(parser, shell=shell, preamble=preamble))
 
 
 def manpage(parser: argparse.ArgumentParser, summary: str) -> str:

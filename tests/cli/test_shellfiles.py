@@ -7,6 +7,7 @@ whose tool is missing on a developer's machine is skipped, never passed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -19,7 +20,9 @@ import pytest
 
 from bgpd.cli import bgpctl, main
 from bgpd.cli.shellfiles import completion_script, shell_file_paths
-from tests.cli._run import bgpd
+from bgpd.control.server import ControlServer
+from tests.cli._run import ROOT, bgpd
+from tests.cli.test_bgpctl import FakeDaemon
 
 PROGS = ("bgpd", "bgpctl")
 
@@ -48,7 +51,7 @@ def test_every_file_is_written_world_readable(prefix: Path) -> None:
             assert path.read_text(encoding="utf-8").strip()
 
 
-def _bash_complete(script: Path, *words: str) -> list[str]:
+def _bash_complete(script: Path, *words: str, env: dict[str, str] | None = None) -> list[str]:
     """What bash offers for the last of ``words`` (the command line typed so far)."""
     typed = " ".join(repr(w) for w in words)
     program = (
@@ -57,7 +60,7 @@ def _bash_complete(script: Path, *words: str) -> list[str]:
         f'_shtab_{words[0]}; printf "%s\\n" "${{COMPREPLY[@]}}"'
     )
     done = subprocess.run(
-        [_tool("bash"), "-c", program], capture_output=True, text=True, timeout=30, check=False
+        [_tool("bash"), "-c", program], capture_output=True, text=True, timeout=30, check=False, env=env
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     return [line for line in done.stdout.splitlines() if line]
@@ -189,3 +192,25 @@ def test_completion_command_prints_the_installed_script(prog: str, shell: str) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == completion_script(build(), shell)
+
+
+@pytest.mark.asyncio
+async def test_bash_completes_session_names_from_the_running_daemon(
+    prefix: Path, short_dir: Path, tmp_path: Path
+) -> None:
+    wrapper = tmp_path / "bin" / "bgpctl"  # bgpctl as installed: a command on PATH
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m bgpd.cli.bgpctl "$@"\n')
+    wrapper.chmod(0o755)
+    script = shell_file_paths(prefix, "bgpctl")["bash"]
+    env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}", "PYTHONPATH": str(ROOT)}
+    async with ControlServer(short_dir / "bgpd.sock", FakeDaemon().commands()) as server:
+        env["BGPD_SOCKET"] = str(server.path)
+        typed = ("bgpctl", "describe", "bgpsession", "10.0.1")
+        names = await asyncio.to_thread(_bash_complete, script, *typed, env=env)
+        assert names == ["10.0.1.254-node-01", "10.0.1.254-node-02"]
+        session = ("bgpctl", "get", "bgpreceivedroutes", "--session", "10.0.3.254-node-0")
+        names = await asyncio.to_thread(_bash_complete, script, *session, env=env)
+        assert names == ["10.0.3.254-node-01", "10.0.3.254-node-02"]
+    env["BGPD_SOCKET"] = str(short_dir / "gone.sock")  # no daemon: nothing offered, nothing printed
+    assert await asyncio.to_thread(_bash_complete, script, "bgpctl", "reset", "bgpsession", "", env=env) == []
