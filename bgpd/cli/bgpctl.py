@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -90,7 +91,7 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
             number = kind(value)
         except ValueError:
             number = 0
-        if number <= 0:
+        if not (math.isfinite(number) and number > 0):
             raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
         return number
 
@@ -118,7 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         "resource", type=_resource, choices=tuple(_RESOURCES), metavar="{" + ",".join(_RESOURCES) + "}"
     )
     get.add_argument("name", nargs="?", metavar="NAME", help="bgpsessions only: just this session")
-    get.add_argument("-o", "--output", choices=OUTPUTS, default="table")
+    get.add_argument(
+        "-o",
+        "--output",
+        choices=OUTPUTS,
+        default="table",
+        help="table (default), wide (more columns), json, yaml",
+    )
     routes = get.add_argument_group(
         "route filters (bgpadvertisedroutes, bgpreceivedroutes; the daemon filters)"
     )
@@ -148,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     describe = sub.add_parser("describe", help="everything bgpd knows about one session")
     describe.add_argument("resource", type=_session_resource, metavar="bgpsession")
     describe.add_argument("name", metavar="NAME")
-    describe.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
+    describe.add_argument(
+        "-o", "--output", choices=("text", "json", "yaml"), default="text", help="text (default), json, yaml"
+    )
     describe.set_defaults(handler=_run_describe)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")

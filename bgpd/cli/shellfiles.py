@@ -123,10 +123,10 @@ def _parsers() -> Parsers:
     }
 
 
-def install(prefix: Path, parsers: Parsers | None = None) -> list[Path]:
+def install(prefix: Path) -> list[Path]:
     """Write every man page and completion script below ``prefix``; returns the files written."""
     written = []
-    for prog, (build, summary) in (parsers or _parsers()).items():
+    for prog, (build, summary) in _parsers().items():
         paths = shell_file_paths(prefix, prog)
         contents = {"man": manpage(build(), summary)}
         contents |= {shell: completion_script(build(), shell) for shell in SHELLS}

@@ -10,7 +10,7 @@ cluster file on every gateway, and which gateway runs it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -158,12 +158,11 @@ def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) 
 
 
 def received_routes_data(
-    routes: Mapping[str, Sequence[ReceivedRoute]], query: RouteQuery | None = None
+    names: Sequence[str], routes_of: Callable[[str], Sequence[ReceivedRoute]], query: RouteQuery
 ) -> list[dict[str, Any]]:
-    """The ``received-routes`` reply, by session name; ``query`` keeps the routes inside its prefix,
-    at most ``limit`` (its session was chosen by whoever fetched ``routes``)."""
-    query = query or RouteQuery()
-    wanted = (route for name in sorted(routes) for route in routes[name] if query.wants_prefix(route.prefix))
+    """The ``received-routes`` reply: the routes of the sessions ``names`` (in that order) inside the
+    query's prefix, at most its ``limit``. A session's table is fetched only while more are wanted."""
+    wanted = (route for name in names for route in routes_of(name) if query.wants_prefix(route.prefix))
     return [route.to_control() for route in itertools.islice(wanted, query.limit)]
 
 
@@ -222,7 +221,7 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         if query.session is not None:
             _planned(snapshot, query.session)  # a planned session run by another gateway has none here
             names = [query.session] if query.session in snapshot.statuses else []
-        return received_routes_data({name: daemon.received_routes(name) for name in names}, query)
+        return received_routes_data(names, daemon.received_routes, query)
 
     async def allocations(_args: Mapping[str, Any]) -> Any:
         return allocations_data(daemon.snapshot().plan)

@@ -408,6 +408,7 @@ async def test_route_filters_travel_in_the_request(
         ),
         (["get", "bgpreceivedroutes", "--limit", "0"], "'0' is not a positive number"),
         (["get", "bgpsessions", "-w", "--watch-interval", "-1"], "'-1' is not a positive number"),
+        (["get", "bgpsessions", "-w", "--watch-interval", "nan"], "'nan' is not a positive number"),
     ],
 )
 def test_filters_that_cannot_apply_are_usage_errors(

@@ -195,6 +195,9 @@ async def test_received_routes_filtered_in_the_daemon() -> None:
     one = await handler({"session": "10.0.1.254-node-01", "prefix": "10.1.1.0/24", "limit": 5})
     assert [r["prefix"] for r in one] == ["10.1.1.0/24"]
     assert control.fetched == ["10.0.1.254-node-01"]  # the other session's routes were not even read
+    control.fetched.clear()
+    assert len(await handler({"limit": 2})) == 2
+    assert control.fetched == ["10.0.1.254-node-01"]  # the first session had enough
     assert len(await handler({"limit": 4})) == 4
     assert await handler({"session": "10.0.3.254-node-02"}) == []  # planned, runs on another gateway
     with pytest.raises(ControlError) as missing:
