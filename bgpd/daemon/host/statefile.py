@@ -10,21 +10,44 @@ untouched; only a process killed outright can leave a temporary file behind, whi
 The ledger file is ``pod-cidr-ledger.json``. A missing file is an empty ledger (first start); a file
 that cannot be read or parsed is a ``LedgerError`` naming the file, and is never overwritten here
 without the caller deciding to — replacing it silently would renumber every node.
+
+The restart record, ``graceful-restart.json``, is what a graceful stop leaves for the next start
+(RFC 4724 §4.1): when bgpd stopped and, per session, the restart time its peer was given. A start
+within that time is a restart: the session's OPEN carries the Restart State bit. The record is
+advisory and used once: the next start reads it and removes it, a stop that withdraws removes it,
+and a record that cannot be read only costs the Restart State bit (``RestartRecordError``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from bgpd.rib.ledger import Ledger, LedgerError
 
-__all__ = ["LEDGER_FILE", "atomic_write", "load_ledger", "save_ledger"]
+__all__ = [
+    "LEDGER_FILE",
+    "RESTART_FILE",
+    "RestartRecord",
+    "RestartRecordError",
+    "atomic_write",
+    "clear_restart_record",
+    "load_ledger",
+    "load_restart_record",
+    "save_ledger",
+    "save_restart_record",
+]
 
 LEDGER_FILE: Final = "pod-cidr-ledger.json"
+RESTART_FILE: Final = "graceful-restart.json"
+_RESTART_VERSION: Final = 1
 _TEMP_SUFFIX: Final = ".tmp"
 _NEW_FILE_MODE: Final = 0o644
 
@@ -96,9 +119,97 @@ def load_ledger(state_dir: str | os.PathLike[str]) -> Ledger:
 
 def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger) -> None:
     """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers."""
+    directory = _prepared(state_dir, LEDGER_FILE)
+    atomic_write(directory / LEDGER_FILE, ledger.to_json().encode("utf-8"))
+
+
+def _prepared(state_dir: str | os.PathLike[str], name: str) -> Path:
+    """``state_dir``, created if needed, without the temporary files a crash left for ``name``."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    for leftover in directory.glob(f"{_temp_prefix(LEDGER_FILE)}*{_TEMP_SUFFIX}"):
+    for leftover in directory.glob(f"{_temp_prefix(name)}*{_TEMP_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    atomic_write(directory / LEDGER_FILE, ledger.to_json().encode("utf-8"))
+    return directory
+
+
+# ---------------------------------------------------------------------- graceful restart record
+class RestartRecordError(Exception):
+    """The restart record cannot be used; the message names the file and says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RestartRecord:
+    """What a graceful stop leaves: when (POSIX seconds) and, per session name, the restart time
+    its peer was given (how long it keeps our routes, RFC 4724 §3)."""
+
+    stopped_at: float
+    sessions: Mapping[str, int] = field(default_factory=dict)
+
+    def restarting(self, now: float) -> frozenset[str]:
+        """The sessions whose peers still keep our routes at ``now``: within their restart time
+        of the stop. A clock that went back counts as no time passed."""
+        elapsed = max(0.0, now - self.stopped_at)
+        return frozenset(name for name, restart_time in self.sessions.items() if elapsed < restart_time)
+
+    def to_json(self) -> str:
+        sessions = {name: {"restartTime": t} for name, t in sorted(self.sessions.items())}
+        body = {"version": _RESTART_VERSION, "stoppedAt": self.stopped_at, "sessions": sessions}
+        return json.dumps(body, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RestartRecord:
+        """Parse; ValueError says what is wrong."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON ({err.msg} at line {err.lineno})") from None
+        if not isinstance(data, dict) or data.get("version") != _RESTART_VERSION:
+            raise ValueError(f"not a version {_RESTART_VERSION} restart record")
+        stopped_at = data.get("stoppedAt")
+        if (
+            isinstance(stopped_at, bool)
+            or not isinstance(stopped_at, int | float)
+            or not math.isfinite(stopped_at)
+        ):
+            raise ValueError("stoppedAt must be a number of seconds")
+        sessions = data.get("sessions")
+        if not isinstance(sessions, dict):
+            raise ValueError("sessions must be a mapping")
+        return cls(
+            float(stopped_at), {str(name): _restart_time(name, entry) for name, entry in sessions.items()}
+        )
+
+
+def _restart_time(name: str, entry: Any) -> int:
+    value = entry.get("restartTime") if isinstance(entry, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFF:
+        raise ValueError(f"session {name!r}: restartTime must be 0..4095 seconds")
+    return value
+
+
+def save_restart_record(state_dir: str | os.PathLike[str], record: RestartRecord) -> None:
+    """Write the record atomically (before the sessions close, so a crash meanwhile leaves it)."""
+    directory = _prepared(state_dir, RESTART_FILE)
+    atomic_write(directory / RESTART_FILE, record.to_json().encode("utf-8"))
+
+
+def load_restart_record(state_dir: str | os.PathLike[str]) -> RestartRecord | None:
+    """The record a graceful stop left, or None; ``RestartRecordError`` if it is unusable."""
+    path = Path(state_dir) / RESTART_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise RestartRecordError(f"cannot read restart record {path}: {err.strerror or err}") from None
+    try:
+        return RestartRecord.from_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise RestartRecordError(f"restart record {path} is unusable: {err}") from None
+
+
+def clear_restart_record(state_dir: str | os.PathLike[str]) -> None:
+    """Remove the record (used once; or a stop that withdraws leaves no restart to claim)."""
+    with contextlib.suppress(FileNotFoundError):
+        (Path(state_dir) / RESTART_FILE).unlink()

@@ -15,7 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from bgpd.daemon.host.statefile import LEDGER_FILE, atomic_write, load_ledger, save_ledger
+from bgpd.daemon.host.statefile import (
+    LEDGER_FILE,
+    RESTART_FILE,
+    RestartRecord,
+    RestartRecordError,
+    atomic_write,
+    clear_restart_record,
+    load_ledger,
+    load_restart_record,
+    save_ledger,
+    save_restart_record,
+)
 from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation
 
 REPO = Path(__file__).resolve().parents[3]
@@ -251,3 +262,56 @@ def test_writer_killed_at_any_step_leaves_old_or_new_ledger(tmp_path: Path, step
     save_ledger(tmp_path, NEW)
     assert leftovers(tmp_path) == []
     assert load_ledger(tmp_path) == NEW
+
+
+# --- the graceful restart record ------------------------------------------------------------------
+
+
+def test_restart_record_round_trip_and_is_used_once(tmp_path: Path) -> None:
+    assert load_restart_record(tmp_path) is None
+    record = RestartRecord(1000.5, {"10.0.1.254-node-01": 120, "10.0.2.254-node-02": 30})
+    save_restart_record(tmp_path / "state", record)
+    assert load_restart_record(tmp_path / "state") == record
+    clear_restart_record(tmp_path / "state")
+    assert load_restart_record(tmp_path / "state") is None
+    clear_restart_record(tmp_path / "state")  # nothing to clear is fine
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (1000.0, {"a", "b"}),
+        (1029.9, {"a", "b"}),
+        (1030.0, {"a"}),  # b's peer gave up after its 30 s
+        (1119.9, {"a"}),
+        (1120.0, set()),
+        (900.0, {"a", "b"}),  # the clock went back: no time passed
+    ],
+)
+def test_restart_record_says_which_sessions_restart(now: float, expected: set[str]) -> None:
+    assert RestartRecord(1000.0, {"a": 120, "b": 30}).restarting(now) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{", "not JSON"),
+        (b"\xff\xfe", "utf-8"),
+        (b'{"version": 2, "stoppedAt": 1, "sessions": {}}', "not a version 1 restart record"),
+        (b'{"version": 1, "stoppedAt": "now", "sessions": {}}', "stoppedAt must be a number"),
+        (b'{"version": 1, "stoppedAt": 1, "sessions": []}', "sessions must be a mapping"),
+        (b'{"version": 1, "stoppedAt": 1, "sessions": {"s": {"restartTime": 5000}}}', "'s': restartTime"),
+    ],
+)
+def test_unusable_restart_record_names_the_file(tmp_path: Path, content: bytes, reason: str) -> None:
+    (tmp_path / RESTART_FILE).write_bytes(content)
+    with pytest.raises(RestartRecordError, match=reason) as info:
+        load_restart_record(tmp_path)
+    assert str(tmp_path / RESTART_FILE) in str(info.value)
+
+
+def test_restart_record_save_clears_its_crash_leftovers(tmp_path: Path) -> None:
+    leftover = tmp_path / f".{RESTART_FILE}.abc.tmp"
+    leftover.write_text("half")
+    save_restart_record(tmp_path, RestartRecord(1.0, {}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [RESTART_FILE]
