@@ -166,8 +166,26 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("resource", type=_session_resource, metavar="bgpsession")
     reset.add_argument("name", metavar="NAME")
-    reset.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
+    how = reset.add_mutually_exclusive_group()
+    how.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
+    how.add_argument(
+        "--hard",
+        action="store_true",
+        help="withdraw our routes at the peer at once (Hard Reset, RFC 8538); "
+        "without it a graceful restart peer keeps them through the reset",
+    )
     reset.set_defaults(handler=_run_reset)
+
+    stop = sub.add_parser(
+        "stop",
+        help="stop bgpd (like SIGTERM: graceful restart peers keep our routes); needs privilege",
+    )
+    stop.add_argument(
+        "--withdraw",
+        action="store_true",
+        help="withdraw every route at once (Hard Reset on every session), for a gateway leaving for good",
+    )
+    stop.set_defaults(handler=_run_stop)
     add_completion_command(sub, build_parser)
     return parser
 
@@ -313,8 +331,14 @@ def _run_reload(args: argparse.Namespace) -> int:
 
 
 def _run_reset(args: argparse.Namespace) -> int:
-    data = _call(args, Command.RESET_SESSION, {"name": args.name, "soft": args.soft})
-    _out(_summary(data, f"bgpsession {args.name} {'soft-reset' if args.soft else 'reset'}"))
+    data = _call(args, Command.RESET_SESSION, {"name": args.name, "soft": args.soft, "hard": args.hard})
+    kind = "soft-reset" if args.soft else "hard-reset" if args.hard else "reset"
+    _out(_summary(data, f"bgpsession {args.name} {kind}"))
+    return 0
+
+
+def _run_stop(args: argparse.Namespace) -> int:
+    _out(_summary(_call(args, Command.STOP, {"withdraw": args.withdraw}), "bgpd stopping"))
     return 0
 
 

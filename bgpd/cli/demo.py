@@ -9,8 +9,9 @@ IP on its own segment, as on the real network, so two of the four sessions estab
 The settings list each floating IP with its segment (``127.0.1.100/24``): on loopback every
 127.x address is covered by ``lo``'s 127.0.0.0/8, which would put every node on every segment,
 whereas each router should get only the nodes on its own /24, as on the real network. Then it
-prints ``bgpctl``'s tables and what each router received, stops the daemon (routers see Cease
-"bgpd stopping") and exits 0;
+prints ``bgpctl``'s tables and what each router received, stops the daemon with SIGTERM (a
+graceful restart: routers see Cease "bgpd restarting" and keep the routes,
+stale) and exits 0;
 any failure is one clear message and exit 1.
 """
 
@@ -272,7 +273,11 @@ async def _demo(args: argparse.Namespace, workdir: Path, out: list[str]) -> None
             await tors.wait_for(router.session, lambda s: s.last_received is not None, args.timeout)
             note = tors.state(router.session).last_received
             assert note is not None
-            out.append(f"\n{router.name} got NOTIFICATION {note.text} when bgpd stopped (exit code {code})")
+            stale = sum(route.stale for route in tors.received_routes(router.session))
+            out.append(
+                f"\n{router.name} got NOTIFICATION {note.text} when bgpd stopped (exit code {code});"
+                f" it keeps {stale} routes, stale, for bgpd's return (graceful restart)"
+            )
     except (DemoError, TimeoutError, OSError, client.ControlClientError) as err:
         log_tail = log_path.read_text(errors="replace").splitlines()[-15:] if log_path.exists() else []
         tors_log.flush()

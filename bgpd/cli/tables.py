@@ -136,6 +136,8 @@ _RECEIVED = (
     Column("PREFIX", _field("prefix")),
     Column("NEXT HOP", _field("nextHop")),
     Column("METRIC", _field("metric", _blank_if_none)),
+    # RFC 4724 §4.2: kept from before the peer's graceful restart, not re-sent yet
+    Column("STALE", _field("stale", lambda v: "yes" if v else "no")),
     Column("FAMILY", _field("family"), wide_only=True),
     Column("AS PATH", _field("asPath", lambda v: " ".join(map(str, v)) if v else NONE), wide_only=True),
 )

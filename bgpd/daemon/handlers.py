@@ -75,7 +75,9 @@ class DaemonControl(Protocol):
 
     async def reload(self, reason: str) -> str: ...
 
-    async def reset_session(self, name: str, soft: bool) -> str: ...
+    async def reset_session(self, name: str, soft: bool, hard: bool = False) -> str: ...
+
+    def request_stop(self, withdraw: bool) -> str: ...
 
 
 def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
@@ -244,9 +246,16 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def reset(args: Mapping[str, Any]) -> Any:
         name = require_str(args, "name")
         soft = optional_bool(args, "soft")
+        hard = optional_bool(args, "hard")
+        if soft and hard:
+            raise ControlError(ErrorCode.INVALID_ARGUMENT, 'a reset is "soft" or "hard", not both')
         if name not in daemon.snapshot().statuses:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
-        return {"message": await daemon.reset_session(name, soft)}
+        return {"message": await daemon.reset_session(name, soft, hard)}
+
+    async def stop(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("withdraw",))
+        return {"message": daemon.request_stop(optional_bool(args, "withdraw"))}
 
     return {
         Command.SESSIONS: CommandSpec(sessions),
@@ -256,4 +265,5 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         Command.DESCRIBE_SESSION: CommandSpec(describe),
         Command.RELOAD: CommandSpec(reload, privileged=True),
         Command.RESET_SESSION: CommandSpec(reset, privileged=True),
+        Command.STOP: CommandSpec(stop, privileged=True),
     }

@@ -2,12 +2,15 @@
 
 Pure, so the "reload without flaps" rule is a tested function rather than a property of the loop:
 
-- a session only in the new set starts; one only in the old set stops (Cease 6/3 when the
-  configuration dropped it, 6/2 when its floating IP left this host);
+- a session only in the new set starts; one only in the old set stops: withdrawing its routes
+  (Cease 6/3, a Hard Reset with the N bit) when the configuration dropped it; gracefully (Cease 6/4
+  that is no Hard Reset, or a bare close, RFC 4724/8538) when its floating IP left this host,
+  because the session goes on from the IP's new holder and the peer should keep the routes;
 - a session whose OPEN-level settings changed (``OPEN_FIELDS``: ASNs, router id, families, hold and
-  keepalive timers, extended next hop, and the addresses that identify it) is reset (Cease 6/6,
-  RFC 4486 "Other Configuration Change") and starts again with the new config: the peer only
-  learns them from a new OPEN (RFC 4271 §4.2), and a session's address pair is what it is;
+  keepalive timers, extended next hop, graceful restart, and the addresses that identify it) is
+  reset (Cease 6/6, RFC 4486 "Other Configuration Change", graceful: a graceful restart peer keeps
+  the routes, RFC 8538 §5) and starts again with the new config: the peer only learns them from a
+  new OPEN (RFC 4271 §4.2), and a session's address pair is what it is;
 - a session where only connection-level settings changed (``CONNECTION_FIELDS``: TCP port,
   passive, freebind, TTL/multihop, connect-retry, DelayOpen and idle-hold timers, peer damping,
   send hold time) is reconfigured in place, without a flap: a live connection keeps running (it
@@ -73,6 +76,7 @@ class StopSession:
     name: str
     subcode: CeaseSub
     text: str
+    graceful: bool = False  # the session goes on elsewhere: the peer is to keep our routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +217,7 @@ def reconcile(
             actions.append(StopSession(name, CeaseSub.PEER_DECONFIGURED, "peer de-configured"))
         else:
             text = f"floating IP {current[name].config.local_ip} left this host"
-            actions.append(StopSession(name, CeaseSub.ADMINISTRATIVE_SHUTDOWN, text))
+            actions.append(StopSession(name, CeaseSub.ADMINISTRATIVE_RESET, text, graceful=True))
     for name in sorted(desired):
         new = desired[name]
         old = current.get(name)

@@ -9,6 +9,15 @@ unchanged session is never touched (``reconcile`` emits nothing for it).
 Signal handlers only wake the main task (OpenBGPD's ``sighdlr`` habit); a reload parses and
 validates first and keeps the old plan on any error (BIRD, knot-resolver). systemd hears
 READY/RELOADING/STOPPING/STATUS/WATCHDOG through ``bgpd.daemon.host.systemd`` (no-ops outside systemd).
+
+Stops (graceful restart, RFC 4724 with RFC 8538; docs/operator-guide.md "Restarts, upgrades and
+stops"): SIGTERM/SIGINT (``systemctl stop`` and ``restart`` alike) is a restart: the restart record
+goes to the state directory first, then every session ends so that graceful restart peers keep our
+routes for the restart time; the next start within that time sends the Restart State bit, the
+whole table and End-of-RIB. ``bgpctl stop --withdraw`` is the stop that withdraws: Hard Reset (or a
+plain Cease to peers without the N bit) on every session, and no restart record. A session taken
+over because its floating IP arrived here after the start is the same BGP identity restarting on
+this gateway, so it starts with the Restart State bit too.
 """
 
 from __future__ import annotations
@@ -29,7 +38,14 @@ from bgpd.control.server import ControlServer, ControlSocketError
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
 from bgpd.daemon.host.addrwatch import Change
-from bgpd.daemon.host.statefile import save_ledger
+from bgpd.daemon.host.statefile import (
+    RestartRecord,
+    RestartRecordError,
+    clear_restart_record,
+    load_restart_record,
+    save_ledger,
+    save_restart_record,
+)
 from bgpd.daemon.inputs import (
     AddressSource,
     ConfigFile,
@@ -66,7 +82,8 @@ from bgpd.wire.constants import CeaseSub
 
 __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
 
-STOP_TEXT: Final = "bgpd stopping"
+STOP_TEXT: Final = "bgpd stopping"  # the stop that withdraws (RFC 9003 communication)
+RESTART_TEXT: Final = "bgpd restarting"  # SIGTERM: graceful restart peers keep our routes
 STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come within 2 s
 CONFIG_POLL: Final = 1.0  # seconds between checks of the cluster file's content
 STATUS_INTERVAL: Final = 5.0
@@ -85,9 +102,13 @@ class RunOptions:
 class SpeakerLike(Protocol):
     """The part of ``bgpd.speaker.Speaker`` the daemon drives (tests substitute a recorder)."""
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None: ...
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] = (), *, restarting: bool = False
+    ) -> None: ...
 
-    async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
+    async def remove_session(
+        self, name: str, subcode: int = ..., text: str = "", *, graceful: bool = False
+    ) -> None: ...
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None: ...
 
@@ -99,7 +120,7 @@ class SpeakerLike(Protocol):
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
-    async def close(self, text: str = "") -> None: ...
+    async def close(self, text: str = "", *, graceful: bool = False) -> None: ...
 
 
 def _held_floating(manifests: Manifests, held: Mapping[str, object]) -> list[str]:
@@ -121,7 +142,11 @@ class Daemon:
         speaker: SpeakerLike,
         addresses: AddressSource,
         clock: Callable[[], float] = time.time,
+        restarting: frozenset[str] = frozenset(),
+        stop_requested: asyncio.Event | None = None,
     ) -> None:
+        """``restarting``: sessions that the last (graceful) stop left within their restart time
+        (from the restart record): they start with the Restart State bit (RFC 4724 §4.1)."""
         self._config = config
         self._settings_path = settings_path
         self._state_dir = state_dir
@@ -137,6 +162,11 @@ class Daemon:
         self._plan = build_plan(self._manifests, ledger, ())
         self._planned_at = clock()
         self.generation = 0
+        self._restarting = restarting
+        self._started = False
+        self._taking_over = False  # sessions starting now do so because a floating IP arrived
+        self.stop_requested = stop_requested if stop_requested is not None else asyncio.Event()
+        self.withdraw_on_stop = False
 
     # ------------------------------------------------------------------ reading
     @property
@@ -161,6 +191,7 @@ class Daemon:
     async def start(self) -> None:
         async with self._lock:
             actions = await self._apply(frozenset())
+            self._started = True
             _log.info(
                 "started",
                 sessions=len(self._plan.sessions),
@@ -171,7 +202,11 @@ class Daemon:
 
     async def addresses_changed(self) -> None:
         async with self._lock:
-            await self._apply(frozenset())
+            self._taking_over = True
+            try:
+                await self._apply(frozenset())
+            finally:
+                self._taking_over = False
 
     async def reload(self, reason: str) -> str:
         """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan."""
@@ -225,18 +260,33 @@ class Daemon:
         new_plan = build_plan(new, self._ledger, ())
         return frozenset(s.name for s in old_plan.sessions) - {s.name for s in new_plan.sessions}
 
-    async def reset_session(self, name: str, soft: bool) -> str:
+    async def reset_session(self, name: str, soft: bool, hard: bool = False) -> str:
+        """Soft: refresh both ways without closing. Otherwise close with Cease 6/4 and start again:
+        graceful by default (a graceful restart peer keeps our routes through the reset, RFC 8538
+        §5 leaves Administrative Reset to the operator), withdrawing with ``hard`` (Hard Reset)."""
         async with self._lock:
             desired = self._running.get(name)
             if desired is None:
                 raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
             if soft:
                 return self._soft_reset(name, desired.plan.peer_ip)
-            await self._speaker.remove_session(name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl")
+            await self._speaker.remove_session(
+                name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl", graceful=not hard
+            )
             self._running.pop(name)
             await self._start(desired)
-            _log.info("session_reset", session=name, peer=desired.plan.peer_ip)
-            return f"bgpsession {name} reset"
+            _log.info("session_reset", session=name, peer=desired.plan.peer_ip, hard=hard)
+            how = "hard reset: routes withdrawn" if hard else "reset (graceful restart: routes kept)"
+            return f"bgpsession {name} {how}"
+
+    def request_stop(self, withdraw: bool) -> str:
+        """``bgpctl stop``: end the process as SIGTERM does; ``withdraw``: every session withdraws
+        our routes at once (Hard Reset) and no restart is recorded."""
+        self.withdraw_on_stop = self.withdraw_on_stop or withdraw
+        self.stop_requested.set()
+        if withdraw:
+            return "bgpd stopping: every session withdraws its routes (Hard Reset)"
+        return "bgpd stopping: graceful restart peers keep our routes for the restart time"
 
     def _soft_reset(self, name: str, peer: str) -> str:
         """Refresh routes both ways without closing the session (see ``Speaker.refresh_session``)."""
@@ -254,12 +304,20 @@ class Daemon:
         )
         return f"bgpsession {name} soft-reset: routes re-sent for {resent}; {asked}"
 
-    async def stop(self) -> None:
-        """Cease 6/2 "bgpd stopping" on every session (bounded), then flush the ledger."""
+    async def stop(self, *, withdraw: bool = False) -> None:
+        """End every session (bounded), then flush the ledger. By default a restart: the restart
+        record is written first, then each session ends so that graceful restart peers keep our
+        routes (Cease 6/4 "bgpd restarting", no Hard Reset; a bare close without the N bit).
+        ``withdraw``: Cease 6/2 "bgpd stopping" as Hard Reset, and no restart record."""
         async with self._lock:
+            if withdraw:
+                self._forget_restart()
+            else:
+                self._record_restart()
+            text, graceful = (STOP_TEXT, False) if withdraw else (RESTART_TEXT, True)
             try:
                 async with asyncio.timeout(STOP_BUDGET):
-                    await self._speaker.close(STOP_TEXT)
+                    await self._speaker.close(text, graceful=graceful)
             except TimeoutError:
                 _log.warning("stop_timeout", budget_seconds=STOP_BUDGET)
             self._running.clear()
@@ -267,6 +325,34 @@ class Daemon:
                 self._commit_ledger()
 
     # ------------------------------------------------------------------ internals
+    def _record_restart(self) -> None:
+        """The restart record: every running session whose peer keeps our routes now (Established,
+        graceful restart negotiated), and the restart time it was given. A failed write costs only
+        the Restart State bit next time."""
+        helped = {
+            status.name
+            for status in self._speaker.states()
+            if status.established and status.graceful_restart is not None
+            if status.graceful_restart.peer_restart_time is not None
+        }
+        sessions = {name: d.config.restart_time for name, d in self._running.items() if name in helped}
+        try:
+            save_restart_record(self._state_dir, RestartRecord(self._clock(), sessions))
+        except OSError as err:
+            _log.error(
+                "restart_record_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err)
+            )
+            return
+        _log.info("restart_recorded", sessions=len(sessions), state_dir=str(self._state_dir))
+
+    def _forget_restart(self) -> None:
+        try:
+            clear_restart_record(self._state_dir)
+        except OSError as err:
+            _log.error(
+                "restart_record_remove_failed", state_dir=str(self._state_dir), error=err.strerror or str(err)
+            )
+
     async def _apply(self, dropped: frozenset[str]) -> list[Action]:
         held = self._addresses.held()
         plan = build_plan(self._manifests, self._ledger, _held_floating(self._manifests, held))
@@ -299,9 +385,9 @@ class Daemon:
         self._ledger_dirty = False
         _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
 
-    async def _start(self, desired: DesiredSession) -> None:
+    async def _start(self, desired: DesiredSession, *, restarting: bool = False) -> None:
         try:
-            await self._speaker.add_session(desired.config, desired.routes)
+            await self._speaker.add_session(desired.config, desired.routes, restarting=restarting)
         except (OSError, ValueError) as err:
             _log.error(
                 "session_start_failed",
@@ -318,20 +404,30 @@ class Daemon:
             local_ip=desired.plan.local_ip,
             routes=len(desired.routes),
             skipped=len(desired.export.skipped),
+            restarting=restarting,
         )
+
+    def _starts_restarting(self, name: str) -> bool:
+        """RFC 4724 §4.1 Restart State bit for a new session: at the first start, the sessions the
+        restart record names; later, every session that starts because its floating IP came to
+        this host (the same BGP identity, moved from another gateway: a takeover is its restart)."""
+        return name in self._restarting if not self._started else self._taking_over
 
     async def _execute(self, action: Action) -> None:
         if isinstance(action, StartSession):
-            await self._start(action.session)
+            name = action.session.plan.name
+            await self._start(action.session, restarting=self._starts_restarting(name))
         elif isinstance(action, StopSession):
             stopped = self._running.pop(action.name)
-            await self._speaker.remove_session(action.name, action.subcode, action.text)
+            await self._speaker.remove_session(
+                action.name, action.subcode, action.text, graceful=action.graceful
+            )
             _log.info("session_stopped", session=action.name, peer=stopped.plan.peer_ip, reason=action.text)
         elif isinstance(action, ResetSession):
             name = action.session.plan.name
             self._running.pop(name)
-            await self._speaker.remove_session(
-                name, CeaseSub.OTHER_CONFIGURATION_CHANGE, "configuration changed"
+            await self._speaker.remove_session(  # RFC 8538 §5: graceful; the peer keeps our routes
+                name, CeaseSub.OTHER_CONFIGURATION_CHANGE, "configuration changed", graceful=True
             )
             _log.info(
                 "session_reset", session=name, peer=action.session.plan.peer_ip, changed=list(action.changed)
@@ -421,13 +517,14 @@ async def _heartbeat(daemon: Daemon) -> None:
 async def serve(
     options: RunOptions, config: ConfigFile, loaded: Loaded, settings: Settings, ledger: Ledger
 ) -> int:
-    """Run until SIGTERM/SIGINT; returns the exit code."""
+    """Run until SIGTERM/SIGINT (or ``bgpctl stop``); returns the exit code."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_requested.set)
+    restarting = _restarting_sessions(options.state_dir)
 
     addresses: AddressSource
     if settings.local_addresses is not None:
@@ -449,6 +546,8 @@ async def serve(
         ledger=ledger,
         speaker=speaker,
         addresses=addresses,
+        restarting=restarting,
+        stop_requested=stop,
     )
     server = ControlServer(options.socket, commands(daemon))
     try:
@@ -483,8 +582,35 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await daemon.stop()
+        await daemon.stop(withdraw=daemon.withdraw_on_stop)
         await server.close()
         await addresses.close()
         _log.info("stopped")
     return 0
+
+
+def _restarting_sessions(state_dir: Path) -> frozenset[str]:
+    """The sessions a graceful stop left within their restart time (RFC 4724 §4.1), from the
+    restart record, which is used once: it is removed here whatever it said."""
+    try:
+        record = load_restart_record(state_dir)
+    except RestartRecordError as err:
+        _log.warning(
+            "restart_record_unusable", error=str(err), effect="starting without the Restart State bit"
+        )
+        record = None
+    if record is None:
+        return frozenset()
+    now = time.time()
+    restarting = record.restarting(now)
+    try:
+        clear_restart_record(state_dir)
+    except OSError as err:
+        _log.warning("restart_record_remove_failed", state_dir=str(state_dir), error=err.strerror or str(err))
+    _log.info(
+        "graceful_restart",
+        stopped_seconds_ago=round(max(0.0, now - record.stopped_at), 1),
+        restarting=sorted(restarting),
+        too_late=sorted(set(record.sessions) - restarting),
+    )
+    return restarting

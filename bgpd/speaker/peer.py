@@ -309,6 +309,7 @@ class PeerTask:
             stale_time=gr.stale_time,
             restart_state=fsm.restarting,
             peer_restart_time=peer.restart_time if peer is not None else None,
+            peer_restart_state=peer.restart_state if peer is not None else None,
             notification=negotiated.graceful_notification if negotiated is not None else None,
             peer_families=tuple(str(f) for f in sorted(negotiated.preserved_families)) if negotiated else (),
             stale_families=tuple(str(f) for f in sorted(fsm.stale)),

@@ -102,6 +102,7 @@ class GracefulRestartStatus:
     stale_time: float  # our bound on a restarted peer's stale routes
     restart_state: bool  # our OPENs carry the Restart State bit (we restarted; not Established yet)
     peer_restart_time: int | None  # from the peer's capability on the current connection
+    peer_restart_state: bool | None  # its Restart State bit: it says it restarted (RFC 4724 §3)
     notification: bool | None  # the N bit negotiated (None: no OPEN exchanged yet)
     peer_families: tuple[str, ...]  # families the peer preserves across its restarts (F bit)
     stale_families: tuple[str, ...]  # the peer is restarting: its routes of these are kept, stale
@@ -113,6 +114,7 @@ class GracefulRestartStatus:
             "staleTime": self.stale_time,
             "restartState": self.restart_state,
             "peerRestartTime": self.peer_restart_time,
+            "peerRestartState": self.peer_restart_state,
             "notification": self.notification,
             "peerFamilies": list(self.peer_families),
             "peerRestarting": bool(self.stale_families),

@@ -84,7 +84,8 @@ class FakeDaemon:
     """Handlers serving fixed data, recording the state-changing calls they get."""
 
     def __init__(self) -> None:
-        self.resets: list[tuple[str, bool]] = []
+        self.resets: list[tuple[str, bool, bool]] = []
+        self.stops: list[bool] = []
         self.reloads = 0
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.received_routes: list[dict[str, Any]] = []
@@ -132,8 +133,14 @@ class FakeDaemon:
         return {"message": "reloaded: 1 session added, 0 removed"}
 
     async def reset(self, args: Mapping[str, Any]) -> Any:
-        self.resets.append((require_str(args, "name"), optional_bool(args, "soft")))
+        self.resets.append(
+            (require_str(args, "name"), optional_bool(args, "soft"), optional_bool(args, "hard"))
+        )
         return None
+
+    async def stop(self, args: Mapping[str, Any]) -> Any:
+        self.stops.append(optional_bool(args, "withdraw"))
+        return {"message": "bgpd stopping"}
 
     def commands(self) -> dict[str, CommandSpec]:
         return {
@@ -144,6 +151,7 @@ class FakeDaemon:
             Command.DESCRIBE_SESSION: CommandSpec(self.describe),
             Command.RELOAD: CommandSpec(self.reload, privileged=True),
             Command.RESET_SESSION: CommandSpec(self.reset, privileged=True),
+            Command.STOP: CommandSpec(self.stop, privileged=True),
         }
 
 
@@ -255,7 +263,27 @@ async def test_reload_and_reset(sock: Path, daemon: FakeDaemon, capsys: pytest.C
     assert (code, out) == (0, "bgpsession s1 soft-reset\n")
     code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "reset", "bgpsession", "s2")
     assert (code, out) == (0, "bgpsession s2 reset\n")
-    assert daemon.resets == [("s1", True), ("s2", False)]
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "reset", "bgpsession", "s3", "--hard")
+    assert (code, out) == (0, "bgpsession s3 hard-reset\n")
+    assert daemon.resets == [("s1", True, False), ("s2", False, False), ("s3", False, True)]
+
+
+@pytest.mark.asyncio
+async def test_reset_is_soft_or_hard_not_both(sock: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        await _bgpctl(capsys, "--socket", str(sock), "reset", "bgpsession", "s1", "--soft", "--hard")
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_stop_graceful_or_withdrawing(
+    sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "stop")
+    assert (code, out) == (0, "bgpd stopping\n")
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "stop", "--withdraw")
+    assert code == 0 and daemon.stops == [False, True]
 
 
 @pytest.mark.asyncio

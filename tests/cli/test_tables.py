@@ -119,14 +119,14 @@ def test_advertised_routes_like_the_product() -> None:
 
 def test_received_routes_and_allocations() -> None:
     received = [
-        {"session": "s1", "prefix": "0.0.0.0/0", "nextHop": "10.0.1.254", "metric": None, "asPath": [65000]}
+        {"session": "s1", "prefix": "0.0.0.0/0", "nextHop": "10.0.1.254", "metric": None, "asPath": [65000]},
+        {"session": "s1", "prefix": "10.0.0.0/8", "nextHop": "10.0.1.254", "metric": 5, "stale": True},
     ]
-    assert table_for("bgpreceivedroutes", received, NOW).splitlines()[1].split() == [
-        "s1",
-        "0.0.0.0/0",
-        "10.0.1.254",
-    ]
-    wide = table_for("bgpreceivedroutes", received, NOW, wide=True).splitlines()
+    lines = table_for("bgpreceivedroutes", received, NOW).splitlines()
+    assert lines[0].split() == ["SESSION", "PREFIX", "NEXT", "HOP", "METRIC", "STALE"]
+    assert lines[1].split() == ["s1", "0.0.0.0/0", "10.0.1.254", "no"]
+    assert lines[2].split() == ["s1", "10.0.0.0/8", "10.0.1.254", "5", "yes"]  # kept over a peer's restart
+    wide = table_for("bgpreceivedroutes", received[:1], NOW, wide=True).splitlines()
     assert wide[1].endswith("<none>   65000")
     allocations = [
         {

@@ -10,9 +10,25 @@ from bgpd.daemon.host.addrwatch import AddressEvent
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
 from bgpd.speaker import ReceivedRoute, SessionConfig, SessionNotEstablishedError, SessionStatus, SoftReset
+from bgpd.speaker.status import GracefulRestartStatus
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
+    """As the speaker reports it; an Established session negotiated graceful restart when on."""
+    graceful = None
+    if config.graceful_restart:
+        up = fsm_state == "Established"
+        graceful = GracefulRestartStatus(
+            restart_time=config.restart_time,
+            stale_time=config.stale_time,
+            restart_state=False,
+            peer_restart_time=120 if up else None,
+            peer_restart_state=False if up else None,
+            notification=True if up else None,
+            peer_families=("ipv4-unicast",) if up else (),
+            stale_families=(),
+            stale_routes=0,
+        )
     return SessionStatus(
         name=config.name,
         local_ip=str(config.local_ip),
@@ -34,6 +50,7 @@ def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0)
         last_received=None,
         history=(),
         last_report=time.time(),
+        graceful_restart=graceful,
     )
 
 
@@ -45,19 +62,29 @@ class FakeSpeaker:
     routes: dict[str, frozenset[Route]] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     closed_with: str | None = None
-    not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
+    not_established: set[str] = field(default_factory=set)  # sessions reported down (Active)
     unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
+    restarting: list[str] = field(default_factory=list)  # sessions started with the Restart State bit
+    graceful: dict[str, bool] = field(default_factory=dict)  # the last stop of each session: graceful?
+    closed_graceful: bool | None = None
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] = (), *, restarting: bool = False
+    ) -> None:
         assert config.name not in self.sessions
         self.sessions[config.name] = config
         self.routes[config.name] = frozenset(routes)
         self.calls.append(("add", config.name))
+        if restarting:
+            self.restarting.append(config.name)
 
-    async def remove_session(self, name: str, subcode: int = 3, text: str = "") -> None:
+    async def remove_session(
+        self, name: str, subcode: int = 3, text: str = "", *, graceful: bool = False
+    ) -> None:
         del self.sessions[name]
         del self.routes[name]
         self.calls.append(("remove", name, str(subcode), text))
+        self.graceful[name] = graceful
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None:
         assert name in self.sessions
@@ -79,15 +106,19 @@ class FakeSpeaker:
         return SoftReset(resent=families, requested=families[:1])
 
     def states(self) -> list[SessionStatus]:
-        return [status(c, sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())]
+        return [
+            status(c, "Active" if n in self.not_established else "Established", sent=len(self.routes[n]))
+            for n, c in sorted(self.sessions.items())
+        ]
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return [
             ReceivedRoute(name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,))
         ]
 
-    async def close(self, text: str = "") -> None:
+    async def close(self, text: str = "", *, graceful: bool = False) -> None:
         self.closed_with = text
+        self.closed_graceful = graceful
         self.sessions.clear()
         self.routes.clear()
 

@@ -109,6 +109,7 @@ def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
 class _Control:
     def __init__(self) -> None:
         self.snap = snapshot()
+        self.stopped: list[bool] = []
 
     def snapshot(self) -> Snapshot:
         return self.snap
@@ -119,8 +120,12 @@ class _Control:
     async def reload(self, reason: str) -> str:
         return f"reloaded because {reason}"
 
-    async def reset_session(self, name: str, soft: bool) -> str:
+    async def reset_session(self, name: str, soft: bool, hard: bool = False) -> str:
         return f"reset {name}"
+
+    def request_stop(self, withdraw: bool) -> str:
+        self.stopped.append(withdraw)
+        return "stopping"
 
 
 @pytest.mark.asyncio
@@ -134,6 +139,21 @@ async def test_commands_over_a_real_socket_with_bgpctl(short_dir: Path) -> None:
         assert code == 0
         missing = ["--socket", str(sock), "reset", "bgpsession", "10.0.3.254-node-02"]
         assert await loop.run_in_executor(None, bgpctl, missing) == 1
+
+
+@pytest.mark.asyncio
+async def test_stop_and_reset_arguments() -> None:
+    control = _Control()
+    table = commands(control)
+    assert await table[Command.STOP].handler({"withdraw": True}) == {"message": "stopping"}
+    assert await table[Command.STOP].handler({}) == {"message": "stopping"}
+    assert control.stopped == [True, False]
+    with pytest.raises(ControlError) as both:
+        await table[Command.RESET_SESSION].handler({"name": "10.0.1.254-node-01", "soft": True, "hard": True})
+    assert both.value.code is ErrorCode.INVALID_ARGUMENT
+    with pytest.raises(ControlError) as unknown:
+        await table[Command.STOP].handler({"hard": True})
+    assert unknown.value.code is ErrorCode.INVALID_ARGUMENT
 
 
 def test_sessions_by_name_and_unknown_name() -> None:

@@ -98,11 +98,12 @@ def test_a_per_peer_timer_change_resets_only_that_peer() -> None:
     )
 
 
-def test_a_floating_ip_leaving_stops_its_sessions_with_an_administrative_shutdown() -> None:
+def test_a_floating_ip_leaving_stops_its_sessions_gracefully() -> None:
+    """The session goes on from the floating IP's new holder: the peer is to keep the routes."""
     actions = reconcile(desired(), desired(held=("10.0.1.100",)))
-    assert [(a.name, a.subcode) for a in actions if isinstance(a, StopSession)] == [
-        ("10.0.1.254-node-02", CeaseSub.ADMINISTRATIVE_SHUTDOWN),
-        ("10.0.3.254-node-02", CeaseSub.ADMINISTRATIVE_SHUTDOWN),
+    assert [(a.name, a.subcode, a.graceful) for a in actions if isinstance(a, StopSession)] == [
+        ("10.0.1.254-node-02", CeaseSub.ADMINISTRATIVE_RESET, True),
+        ("10.0.3.254-node-02", CeaseSub.ADMINISTRATIVE_RESET, True),
     ]
     assert len(actions) == 2
     assert "10.0.3.100 left this host" in actions[0].text  # type: ignore[union-attr]
@@ -112,8 +113,8 @@ def test_a_session_dropped_by_the_configuration_is_stopped_as_deconfigured() -> 
     old = desired()
     new = {k: v for k, v in old.items() if not k.startswith("10.0.3.254")}
     actions = reconcile(old, new, dropped_by_config=frozenset({"10.0.3.254-node-01", "10.0.3.254-node-02"}))
-    assert [(type(a), a.subcode) for a in actions if isinstance(a, StopSession)] == [
-        (StopSession, CeaseSub.PEER_DECONFIGURED)
+    assert [(type(a), a.subcode, a.graceful) for a in actions if isinstance(a, StopSession)] == [
+        (StopSession, CeaseSub.PEER_DECONFIGURED, False)  # withdraws: Hard Reset with the N bit
     ] * 2
     assert len(actions) == 2
 

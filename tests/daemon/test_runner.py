@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.daemon.handlers import ReloadRejectedError, describe_session_data, sessions_data
-from bgpd.daemon.host.statefile import LEDGER_FILE, load_ledger
+from bgpd.daemon.host.statefile import (
+    LEDGER_FILE,
+    RestartRecord,
+    load_ledger,
+    load_restart_record,
+    save_restart_record,
+)
 from bgpd.daemon.inputs import ConfigFile
-from bgpd.daemon.runner import STOP_TEXT, Daemon
+from bgpd.daemon.runner import RESTART_TEXT, STOP_TEXT, Daemon
 from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger
 from bgpd.wire.constants import CeaseSub
@@ -20,7 +28,12 @@ from tests.daemon._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, w
 
 
 def make(
-    tmp_path: Path, text: str = SINGLE, settings: Path | None = None
+    tmp_path: Path,
+    text: str = SINGLE,
+    settings: Path | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    restarting: frozenset[str] = frozenset(),
 ) -> tuple[Daemon, FakeSpeaker, FixedAddresses, Path]:
     path = tmp_path / "cluster.yaml"
     path.write_text(text, encoding="utf-8")
@@ -36,6 +49,8 @@ def make(
         ledger=Ledger.empty(),
         speaker=speaker,
         addresses=addresses,
+        clock=clock,
+        restarting=restarting,
     )
     return daemon, speaker, addresses, path
 
@@ -138,9 +153,10 @@ async def test_floating_ip_leaving_and_returning_stops_and_restarts_its_sessions
     del addresses.addresses["10.0.3.100"]
     await daemon.addresses_changed()
     assert sorted(c[:3] for c in speaker.calls) == [
-        ("remove", "10.0.1.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_SHUTDOWN))),
-        ("remove", "10.0.3.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_SHUTDOWN))),
+        ("remove", "10.0.1.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_RESET))),
+        ("remove", "10.0.3.254-node-02", str(int(CeaseSub.ADMINISTRATIVE_RESET))),
     ]
+    assert speaker.graceful == {"10.0.1.254-node-02": True, "10.0.3.254-node-02": True}
     away = [s for s in sessions_data(daemon.snapshot()) if "not run on this host" in (s["lastError"] or "")]
     assert sorted(s["name"] for s in away) == ["10.0.1.254-node-02", "10.0.3.254-node-02"]
     assert all(s["state"] == "NotEstablished" for s in away)
@@ -148,15 +164,48 @@ async def test_floating_ip_leaving_and_returning_stops_and_restarts_its_sessions
     addresses.addresses["10.0.3.100"] = SEGMENTS["10.0.3.100"]
     await daemon.addresses_changed()
     assert sorted(speaker.calls) == [("add", "10.0.1.254-node-02"), ("add", "10.0.3.254-node-02")]
+    # a takeover: the same BGP identity restarting here, so the Restart State bit (RFC 4724 §4.1)
+    assert sorted(speaker.restarting) == ["10.0.1.254-node-02", "10.0.3.254-node-02"]
 
 
 @pytest.mark.asyncio
-async def test_stop_sends_bgpd_stopping_and_leaves_a_ledger(tmp_path: Path) -> None:
+async def test_stop_is_a_graceful_restart_and_leaves_the_ledger_and_a_restart_record(tmp_path: Path) -> None:
+    now = [100.0]
+    daemon, speaker, _, _ = make(tmp_path, clock=lambda: now[0])
+    await daemon.start()
+    speaker.not_established.add("10.0.1.254-node-02")  # its peer keeps nothing of ours
+    running = sorted(set(speaker.sessions) - speaker.not_established)
+    now[0] = 200.0
+    await daemon.stop()
+    assert speaker.closed_with == RESTART_TEXT == "bgpd restarting"
+    assert speaker.closed_graceful is True
+    assert len(json.loads((tmp_path / "state" / LEDGER_FILE).read_text())["nodes"]) == 4
+    record = load_restart_record(tmp_path / "state")
+    assert record is not None and record.stopped_at == 200.0
+    assert record.sessions == dict.fromkeys(running, 120)
+
+
+@pytest.mark.asyncio
+async def test_stop_that_withdraws_sends_hard_reset_and_forgets_any_restart(tmp_path: Path) -> None:
+    save_restart_record(tmp_path / "state", RestartRecord(1.0, {"x": 120}))
     daemon, speaker, _, _ = make(tmp_path)
     await daemon.start()
-    await daemon.stop()
-    assert speaker.closed_with == STOP_TEXT == "bgpd stopping"
-    assert len(json.loads((tmp_path / "state" / LEDGER_FILE).read_text())["nodes"]) == 4
+    assert daemon.request_stop(withdraw=True).startswith("bgpd stopping: every session withdraws")
+    assert daemon.stop_requested.is_set() and daemon.withdraw_on_stop
+    await daemon.stop(withdraw=daemon.withdraw_on_stop)
+    assert (speaker.closed_with, speaker.closed_graceful) == (STOP_TEXT, False)
+    assert STOP_TEXT == "bgpd stopping"
+    assert load_restart_record(tmp_path / "state") is None
+
+
+@pytest.mark.asyncio
+async def test_a_restart_starts_the_recorded_sessions_with_the_restart_state_bit(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path, restarting=frozenset({"10.0.1.254-node-01", "gone-session"}))
+    await daemon.start()
+    assert speaker.restarting == ["10.0.1.254-node-01"]
+    speaker.calls.clear()
+    await daemon.reset_session("10.0.1.254-node-01", soft=False)  # a later start is no restart
+    assert speaker.restarting == ["10.0.1.254-node-01"]
 
 
 @pytest.mark.asyncio
@@ -164,11 +213,16 @@ async def test_hard_reset_restarts_one_session(tmp_path: Path) -> None:
     daemon, speaker, _, _ = make(tmp_path)
     await daemon.start()
     speaker.calls.clear()
-    await daemon.reset_session("10.0.1.254-node-01", soft=False)
+    message = await daemon.reset_session("10.0.1.254-node-01", soft=False)
     assert speaker.calls == [
         ("remove", "10.0.1.254-node-01", str(int(CeaseSub.ADMINISTRATIVE_RESET)), "reset by bgpctl"),
         ("add", "10.0.1.254-node-01"),
     ]
+    assert speaker.graceful == {"10.0.1.254-node-01": True}  # the peer keeps our routes through it
+    assert "graceful restart: routes kept" in message
+    message = await daemon.reset_session("10.0.1.254-node-01", soft=False, hard=True)
+    assert speaker.graceful == {"10.0.1.254-node-01": False}  # Hard Reset: withdrawn at once
+    assert "hard reset: routes withdrawn" in message
 
 
 @pytest.mark.asyncio

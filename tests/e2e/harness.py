@@ -37,6 +37,7 @@ class Cluster:
         self.settings = workdir / "bgpd.yaml"
         self.socket = workdir / "bgpd.sock"
         self.log = workdir / "bgpd.log"
+        self.state_dir = workdir / "state"
         self.text = to_loopback(EXAMPLE.read_text(encoding="utf-8"))
         self.routers = routers_for(self.text)
         self.port = free_port()
@@ -53,15 +54,20 @@ class Cluster:
         )
         for router in self.routers:
             await self.tors.add_session(router_config(router, self.port))
-        command = [sys.executable, "-m", "bgpd", "run", "--config", str(self.config)]
-        command += ["--settings", str(self.settings), "--state-dir", str(self.workdir / "state")]
-        command += ["--socket", str(self.socket)]
-        with self.log.open("wb") as log:
-            env = {**os.environ, **self.env} if self.env is not None else None
-            self.daemon = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        self.start_daemon()
         for router in self.routers:
             await self.wait_router(router, lambda s: s.established and s.prefixes_received == 4)
         return self
+
+    def start_daemon(self) -> None:
+        """Start ``bgpd run`` (again, after it stopped: the same files and state directory)."""
+        assert self.daemon is None or self.daemon.poll() is not None, "bgpd runs already"
+        command = [sys.executable, "-m", "bgpd", "run", "--config", str(self.config)]
+        command += ["--settings", str(self.settings), "--state-dir", str(self.state_dir)]
+        command += ["--socket", str(self.socket)]
+        with self.log.open("ab") as log:
+            env = {**os.environ, **self.env} if self.env is not None else None
+            self.daemon = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
 
     async def __aexit__(self, *exc: object) -> None:
         if self.daemon is not None and self.daemon.poll() is None:

@@ -50,7 +50,8 @@ def test_demo_runs_the_example_and_exits_zero() -> None:
         "tor2": [("222.2.2.0/24", "127.0.3.11"), ("222.2.3.0/24", "127.0.3.21")],
     }
     assert len(received) == 4
-    assert out.count('Cease / Administrative Shutdown: "bgpd stopping"') == 2
+    assert out.count('Cease / Administrative Reset: "bgpd restarting"') == 2
+    assert out.count("it keeps 2 routes, stale, for bgpd's return (graceful restart)") == 2
     assert out.rstrip().endswith("bgpd demo: OK")
 
 

@@ -144,7 +144,7 @@ async def test_a_peer_asn_change_resets_only_that_peers_sessions(short_dir: Path
         assert cluster.counters("tor1")["flaps"] == 0
 
 
-async def test_sigterm_sends_cease_and_exits_zero_within_two_seconds(short_dir: Path) -> None:
+async def test_sigterm_restarts_gracefully_and_exits_zero_within_two_seconds(short_dir: Path) -> None:
     async with Cluster(short_dir) as cluster:
         assert cluster.daemon is not None
         started = time.monotonic()
@@ -156,10 +156,13 @@ async def test_sigterm_sends_cease_and_exits_zero_within_two_seconds(short_dir: 
         for router in cluster.routers:
             status = await cluster.wait_router(router, lambda s: s.last_received is not None)
             assert status.last_received is not None
-            assert (status.last_received.code, status.last_received.subcode) == (6, 2)
-            assert "bgpd stopping" in status.last_received.text
+            # graceful restart with the N bit: a Cease that is no Hard Reset, the routes stay (stale)
+            assert (status.last_received.code, status.last_received.subcode) == (6, 4)
+            assert status.last_received.text == 'Cease / Administrative Reset: "bgpd restarting"'
+            assert status.prefixes_received == 4
         assert not cluster.socket.exists()
         assert (short_dir / "state" / "pod-cidr-ledger.json").exists()
+        assert (short_dir / "state" / "graceful-restart.json").exists()
 
 
 async def _poll(probe: Callable[[], bool], what: str) -> None:
@@ -187,15 +190,22 @@ async def test_received_routes_describe_and_a_hard_reset_through_bgpctl(short_di
             "metric": 5,
             "family": "ipv4-unicast",
             "asPath": [65002],
+            "stale": False,
         }
         detail = cluster.ctl(Command.DESCRIBE_SESSION, {"name": "127.0.1.254-node-01"})
         assert detail["fsmState"] == "Established" and detail["peer"] == "bgppeer1"
         assert len(detail["routes"]["announced"]) == 4 and detail["routes"]["segment"] == "127.0.0.0/8"
         reply = cluster.ctl(Command.RESET_SESSION, {"name": "127.0.1.254-node-01"})
-        assert reply == {"message": "bgpsession 127.0.1.254-node-01 reset"}
+        assert reply == {"message": "bgpsession 127.0.1.254-node-01 reset (graceful restart: routes kept)"}
         status = await cluster.wait_router(tor1, lambda s: s.last_received is not None)
         assert status.last_received is not None
         assert (status.last_received.code, status.last_received.subcode) == (6, CeaseSub.ADMINISTRATIVE_RESET)
+        await cluster.wait_router(tor1, lambda s: s.established and s.prefixes_received == 4)
+        assert cluster.counters("tor1")["peerRestarts"] == 1  # the router kept our routes through it
+        reply = cluster.ctl(Command.RESET_SESSION, {"name": "127.0.1.254-node-01", "hard": True})
+        assert reply == {"message": "bgpsession 127.0.1.254-node-01 hard reset: routes withdrawn"}
+        status = await cluster.wait_router(tor1, lambda s: s.last_received.subcode == CeaseSub.HARD_RESET)  # type: ignore[union-attr]
+        assert status.counters["peerRestarts"] == 1  # RFC 8538: Hard Reset, the routes went at once
         await cluster.wait_router(tor1, lambda s: s.established and s.prefixes_received == 4)
         assert cluster.counters("tor2")["flaps"] == 0
 
