@@ -56,11 +56,11 @@ from bgpd.fsm import (
     resolve_collision,
 )
 from bgpd.logs import session_logger
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.adj_rib_in import AdjRibIn
 from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.status import (
     NotificationRecord,

@@ -19,8 +19,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener, RateLimitedLog
 from bgpd.speaker.peer import PeerTask
