@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from bgpd.daemon.host.addrwatch import HostAddress
-from bgpd.daemon.inputs import StaticAddresses, covering_prefix
+from bgpd.daemon.inputs import StaticAddresses, covering_prefix, held_now
 from bgpd.plan.settings import LocalAddress, parse_settings
 
 
@@ -64,3 +64,15 @@ async def test_a_prefix_in_the_settings_is_the_segment_and_plain_entries_keep_th
     assert held["127.0.3.100"] == ipaddress.ip_network("127.0.3.0/24")
     assert held["127.0.5.100"] is not None and held["127.0.5.100"].prefixlen < 24  # lo's covering prefix
     await source.close()
+
+
+def test_held_now_is_what_bgpd_run_starts_from() -> None:
+    # No entries: every host address with its interface prefix (what address watching reports).
+    host = {str(a.address): a.prefix for a in held_now(None)}
+    assert host["127.0.0.1"] == ipaddress.ip_network("127.0.0.0/8")
+    # Entries: as given when they carry a prefix; plain ones take the covering host prefix.
+    entries = [LocalAddress.parse("127.0.1.100/24"), LocalAddress.parse("127.0.3.100")]
+    assert held_now(entries) == (
+        LocalAddress(ipaddress.ip_address("127.0.1.100"), ipaddress.ip_network("127.0.1.0/24")),
+        LocalAddress(ipaddress.ip_address("127.0.3.100"), ipaddress.ip_network("127.0.0.0/8")),
+    )
