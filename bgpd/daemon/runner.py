@@ -163,13 +163,13 @@ class Daemon:
     # ------------------------------------------------------------------ changing
     async def start(self) -> None:
         async with self._lock:
-            actions = await self._apply()
+            changes = await self._apply()
             _log.info(
                 "started",
                 sessions=len(self._plan.sessions),
                 running=sorted(self._running),
                 routes=len(self._plan.routes),
-                actions=len(actions),
+                changes=len(changes),
             )
 
     async def addresses_changed(self) -> None:
@@ -210,8 +210,8 @@ class Daemon:
         self._manifests, self._settings = loaded.manifests, settings
         self.generation += 1
         structlog.contextvars.bind_contextvars(generation=self.generation)
-        actions = await self._apply()
-        summary = _summary(actions)
+        changes = await self._apply()
+        summary = _summary(changes)
         old_nodes = {n.name for n in old_manifests.nodes}
         new_nodes = {n.name for n in loaded.manifests.nodes}
         _log.info(

@@ -138,6 +138,13 @@ class Lab:
         self.daemon = self.gateway.spawn("bgpd", argv)
         wait_for(self.socket.exists, WAIT, "bgpd's control socket")
 
+    def wait_established(self, session: dict[str, Any]) -> None:
+        router = self.routers[session["peerIP"]]
+        if isinstance(router, GoBgpPeer):
+            router.wait_established(session["localIP"], WAIT)
+        else:
+            router.wait_established(_protocol(session), WAIT)
+
     def received(self, session: dict[str, Any]) -> dict[str, str]:
         """prefix → next hop, as the ToR holds them from ``session``'s floating IP."""
         router = self.routers[session["peerIP"]]
@@ -188,6 +195,7 @@ def test_the_plan_is_what_the_tors_receive_and_bgpctl_reports(
     lab.start_routers()
     lab.start_bgpd()
     for session in on_link:
+        lab.wait_established(session)
         expected = _expected(session)
         try:
             wait_for(lambda s=session, e=expected: lab.received(s) == e, WAIT, session["name"])
