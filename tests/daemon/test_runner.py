@@ -290,3 +290,21 @@ async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_
     await daemon.reload("retry")
     assert speaker.calls == [("reconfigure", "10.0.1.254-node-01")]
     assert speaker.sessions["10.0.1.254-node-01"].port == 1179
+
+
+@pytest.mark.asyncio
+async def test_a_next_hop_policy_change_only_sends_routes_and_describe_follows(tmp_path: Path) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    settings.write_text('peers:\n  "10.0.3.254":\n    offSegmentNextHop: self\n', encoding="utf-8")
+    assert "2 sessions updated" in await daemon.reload("test")
+    assert sorted(speaker.calls) == [("routes", "10.0.3.254-node-01"), ("routes", "10.0.3.254-node-02")]
+    assert {str(r.path.next_hop) for r in speaker.routes["10.0.3.254-node-01"]} == {"10.0.1.100"}
+    detail = describe_session_data(daemon.snapshot(), "10.0.3.254-node-01")
+    assert detail["routes"]["offSegmentNextHop"] == "self"
+    speaker.calls.clear()
+    assert "no change" in await daemon.reload("again")
+    assert speaker.calls == []
