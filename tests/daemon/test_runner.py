@@ -40,6 +40,16 @@ def make(
     return daemon, speaker, addresses, path
 
 
+async def started_with_settings(tmp_path: Path) -> tuple[Daemon, FakeSpeaker, Path]:
+    """A started daemon that reads ``bgpd.yaml`` (holdTime 90), its speaker's calls cleared."""
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    return daemon, speaker, settings
+
+
 @pytest.mark.asyncio
 async def test_start_runs_every_held_session_and_commits_the_ledger(tmp_path: Path) -> None:
     daemon, speaker, _, _ = make(tmp_path)
@@ -205,11 +215,7 @@ async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow
 
 @pytest.mark.asyncio
 async def test_a_settings_change_of_one_peers_timers_resets_only_that_peer(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text(
         'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    holdTime: 9\n', encoding="utf-8"
     )
@@ -221,11 +227,7 @@ async def test_a_settings_change_of_one_peers_timers_resets_only_that_peer(tmp_p
 
 @pytest.mark.asyncio
 async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text("defaults:\n  holdTime: 2\n", encoding="utf-8")
     with pytest.raises(ReloadRejectedError) as caught:
         await daemon.reload("test")
@@ -249,11 +251,7 @@ async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) ->
 async def test_a_connection_level_settings_change_reconfigures_without_a_flap(
     tmp_path: Path, setting: str, field: str, value: object
 ) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text(
         f'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    {setting}\n', encoding="utf-8"
     )
@@ -272,10 +270,8 @@ async def test_a_connection_level_settings_change_reconfigures_without_a_flap(
 
 @pytest.mark.asyncio
 async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, path = make(tmp_path, settings=settings)
-    await daemon.start()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
+    path = tmp_path / "cluster.yaml"
     speaker.unreconfigurable = {"10.0.1.254-node-01"}
     settings.write_text(
         'defaults:\n  holdTime: 90\npeers:\n  "10.0.1.254":\n    port: 1179\n', encoding="utf-8"
@@ -294,11 +290,7 @@ async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_
 
 @pytest.mark.asyncio
 async def test_a_next_hop_policy_change_only_sends_routes_and_describe_follows(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text('peers:\n  "10.0.3.254":\n    offSegmentNextHop: self\n', encoding="utf-8")
     assert "2 sessions updated" in await daemon.reload("test")
     assert sorted(speaker.calls) == [("routes", "10.0.3.254-node-01"), ("routes", "10.0.3.254-node-02")]
