@@ -129,14 +129,14 @@ def our_gr(open_message: object) -> GracefulRestart | None:
             ),
         ),
         (
-            GracefulRestartConfig(restart_time=30, notification=False),
+            dataclasses.replace(GR, restart_time=30, notification=False),
             False,
             GracefulRestart(
                 False, False, 30, (GracefulRestartFamily(1, 1, True), GracefulRestartFamily(2, 1, True))
             ),
         ),
         (
-            GracefulRestartConfig(forwarding_preserved=False),
+            dataclasses.replace(GR, forwarding_preserved=False),
             True,
             GracefulRestart(
                 True, True, 120, (GracefulRestartFamily(1, 1, False), GracefulRestartFamily(2, 1, False))
@@ -195,13 +195,13 @@ HARD = (ErrorCode.CEASE, CeaseSub.HARD_RESET)
         (GR_N, dataclasses.replace(CFG, graceful_restart=None), True, (6, 4)),  # ours off
         (
             GR_N,
-            dataclasses.replace(CFG, graceful_restart=GracefulRestartConfig(notification=False)),
+            dataclasses.replace(CFG, graceful_restart=dataclasses.replace(GR, notification=False)),
             True,
             None,
         ),
         (
             GR_N,
-            dataclasses.replace(CFG, graceful_restart=GracefulRestartConfig(notification=False)),
+            dataclasses.replace(CFG, graceful_restart=dataclasses.replace(GR, notification=False)),
             False,
             (6, 4),
         ),
@@ -505,7 +505,7 @@ def test_restart_between_two_sessions() -> None:
     """A restarts gracefully (N bit both sides); B keeps A's routes stale; the new A (R bit) comes
     back, sends End-of-RIB per family, and B sweeps what A did not re-send."""
     a = Session(dataclasses.replace(CFG_A, graceful_restart=GR))
-    b = Session(dataclasses.replace(CFG_B, graceful_restart=GracefulRestartConfig(restart_time=90)))
+    b = Session(dataclasses.replace(CFG_B, graceful_restart=dataclasses.replace(GR, restart_time=90)))
     pair = Pair(a, b)
     pair.feed("a", ManualStart())
     pair.feed("b", ManualStart(passive=True))

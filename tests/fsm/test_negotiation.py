@@ -27,7 +27,7 @@ from bgpd.wire.update import Update
 
 from ._helpers import CFG_A, PEER_OPEN, notifications, received_count, session_in
 
-GR_CONFIG = GracefulRestartConfig()
+GR_CONFIG = GracefulRestartConfig(restart_time=120, stale_time=360.0)
 GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True), GracefulRestartFamily(2, 1, True)))
 PEER_GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True),))
 

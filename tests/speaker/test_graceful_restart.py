@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
 from bgpd.speaker import Speaker
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.status import SessionStatus
 from bgpd.wire import Keepalive, Message, Notification, Open, Update
 from bgpd.wire.attributes import AsSegment, Attributes, MpReach
