@@ -30,9 +30,11 @@ WAIT = 10.0  # upper bound for anything that should take milliseconds
 
 
 class Cluster:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, defaults: str = "") -> None:
+        """``defaults``: more lines under the settings' ``defaults`` (indented two spaces)."""
         self.workdir = workdir
         self.env = env
+        self.defaults = defaults
         self.config = workdir / "cluster.yaml"
         self.settings = workdir / "bgpd.yaml"
         self.socket = workdir / "bgpd.sock"
@@ -48,7 +50,7 @@ class Cluster:
         self.write(self.text)
         floating = "127.0.1.100, 127.0.3.100"
         self.settings.write_text(
-            f"defaults:\n  port: {self.port}\n  connectRetryTime: 1\n  holdTime: 9\n"
+            f"defaults:\n  port: {self.port}\n  connectRetryTime: 1\n  holdTime: 9\n{self.defaults}"
             f"localAddresses: [{floating}]\nlog:\n  format: json\n",
             encoding="utf-8",
         )

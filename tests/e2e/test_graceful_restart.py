@@ -134,6 +134,25 @@ async def test_kill_and_restart_within_the_restart_time_loses_no_route(short_dir
         assert all(w.missing == [] and len(w.must_stay) == 4 for w in watches.values())
 
 
+async def test_a_start_after_the_restart_time_is_no_restart(short_dir: Path) -> None:
+    """gracefulRestart.restartTime: 2: the routers drop the stale routes after 2 s (RFC 4724 §4.2);
+    a start after that is a fresh one (no Restart State bit), and says which sessions were too late."""
+    async with Cluster(short_dir, defaults="  gracefulRestart:\n    restartTime: 2\n") as cluster:
+        assert await _stop(cluster) == 0
+        for router in cluster.routers:
+            gone = await cluster.wait_router(router, lambda s: s.prefixes_received == 0)
+            assert gone.counters["staleRoutesDeleted"] == 4  # the restart time ran out
+        cluster.start_daemon()
+        for router in cluster.routers:
+            back = await cluster.wait_router(router, lambda s: s.established and s.prefixes_received == 4)
+            assert _gr(back)["peerRestartState"] is False and _gr(back)["peerRestartTime"] == 2
+        event = await cluster.wait_log("graceful_restart")
+        assert event["restarting"] == [] and event["too_late"] == [
+            "127.0.1.254-node-01",
+            "127.0.3.254-node-02",
+        ]
+
+
 async def test_stop_withdraw_drops_every_route_at_once(short_dir: Path) -> None:
     """``bgpctl stop --withdraw``: Hard Reset (RFC 8538 §3) standing for the Administrative
     Shutdown "bgpd stopping"; the routers drop our routes at once; no restart is recorded."""
