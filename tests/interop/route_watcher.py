@@ -17,11 +17,13 @@ How each router is read, and why (measured here, 2-core machine under load):
   last took a path, so freshness is visible too.
 - **GoBGP**: ``gobgp -j global rib`` costs ≈30 ms per call (a Go process start plus a gRPC dial)
   and answers one family, so two families every 50 ms would keep a core busy and disturb what is
-  measured. Instead the table is mirrored from ``gobgp -j monitor global rib --current``, which
-  GoBGP pushes as each best path changes (both families in one stream, ≈15 ms after the change),
-  seeded by one full read per family once the stream is up; a sample reads the mirror. The mirror
-  carries GoBGP's own ``stale`` flag and the arrival time of each path. ``verify`` compares the
-  mirror with a fresh full read, so a monitor that missed an event cannot hide a loss.
+  measured. Instead the table is mirrored from GoBGP's own event streams (``gobgp -j monitor``,
+  ≈15 ms after each change, both families in one stream), seeded by one full read per family once
+  the streams are up; a sample reads the mirror. The best-path stream gives presence, next hop and
+  withdrawals, the adj-in stream the arrival of each path the neighbor sends (so freshness), and a
+  full read every 0.5 s GoBGP's ``stale`` flags, which no stream reports (``GoBgpSource``).
+  ``verify`` compares the mirror with a fresh full read, so a stream that missed an event cannot
+  hide a loss.
 
 Bounded: a watcher stops by itself after ``max_duration`` seconds or ``max_samples`` samples per
 source (``truncated`` says so), every read has a timeout, and the helper processes it starts
@@ -37,8 +39,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import IO, Protocol
+from dataclasses import dataclass, field, replace
+from typing import IO, Any, Protocol
 
 from tests.interop.netlab import (
     BirdControl,
@@ -64,6 +66,7 @@ class RoutePath:
     next_hop: str
     stale: bool | None = None  # None: the router does not tell
     since: float | None = None  # when the router took it (time.monotonic scale), when it tells
+    source: str = ""  # the neighbor (GoBGP) or protocol (BIRD) it came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,68 +150,119 @@ class LineStream:
 # -- sources -------------------------------------------------------------------------------------------
 
 
-def _gobgp_paths(paths: Iterable[Mapping[str, object]], at: float | None = None) -> tuple[RoutePath, ...]:
-    ordered = sorted(paths, key=lambda p: not p.get("best", False))  # best first, as BIRD lists them
-    return tuple(RoutePath(gobgp_next_hop(dict(p)) or "", bool(p.get("stale", False)), at) for p in ordered)
+def _gobgp_path(path: Mapping[str, Any], at: float | None = None) -> RoutePath:
+    return RoutePath(
+        gobgp_next_hop(dict(path)) or "", bool(path.get("stale", False)), at, str(path.get("neighbor-ip", ""))
+    )
 
 
 class GoBgpSource:
-    """GoBGP's Loc-RIB, mirrored from its monitor stream (see the module docstring)."""
+    """GoBGP's Loc-RIB, mirrored from its event streams (see the module docstring).
 
-    def __init__(self, peer: GoBgpPeer, families: Sequence[str] = ("ipv4", "ipv6")) -> None:
+    ``monitor global rib`` reports every change of a best path (presence, next hop, withdrawal,
+    including routes dropped when a session goes down or swept at End-of-RIB). It is silent when
+    GoBGP marks paths stale or replaces a stale path by an identical fresh one (``GetChanges``
+    compares paths without their flags), so ``monitor adj-in`` supplies the arrival of every path
+    the neighbor sends (a path received is fresh), and a full read every ``poll_interval`` seconds
+    supplies the stale flags (GoBGP keeps a restarting neighbor's routes for at least its 5 s idle
+    hold, so 0.5 s polls see every stale period)."""
+
+    def __init__(
+        self, peer: GoBgpPeer, families: Sequence[str] = ("ipv4", "ipv6"), poll_interval: float = 0.5
+    ) -> None:
         self.name = peer.name
         self.peer = peer
         self.families = tuple(families)
+        self.poll_interval = poll_interval
         self._lock = threading.Lock()
-        self._table: dict[str, tuple[RoutePath, ...]] = {}
+        self._table: dict[str, RoutePath] = {}
         self._seeded_at: float | None = None
-        self._stream: LineStream | None = None
+        self._streams: list[LineStream] = []
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
         self.events = 0
+        self.polls = 0
 
     def open(self) -> None:
-        argv = ["gobgp", "--target", f"unix://{self.peer.socket}", "-j", "monitor", "global", "rib"]
-        self._stream = LineStream([*argv, "--current"], self._event)
+        argv = ["gobgp", "--target", f"unix://{self.peer.socket}", "-j", "monitor"]
+        self._streams.append(LineStream([*argv, "adj-in", "--current"], self._received))
+        best = LineStream([*argv, "global", "rib", "--current"], self._best)
+        self._streams.append(best)
         # --current makes GoBGP answer the subscription at once (with "[]" when the table is empty):
-        # after the first line no change can fall between the stream and the seed below.
-        if not self._stream.first_line.wait(10.0):
+        # after that first line no change can fall between the streams and the seed below.
+        if not best.first_line.wait(10.0):
             raise NetLabError(f"{self.name}: gobgp monitor said nothing within 10 s")
         seeded_at = time.monotonic()
         table = self.read()
         with self._lock:
-            self._table = {prefix: paths[:1] for prefix, paths in table.items()}  # times unknown
+            self._table = {prefix: paths[0] for prefix, paths in table.items() if paths}  # times unknown
             self._seeded_at = seeded_at
+        self._poller = threading.Thread(target=self._poll, name=f"poll-{self.name}", daemon=True)
+        self._poller.start()
 
-    def _event(self, at: float, line: str) -> None:
+    def _lines(self, at: float, line: str) -> list[Mapping[str, Any]]:
+        """The paths of one monitor line, if it came after the seed (before: in the seed already)."""
+        if self._seeded_at is None or at < self._seeded_at:
+            return []
         try:
-            paths = json.loads(line)
+            paths: list[Mapping[str, Any]] = json.loads(line)
         except ValueError:
-            return
+            return []
+        return paths
+
+    def _best(self, at: float, line: str) -> None:
         with self._lock:
-            if self._seeded_at is None or at < self._seeded_at:
-                return  # already in the seed
-            self.events += 1
-            for path in paths:
+            for path in self._lines(at, line):
+                self.events += 1
                 prefix = str(path["nlri"]["prefix"])
                 if path.get("withdrawal"):
                     self._table.pop(prefix, None)
                 else:
-                    self._table[prefix] = _gobgp_paths([path], at)
+                    self._table[prefix] = _gobgp_path(path, at)
+
+    def _received(self, at: float, line: str) -> None:
+        with self._lock:
+            for path in self._lines(at, line):
+                self.events += 1
+                prefix = str(path["nlri"]["prefix"])
+                held = self._table.get(prefix)
+                fresh = _gobgp_path(path, at)
+                if not path.get("withdrawal") and held is not None and held.source == fresh.source:
+                    self._table[prefix] = replace(held, next_hop=fresh.next_hop, stale=False, since=at)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_interval):
+            started = time.monotonic()
+            try:
+                table = self.read()
+            except NetLabError:
+                continue  # gobgpd busy or going away: the next poll (or the test's own checks) tells
+            self.polls += 1
+            with self._lock:
+                for prefix, paths in table.items():
+                    held = self._table.get(prefix)
+                    if paths and paths[0].stale and held is not None and (held.since or 0.0) < started:
+                        self._table[prefix] = replace(held, stale=True)
 
     def sample(self) -> Sample:
         at = time.monotonic()
         with self._lock:
-            return Sample(at, dict(self._table))
+            return Sample(at, {prefix: (path,) for prefix, path in self._table.items()})
 
     def read(self) -> Table:
         table: dict[str, tuple[RoutePath, ...]] = {}
         for family in self.families:
             for prefix, paths in self.peer.global_rib(family).items():
-                table[prefix] = _gobgp_paths(paths)
+                ordered = sorted(paths, key=lambda p: not p.get("best", False))  # best first, as BIRD
+                table[prefix] = tuple(_gobgp_path(p) for p in ordered)
         return table
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=30)
+        for stream in self._streams:
+            stream.close()
 
 
 class BirdSource:
@@ -243,6 +297,7 @@ class BirdSource:
                         r.next_hop,
                         session.restarting if session is not None and r.protocol == self.protocol else None,
                         self._monotonic(r.since),
+                        r.protocol,
                     )
                     for r in routes
                 )

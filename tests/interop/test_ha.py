@@ -39,7 +39,7 @@ from tests.interop.route_watcher import (
     strip,
 )
 
-pytestmark = pytest.mark.interop
+pytestmark = pytest.mark.interop(binaries=("keepalived",))
 T = TypeVar("T")
 
 NEEDS_GR: Final = pytest.mark.xfail(
@@ -304,6 +304,7 @@ def backoff_grew(session: dict[str, Any]) -> bool:
 @NEEDS_GR
 def test_node_removed_while_down_is_swept_after_restart(ha: HaLab, record: list[str]) -> None:
     tor = ha.tor1
+    check(REMOVED_NODE in ha.cluster_text, "the example changed: no node 10.0.1.21")
     full = ha.expected(tor)
     removed = frozenset(p for p, hop in full.items() if hop in REMOVED_HOPS)
     remaining = {p: hop for p, hop in full.items() if p not in removed}

@@ -4,6 +4,7 @@ test_ha.py: no false loss in a steady state, every route of a removed peer seen 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -110,22 +111,36 @@ class _Peer:
     socket = Path("/nonexistent")
 
 
-def test_gobgp_monitor_lines_update_the_mirror_after_the_seed_only() -> None:
+def _line(prefix: str, hop: str, **flags: bool) -> str:
+    path = {
+        "nlri": {"prefix": prefix},
+        "attrs": [{"type": 1, "value": 0}, {"type": 3, "nexthop": hop}],
+        "neighbor-ip": "10.0.1.100",
+        **flags,
+    }
+    return json.dumps([path])
+
+
+def test_gobgp_streams_and_polls_update_the_mirror() -> None:
     source = GoBgpSource(_Peer())  # type: ignore[arg-type]
-    line = (
-        '[{"nlri":{"prefix":"10.244.0.0/24"},"attrs":[{"type":1,"value":0},{"type":3,"nexthop":"10.0.1.11"}],'
-        '"stale":true,"neighbor-ip":"10.0.1.100"}]'
-    )
-    source._event(1.0, line)  # before the seed: already in the seed's read, ignored
+    source._best(1.0, _line("10.244.0.0/24", "10.0.1.11"))  # before the seed: in the seed already
     assert source.sample().table == {}
     source._seeded_at = 2.0
-    source._event(3.0, line)
-    source._event(3.1, "not json")
-    (path,) = source.sample().table["10.244.0.0/24"]
-    assert path == RoutePath("10.0.1.11", True, 3.0)
-    withdraw = line.replace('"stale":true', '"stale":false,"withdrawal":true')
-    source._event(3.2, withdraw)
-    assert source.sample().table == {} and source.events == 2
+    source._best(3.0, _line("10.244.0.0/24", "10.0.1.11"))
+    source._best(3.1, "not json")
+    assert source.sample().table["10.244.0.0/24"] == (RoutePath("10.0.1.11", False, 3.0, "10.0.1.100"),)
+    # A full read that shows the path stale (GoBGP reports staleness in no stream) marks it ...
+    source.read = lambda: {"10.244.0.0/24": (RoutePath("10.0.1.11", True, None, "10.0.1.100"),)}  # type: ignore[method-assign]
+    source.poll_interval = 0.0
+    threading.Timer(0.05, source._stop.set).start()
+    source._poll()  # until the timer stops it
+    assert source.sample().table["10.244.0.0/24"][0].stale
+    # ... until the neighbor sends the path again: received, so fresh, at that time.
+    source._received(4.0, _line("10.244.0.0/24", "10.0.1.11"))
+    assert source.sample().table["10.244.0.0/24"] == (RoutePath("10.0.1.11", False, 4.0, "10.0.1.100"),)
+    source._received(4.1, _line("10.9.0.0/24", "10.0.1.12"))  # no best path yet: the best stream adds it
+    source._best(4.2, _line("10.244.0.0/24", "10.0.1.11", withdrawal=True))
+    assert source.sample().table == {} and source.events == 4 and source.polls > 0
 
 
 def test_bird_output_with_precise_times() -> None:
