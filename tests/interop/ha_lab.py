@@ -31,7 +31,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,13 +303,6 @@ class Gateway:
     def log(self) -> str:
         return self.process.log() if self.process is not None else ""
 
-    def log_events(self) -> list[dict[str, Any]]:
-        events = []
-        for line in self.log().splitlines():
-            with contextlib.suppress(ValueError):
-                events.append(json.loads(line))
-        return events
-
     def holds(self, address: str) -> bool:
         return holds_address(self.ns, address)
 
@@ -328,7 +320,6 @@ class HaLab:
         floating: Sequence[Floating] = (FIP1, FIP3),
     ) -> None:
         self.lab = lab
-        self.subject_kind = subject
         self.floating = tuple(floating)
         self.cluster = lab.path("cluster.yaml")
         self.settings = lab.path("settings.yaml")
@@ -405,11 +396,10 @@ class HaLab:
         data: dict[str, Any] = json.loads(out.getvalue())
         return data
 
-    def expected(self, tor: Tor, gateway: Gateway | None = None) -> dict[str, str]:
+    def expected(self, tor: Tor) -> dict[str, str]:
         """prefix -> next hop that ``tor`` must hold: the planned routes whose next hop is on its
         segment (bgpd's default ``offSegmentNextHop: skip``), per the holder's ledger."""
-        holder = gateway or self.holder(tor)
-        routes = self.plan(holder, tor.fip)["routes"]
+        routes = self.plan(self.holder(tor), tor.fip)["routes"]
         return {r["prefix"]: r["nextHop"] for r in routes if tor.segment.holds(r["nextHop"])}
 
     def holder(self, tor: Tor) -> Gateway:
@@ -418,9 +408,9 @@ class HaLab:
                 return gw
         raise NetLabError(f"nobody holds {tor.fip}")
 
-    def wait_routes(self, tor: Tor, timeout: float, expected: dict[str, str] | None = None) -> dict[str, str]:
+    def wait_routes(self, tor: Tor, timeout: float) -> dict[str, str]:
         """Until ``tor`` holds exactly the expected routes (best paths, right next hops)."""
-        want = expected if expected is not None else self.expected(tor)
+        want = self.expected(tor)
         if not want:
             raise NetLabError(f"{tor.name}: the plan gives it no routes")
 
@@ -447,8 +437,3 @@ class HaLab:
             for proc in (gw.process, gw.keepalived.process):
                 if proc is not None:
                     self.lab.stop(proc, signal.SIGKILL)
-
-
-def settle(seconds: float) -> None:
-    """Let the routers' view stand still for a moment (samples before an event)."""
-    time.sleep(seconds)

@@ -354,14 +354,12 @@ class RouteWatcher:
         self._thread: threading.Thread | None = None
 
     def start(self) -> RouteWatcher:
-        opened: list[TableSource] = []
         try:
             for source in self.sources.values():
                 source.open()
-                opened.append(source)
         except BaseException:
-            for source in opened:
-                source.close()
+            for source in self.sources.values():
+                source.close()  # also what a source that failed half-way had started
             raise
         self._thread = threading.Thread(target=self._run, name="route-watcher", daemon=True)
         self._thread.start()

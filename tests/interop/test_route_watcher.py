@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ EXPECTED = {"10.244.0.0/24": "10.0.1.11", "2001:db8:a::/64": "2001:db8:1::11"}
 
 
 def sample(
-    at: float, table: dict[str, tuple[str, ...]], stale: bool = False, since: float | None = None
+    at: float, table: Mapping[str, tuple[str, ...]], stale: bool = False, since: float | None = None
 ) -> Sample:
     return Sample(at, {p: tuple(RoutePath(hop, stale, since) for hop in hops) for p, hops in table.items()})
 
