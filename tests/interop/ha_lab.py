@@ -287,6 +287,12 @@ class Gateway:
         self.send(sig)
         return self.process.popen.wait(timeout=timeout)
 
+    def stop_bgpd_withdrawing(self, timeout: float = 10.0) -> int:
+        """``bgpctl stop --withdraw``: every session withdraws at once; returns the exit code."""
+        assert self.process is not None
+        self.ctl(Command.STOP, {"withdraw": True})
+        return self.process.popen.wait(timeout=timeout)
+
     def kill_bgpd(self) -> None:
         assert self.process is not None
         self.ha.lab.kill(self.process)

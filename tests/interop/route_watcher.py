@@ -312,10 +312,13 @@ class BirdSource:
         )
 
     def sample(self) -> Sample:
+        """Stamped when the reads are done: a read that began before an event (a mark) may see
+        its effect already, and must not count as seen before it (the queries take about 1 ms,
+        longer when this thread waits for the GIL meanwhile)."""
         assert self._control is not None, "open() first"
-        at = time.monotonic()
         session = self._session(self._control.query)
-        return Sample(at, self._table(self._control.query, session), session)
+        table = self._table(self._control.query, session)
+        return Sample(time.monotonic(), table, session)
 
     def read(self) -> Table:
         def birdc(command: str) -> str:

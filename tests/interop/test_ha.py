@@ -3,12 +3,12 @@
 Every scenario runs with each router implementation as the one under test (``[gobgp]``/``[bird]``,
 see ``ha_lab``), while a ``RouteWatcher`` samples both routers every 20 ms. Each test asserts the
 *target* behaviour of issue 12: no pod route ever missing or with a wrong next hop, End-of-RIB
-seen, nothing stale left. What cannot pass before graceful restart (issue 12 §1) or Node documents
-(§2) exist is marked ``xfail(strict=True, raises=AssertionError)``: the mark expects exactly the
-target assertions to fail, so whoever lands the feature removes it (a test that starts passing
-fails the suite until then). Anything else going wrong, the lab, the router on the other segment
-losing a route, or today's behaviour changing where it must not, raises ``UnexpectedError``, which no
-xfail absorbs.
+seen, nothing stale left. Graceful restart (issue 12 §1) made the restart, failover and sweep
+scenarios pass; what cannot pass before Node documents (§2) exist is marked
+``xfail(strict=True, raises=AssertionError)``: the mark expects exactly the target assertions to
+fail, so whoever lands the feature removes it (a test that starts passing fails the suite until
+then). Anything else going wrong, the lab, the router on the other segment losing a route, or
+today's behaviour changing where it must not, raises ``UnexpectedError``, which no xfail absorbs.
 
 Set ``BGPD_HA_REPORT=/path/file`` to collect every test's measurements (loss windows, gaps, times
 from the event to fresh paths) in one file; they are printed too (``pytest -s``).
@@ -42,9 +42,6 @@ from tests.interop.route_watcher import (
 pytestmark = pytest.mark.interop(binaries=("keepalived",))
 T = TypeVar("T")
 
-NEEDS_GR: Final = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="needs graceful restart (issue 12 §1)"
-)
 NEEDS_NODES: Final = pytest.mark.xfail(
     strict=True, raises=AssertionError, reason="needs Node documents as the allocation truth (issue 12 §2)"
 )
@@ -213,12 +210,10 @@ def restart_and_measure(ha: HaLab, record: list[str], how: str) -> None:
     assert not report.extra
 
 
-@NEEDS_GR
 def test_sigterm_restart_loses_no_route(ha: HaLab, record: list[str]) -> None:
     restart_and_measure(ha, record, "SIGTERM")
 
 
-@NEEDS_GR
 def test_kill_and_restart_within_restart_time_loses_no_route(ha: HaLab, record: list[str]) -> None:
     restart_and_measure(ha, record, "SIGKILL")
 
@@ -238,7 +233,6 @@ def fail_gw_a(ha: HaLab, how: str) -> None:
         raise ValueError(how)
 
 
-@NEEDS_GR
 @pytest.mark.parametrize("how", ["keepalived-stopped", "bgpd-and-keepalived-killed", "link-down"])
 def test_failover_loses_no_route(ha: HaLab, how: str, record: list[str]) -> None:
     tor = ha.tor1
@@ -303,7 +297,6 @@ def backoff_grew(session: dict[str, Any]) -> bool:
 # -- 4. a node removed while bgpd is down: swept at End-of-RIB --------------------------------------------
 
 
-@NEEDS_GR
 def test_node_removed_while_down_is_swept_after_restart(ha: HaLab, record: list[str]) -> None:
     tor = ha.tor1
     check(REMOVED_NODE in ha.cluster_text, "the example changed: no node 10.0.1.21")
@@ -351,9 +344,9 @@ def stop_withdrawing(ha: HaLab, how: str) -> None:
         ha.write_cluster(without_peer(ha.cluster_text, ha.tor1.address))
         ha.gw_a.send(signal.SIGHUP)
     elif how == "daemon-stopped":
-        # Today SIGTERM is the stop that withdraws (Cease 6/2, no graceful restart to keep routes).
-        # Graceful restart makes SIGTERM a restart: whoever lands it puts its hard stop here.
-        check(ha.gw_a.stop_bgpd() == 0, "bgpd did not exit 0")
+        # SIGTERM is a graceful restart; the stop that withdraws is `bgpctl stop --withdraw`
+        # (Hard Reset to GoBGP, which set the N bit; the plain Cease 6/2 to BIRD, which did not).
+        check(ha.gw_a.stop_bgpd_withdrawing() == 0, "bgpd did not exit 0")
     else:
         raise ValueError(how)
 
