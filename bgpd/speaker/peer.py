@@ -49,6 +49,7 @@ from bgpd.fsm import (
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
     TcpConnectionFails,
+    Timer,
     UpdateRepaired,
 )
 from bgpd.logs import session_logger
@@ -314,7 +315,14 @@ class PeerTask:
             peer_families=tuple(str(f) for f in sorted(negotiated.preserved_families)) if negotiated else (),
             stale_families=tuple(str(f) for f in sorted(fsm.stale)),
             stale_routes=self._rib_in.stale_count,
+            stale_seconds_left=self._stale_seconds_left(fsm),
         )
+
+    def _stale_seconds_left(self, fsm: Session) -> float | None:
+        """Until the peer's Restart Time (while it is away) or our stale time (once it is back)
+        ends the wait for its routes (RFC 4724 §4.2)."""
+        deadline = fsm.timers.deadline(Timer.RESTART) or fsm.timers.deadline(Timer.STALE)
+        return None if deadline is None else max(0.0, deadline - self._loop.time())
 
     def received_routes(self) -> list[ReceivedRoute]:
         out = []

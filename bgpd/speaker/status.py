@@ -107,6 +107,7 @@ class GracefulRestartStatus:
     peer_families: tuple[str, ...]  # families the peer preserves across its restarts (F bit)
     stale_families: tuple[str, ...]  # the peer is restarting: its routes of these are kept, stale
     stale_routes: int
+    stale_seconds_left: float | None = None  # until the restart (or stale) timer deletes them
 
     def to_control(self) -> dict[str, Any]:
         return {
@@ -120,6 +121,9 @@ class GracefulRestartStatus:
             "peerRestarting": bool(self.stale_families),
             "staleFamilies": list(self.stale_families),
             "staleRoutes": self.stale_routes,
+            "staleSecondsLeft": None
+            if self.stale_seconds_left is None
+            else round(self.stale_seconds_left, 1),
         }
 
 

@@ -429,12 +429,15 @@ class GoBgpPeer:
     def _known(self, address: str) -> bool:
         return any(nb.get("conf", {}).get("neighbor_address") == address for nb in self._json("neighbor"))
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, *, restarting: bool = False) -> None:
+        """``restarting``: ``gobgpd -r``, a graceful restart (RFC 4724 §4.1): the Restart State
+        bit, and the Forwarding State bit for its graceful restart families."""
         if self.process is not None and self.process.alive():
             raise NetLabError(f"{self.name} is running already (pid {self.process.pid})")
         self._remove_stale_socket()
         self.conf.write_text(self.config_text())
         argv = ["gobgpd", "-f", str(self.conf), "-t", "toml", "-p", "--pprof-disable"]
+        argv += ["-r"] if restarting else []
         self.process = self.ns.spawn(self.name, [*argv, "--api-hosts", f"unix://{self.socket}"])
         wait_for(self._api_ready, timeout, f"{self.name} API on {self.socket}")
 
@@ -682,9 +685,12 @@ class BirdPeer:
     def write_config(self) -> None:
         self.conf.write_text(self.config_text())
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, *, restarting: bool = False) -> None:
+        """``restarting``: ``bird -R``, graceful restart recovery (RFC 4724 §4.1): the Restart State
+        bit, and the Forwarding State bit for the channels with graceful restart on."""
         self.write_config()
         argv = ["bird", "-f", "-s", str(self.socket), "-P", str(self.pidfile), "-c", str(self.conf)]
+        argv += ["-R"] if restarting else []
         self.process = self.ns.spawn(self.name, argv)
         wait_for(self._ready, timeout, f"{self.name} control socket {self.socket}")
 

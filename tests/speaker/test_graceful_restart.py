@@ -230,6 +230,8 @@ async def test_helper_keeps_a_restarting_peers_routes_until_its_end_of_rib(speak
         "ipv6-unicast",
     )
     assert down.to_control()["gracefulRestart"]["peerRestarting"] is True
+    left = down.graceful_restart.stale_seconds_left  # the peer's Restart Time (120 s) runs
+    assert left is not None and 115 < left <= 120
 
     again = await ScriptedPeer.connect(A, cfg.port, B)  # accepted at once: Idle awaiting restart
     await again.handshake(peer_open(ASN_B, B, extra=(gr(restarting=True),)))
