@@ -460,11 +460,9 @@ class Session:
         gone = self.stale - neg.preserved_families
         if gone:
             self._delete_stale(gone, StaleCause.NOT_PRESERVED)
-        gr = self.config.graceful_restart
+        gr = self.config.graceful_restart  # set: without ours nothing was negotiated, nothing kept
         if self.stale and gr is not None:
             self.timers.start(Timer.STALE, now, gr.stale_time)
-        elif self.stale:  # graceful restart switched off by a reload meanwhile: nothing to wait for
-            self._delete_stale(self.stale, StaleCause.NOT_PRESERVED)
 
     def _end_of_rib(self, update: Update) -> None:
         """RFC 4724 §4.2: End-of-RIB from the peer deletes what is still stale in that family."""
