@@ -113,9 +113,44 @@ def encode_prefixes(prefixes: tuple[Prefix, ...] | list[Prefix], afi: int, add_p
 
 def prefix_from_text(text: str, path_id: int | None = None) -> Prefix:
     """``"10.0.0.0/24"`` or ``"2001:db8::/64"`` -> ``(network, length)`` (host bits must be zero)."""
-    net = ipaddress.ip_network(text.strip())
-    key = (int(net.network_address), net.prefixlen)
+    key = ipv4_prefix_from_text(text.strip())
+    if key is None:  # IPv6, or anything else: ipaddress decides (and words the errors)
+        net = ipaddress.ip_network(text.strip())
+        key = (int(net.network_address), net.prefixlen)
     return key if path_id is None else (*key, path_id)
+
+
+def ipv4_address_from_text(text: str) -> int | None:
+    """A dotted quad as ``ipaddress`` accepts it (four decimal octets, no leading zeros) -> its
+    integer; None for anything else, so the caller can let ``ipaddress`` judge it.
+
+    Why not ``ipaddress`` alone: a 10,000-node cluster parses 20,000 addresses at start and on
+    every reload, and this is about ten times faster."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    value = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (part[0] == "0" and len(part) > 1):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        value = value << 8 | octet
+    return value
+
+
+def ipv4_prefix_from_text(text: str) -> Prefix | None:
+    """``"10.0.0.0/24"`` -> ``(network, 24)``; None for anything that is not a well-formed IPv4
+    prefix without host bits (for which ``ipaddress`` gives the error)."""
+    address, slash, length = text.partition("/")
+    if not slash or not (length.isascii() and length.isdigit()) or len(length) > 2:
+        return None
+    network = ipv4_address_from_text(address)
+    size = int(length)
+    if network is None or size > 32 or network & ~_MASKS4[size]:
+        return None
+    return network, size
 
 
 def prefix_to_text(prefix: Prefix, afi: int = Afi.IPV4) -> str:

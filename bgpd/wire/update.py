@@ -36,6 +36,8 @@ from bgpd.wire.attributes import (
     encode_attributes,
     encode_mp_reach,
     encode_mp_unreach,
+    interned_attributes,
+    mp_reach_value,
 )
 from bgpd.wire.constants import (
     IPV4_UNICAST,
@@ -134,7 +136,7 @@ class Update:
                 )
             plain = mp + plain
         nlri = encode_prefixes(self.nlri, Afi.IPV4, v4_add_path) if self.nlri else b""
-        return len(withdrawn).to_bytes(2, "big") + withdrawn + len(plain).to_bytes(2, "big") + plain + nlri
+        return update_body(withdrawn, plain, nlri)
 
     @classmethod
     def decode(cls, body: bytes | memoryview, ctx: CodecContext) -> Update:
@@ -164,18 +166,34 @@ class Update:
             raise _reset(UpdateSub.INVALID_NETWORK_FIELD, err.reason) from None
         if attrs_len == 0:
             return cls(tuple(withdrawn), NO_ATTRIBUTES, tuple(nlri))
-        parsed = decode_attribute_field(data, attrs_at, nlri_at, ctx)
-        update = cls(tuple(withdrawn), parsed.attributes, tuple(nlri), parsed.mp_reach, parsed.mp_unreach)
-        problems = parsed.problems
-        attrs = parsed.attributes
+        known = interned_attributes(data, attrs_at, nlri_at, ctx)
+        if known is not None:  # seen before (flat mode: but for NEXT_HOP): no MP attributes, no problems
+            update = cls(tuple(withdrawn), known, tuple(nlri))
+            problems: tuple[AttrProblem, ...] = ()
+        else:
+            parsed = decode_attribute_field(data, attrs_at, nlri_at, ctx)
+            update = cls(tuple(withdrawn), parsed.attributes, tuple(nlri), parsed.mp_reach, parsed.mp_unreach)
+            problems = parsed.problems
+        attrs = update.attributes
         complete = attrs.origin is not None and attrs.as_path is not None and attrs.next_hop is not None
-        if not complete and (nlri or (parsed.mp_reach is not None and parsed.mp_reach.nlri)):
+        if not complete and (nlri or (update.mp_reach is not None and update.mp_reach.nlri)):
             missing = _missing_well_known(update, problems)
             if missing is not None:
                 problems = (*problems, missing)
         if problems:
             raise _worst(problems, update)
         return update
+
+
+def update_body(withdrawn: bytes, attributes: bytes, nlri: bytes) -> bytes:
+    """An UPDATE body from its three fields, each already encoded (RFC 4271 §4.3)."""
+    withdrawn_len = len(withdrawn).to_bytes(2, "big")
+    return withdrawn_len + withdrawn + len(attributes).to_bytes(2, "big") + attributes + nlri
+
+
+def mp_reach_attribute(afi: int, safi: int, next_hop: bytes, nlri: bytes) -> bytes:
+    """The whole MP_REACH_NLRI attribute (flags, type, length, value) around encoded NLRI."""
+    return encode_attribute(AttrType.MP_REACH_NLRI, _MP_FLAGS, mp_reach_value(afi, safi, next_hop, nlri))
 
 
 def _missing_well_known(update: Update, problems: tuple[AttrProblem, ...]) -> AttrProblem | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
+
 import pytest
 
 from bgpd.wire.attributes import (
@@ -137,6 +139,17 @@ def test_attributes_encode_in_ascending_type_code_order() -> None:
         pos += 3 + raw[pos + 2]
     assert codes == [1, 2, 3, 25, 32]
     assert raw[3:7] == bytes.fromhex("01400200")  # ORIGIN EGP, then an empty AS_PATH is still sent
+
+
+def test_with_next_hop_is_an_ordinary_frozen_set() -> None:
+    attrs = Attributes(origin=Origin.IGP, as_path=(seq(65001),), next_hop=1, med=0, communities=(5,))
+    other = attrs.with_next_hop(0x0A000002)
+    assert type(other) is Attributes
+    assert other == replace(attrs, next_hop=0x0A000002)
+    assert hash(other) == hash(replace(attrs, next_hop=0x0A000002))
+    assert attrs.next_hop == 1  # the template is untouched
+    with pytest.raises(FrozenInstanceError):
+        other.med = 1  # type: ignore[misc]
 
 
 def test_interned_sets_are_shared() -> None:

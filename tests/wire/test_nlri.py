@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bgpd.wire.constants import Afi
-from bgpd.wire.nlri import NlriError, decode_prefixes, encode_prefixes, prefix_from_text, prefix_to_text
+from bgpd.wire.nlri import (
+    NlriError,
+    decode_prefixes,
+    encode_prefixes,
+    ipv4_address_from_text,
+    ipv4_prefix_from_text,
+    prefix_from_text,
+    prefix_to_text,
+)
 
 
 def decode(data: bytes, afi: int = Afi.IPV4, add_path: bool = False) -> list[tuple[int, ...]]:
@@ -85,3 +95,41 @@ def test_round_trip(case: tuple[int, list[tuple[tuple[int, int], int]]], add_pat
     afi, items = case
     prefixes = [(*p, path_id) if add_path else p for p, path_id in items]
     assert decode(encode_prefixes(prefixes, afi, add_path), afi, add_path) == prefixes
+
+
+def _by_ipaddress(text: str) -> tuple[int, int] | None:
+    try:
+        network = ipaddress.ip_network(text)
+    except ValueError:
+        return None
+    return (int(network.network_address), network.prefixlen) if network.version == 4 else None
+
+
+_octet_text = st.one_of(
+    st.integers(0, 300).map(str), st.sampled_from(["", "01", "00", "1a", "٣", " 1", "+1"])
+)
+_near_prefixes = st.builds(
+    lambda octets, sep, length: ".".join(octets) + sep + length,
+    st.lists(_octet_text, min_size=3, max_size=5),
+    st.sampled_from(["/", "", "//", " /"]),
+    st.one_of(st.integers(0, 40).map(str), st.sampled_from(["", "024", "x", "3 2", "²"])),
+)
+
+
+@settings(max_examples=500)
+@given(_near_prefixes)
+def test_fast_ipv4_parsing_agrees_with_ipaddress(text: str) -> None:
+    # The fast path must never accept what ipaddress refuses, nor read anything differently; where
+    # it declines, prefix_from_text asks ipaddress (same answer, same errors).
+    fast = ipv4_prefix_from_text(text)
+    assert fast is None or fast == _by_ipaddress(text)
+    address = text.partition("/")[0]
+    by_ipaddress = _by_ipaddress(address + "/32")
+    assert ipv4_address_from_text(address) in (None, by_ipaddress[0] if by_ipaddress else None)
+
+
+def test_fast_ipv4_parsing_takes_the_usual_forms() -> None:
+    assert ipv4_prefix_from_text("100.64.3.0/24") == (0x64400300, 24)
+    assert ipv4_address_from_text("10.0.1.5") == 0x0A000105
+    assert ipv4_prefix_from_text("10.0.0.1/24") is None  # host bits: ipaddress words the error
+    assert ipv4_prefix_from_text("2001:db8::/64") is None
