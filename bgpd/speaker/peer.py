@@ -82,7 +82,6 @@ from bgpd.wire.constants import (
     MessageType,
 )
 from bgpd.wire.nlri import prefix_to_text
-from bgpd.wire.update import Update
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
 _OPEN_STATES: Final = frozenset({State.OPEN_SENT, State.OPEN_CONFIRM})
@@ -463,13 +462,6 @@ class PeerTask:
                 self._log.warning("notification_sent", text=sent.text)
             else:  # as for one received there (see _collision_received)
                 self._log.warning("notification_sent", text=sent.text, connection="collision")
-        elif isinstance(message, Update):
-            rec.prefixes_announced_out += len(message.nlri) + (
-                len(message.mp_reach.nlri) if message.mp_reach else 0
-            )
-            rec.prefixes_withdrawn_out += len(message.withdrawn) + (
-                len(message.mp_unreach.withdrawn) if message.mp_unreach else 0
-            )
 
     def _refuse(self, conn: Connection, subcode: int) -> None:
         """Answer an extra connection with a Cease and close it."""
@@ -574,10 +566,14 @@ class PeerTask:
         conn = link.conn
         if conn is None or not self._rib_out.established or not conn.writable:
             return  # on_writable, or the next SessionEstablished, schedules us again
-        now = self._loop.time()
-        for update in self._rib_out.next_updates(PUMP_BUDGET):
-            for action in link.fsm.send_update(update, now):  # restarts the KeepaliveTimer
-                self._execute(link, action)
+        batch = self._rib_out.next_batch(PUMP_BUDGET)
+        if batch.messages:
+            link.fsm.sent_updates(batch.messages, self._loop.time())  # restarts the KeepaliveTimer
+            conn.send(batch.data)
+            rec = self.record
+            rec.messages_out[MessageType.UPDATE] += batch.messages
+            rec.prefixes_announced_out += batch.announced
+            rec.prefixes_withdrawn_out += batch.withdrawn
         self._rearm()
         if self._rib_out.has_pending:
             self._schedule_pump()
