@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final, cast
 
@@ -51,7 +51,7 @@ from bgpd.wire.constants import (
     known_family,
 )
 from bgpd.wire.context import CodecContext
-from bgpd.wire.nlri import NlriError, Prefix, decode_prefixes, encode_prefixes
+from bgpd.wire.nlri import NlriError, Prefix, encode_prefixes, prefix_field
 
 _U16: Final = struct.Struct("!H")
 _U32: Final = struct.Struct("!I")
@@ -111,7 +111,7 @@ class MpReach:
     afi: int
     safi: int
     next_hop: bytes
-    nlri: tuple[Prefix, ...] = ()
+    nlri: Sequence[Prefix] = ()  # a tuple, or the PrefixField of a decoded attribute
     unparsed: bytes = b""
 
     @property
@@ -130,7 +130,7 @@ class MpUnreach:
 
     afi: int
     safi: int
-    withdrawn: tuple[Prefix, ...] = ()
+    withdrawn: Sequence[Prefix] = ()
     unparsed: bytes = b""
 
 
@@ -482,10 +482,10 @@ def decode_mp_reach(value: bytes, ctx: CodecContext) -> MpReach:
         raise AttrError(UpdateSub.OPTIONAL_ATTRIBUTE_ERROR, f"next hop length {nh_len} for AFI {afi}")
     add_path = known_family(afi, safi) in ctx.add_path
     try:
-        nlri = decode_prefixes(value, nlri_start, len(value), afi, add_path)
+        nlri = prefix_field(value, nlri_start, len(value), afi, add_path)
     except NlriError as err:
         raise AttrError(UpdateSub.INVALID_NETWORK_FIELD, f"MP_REACH_NLRI: {err.reason}") from None
-    return MpReach(afi, safi, next_hop, tuple(nlri))
+    return MpReach(afi, safi, next_hop, nlri)
 
 
 def encode_mp_reach(value: MpReach, ctx: CodecContext) -> bytes:
@@ -511,10 +511,10 @@ def decode_mp_unreach(value: bytes, ctx: CodecContext) -> MpUnreach:
     if family is None:
         return MpUnreach(afi, safi, (), value[_MP_UNREACH_HEAD.size :])
     try:
-        withdrawn = decode_prefixes(value, _MP_UNREACH_HEAD.size, len(value), afi, family in ctx.add_path)
+        withdrawn = prefix_field(value, _MP_UNREACH_HEAD.size, len(value), afi, family in ctx.add_path)
     except NlriError as err:
         raise AttrError(UpdateSub.INVALID_NETWORK_FIELD, f"MP_UNREACH_NLRI: {err.reason}") from None
-    return MpUnreach(afi, safi, tuple(withdrawn))
+    return MpUnreach(afi, safi, withdrawn)
 
 
 def encode_mp_unreach(value: MpUnreach, ctx: CodecContext) -> bytes:

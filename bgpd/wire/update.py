@@ -22,6 +22,7 @@ the prefixes cannot be known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -54,7 +55,7 @@ from bgpd.wire.constants import (
 from bgpd.wire.context import CodecContext
 from bgpd.wire.errors import UpdateError
 from bgpd.wire.framing import bad_length
-from bgpd.wire.nlri import NlriError, Prefix, decode_prefixes, encode_prefixes
+from bgpd.wire.nlri import NlriError, Prefix, encode_prefixes, prefix_field
 
 _SEVERITY: Final = {
     ErrorAction.ATTRIBUTE_DISCARD: 0,
@@ -73,9 +74,9 @@ class Update:
     family with ADD-PATH in the context."""
 
     TYPE: ClassVar[MessageType] = MessageType.UPDATE
-    withdrawn: tuple[Prefix, ...] = ()
+    withdrawn: Sequence[Prefix] = ()  # a tuple, or the PrefixField of a decoded message
     attributes: Attributes = NO_ATTRIBUTES
-    nlri: tuple[Prefix, ...] = ()
+    nlri: Sequence[Prefix] = ()
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
 
@@ -103,7 +104,7 @@ class Update:
         withdraws (IPv4 NLRI into ``withdrawn``, MP_REACH NLRI into an MP_UNREACH of its family).
         Usually one; two when MP_REACH and MP_UNREACH name different families (RFC 7606 §5.1 says
         senders must not, receivers must cope)."""
-        first = Update(self.withdrawn + self.nlri, mp_unreach=self.mp_unreach)
+        first = Update((*self.withdrawn, *self.nlri), mp_unreach=self.mp_unreach)
         reach = self.mp_reach
         if reach is None or not reach.nlri:
             return (first,)
@@ -111,7 +112,7 @@ class Update:
         if unreach is None or (unreach.afi, unreach.safi) == (reach.afi, reach.safi):
             earlier = unreach.withdrawn if unreach is not None else ()
             return (
-                Update(first.withdrawn, mp_unreach=MpUnreach(reach.afi, reach.safi, earlier + reach.nlri)),
+                Update(first.withdrawn, mp_unreach=MpUnreach(reach.afi, reach.safi, (*earlier, *reach.nlri))),
             )
         return first, Update(mp_unreach=MpUnreach(reach.afi, reach.safi, reach.nlri))
 
@@ -160,19 +161,19 @@ class Update:
             )
         v4_add_path = bool(ctx.add_path) and IPV4_UNICAST in ctx.add_path
         try:
-            withdrawn = decode_prefixes(data, 2, attrs_at - 2, Afi.IPV4, v4_add_path) if withdrawn_len else []
-            nlri = decode_prefixes(data, nlri_at, size, Afi.IPV4, v4_add_path) if nlri_at < size else []
+            withdrawn = prefix_field(data, 2, attrs_at - 2, Afi.IPV4, v4_add_path) if withdrawn_len else ()
+            nlri = prefix_field(data, nlri_at, size, Afi.IPV4, v4_add_path) if nlri_at < size else ()
         except NlriError as err:  # RFC 4271 §6.3 Invalid Network Field; RFC 7606 §3 (i), §5.3: reset
             raise _reset(UpdateSub.INVALID_NETWORK_FIELD, err.reason) from None
         if attrs_len == 0:
-            return cls(tuple(withdrawn), NO_ATTRIBUTES, tuple(nlri))
+            return cls(withdrawn, NO_ATTRIBUTES, nlri)
         known = interned_attributes(data, attrs_at, nlri_at, ctx)
         if known is not None:  # seen before (flat mode: but for NEXT_HOP): no MP attributes, no problems
-            update = cls(tuple(withdrawn), known, tuple(nlri))
+            update = cls(withdrawn, known, nlri)
             problems: tuple[AttrProblem, ...] = ()
         else:
             parsed = decode_attribute_field(data, attrs_at, nlri_at, ctx)
-            update = cls(tuple(withdrawn), parsed.attributes, tuple(nlri), parsed.mp_reach, parsed.mp_unreach)
+            update = cls(withdrawn, parsed.attributes, nlri, parsed.mp_reach, parsed.mp_unreach)
             problems = parsed.problems
         attrs = update.attributes
         complete = attrs.origin is not None and attrs.as_path is not None and attrs.next_hop is not None

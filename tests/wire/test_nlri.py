@@ -11,17 +11,19 @@ from hypothesis import strategies as st
 from bgpd.wire.constants import Afi
 from bgpd.wire.nlri import (
     NlriError,
-    decode_prefixes,
     encode_prefixes,
     ipv4_address_from_text,
     ipv4_prefix_from_text,
+    key_prefix,
+    prefix_field,
     prefix_from_text,
+    prefix_key,
     prefix_to_text,
 )
 
 
 def decode(data: bytes, afi: int = Afi.IPV4, add_path: bool = False) -> list[tuple[int, ...]]:
-    return decode_prefixes(data, 0, len(data), afi, add_path)
+    return list(prefix_field(data, 0, len(data), afi, add_path))
 
 
 def test_text_helpers_round_trip_both_families() -> None:
@@ -94,7 +96,43 @@ def _prefix(width: int) -> st.SearchStrategy[tuple[int, int]]:
 def test_round_trip(case: tuple[int, list[tuple[tuple[int, int], int]]], add_path: bool) -> None:
     afi, items = case
     prefixes = [(*p, path_id) if add_path else p for p, path_id in items]
-    assert decode(encode_prefixes(prefixes, afi, add_path), afi, add_path) == prefixes
+    wire = encode_prefixes(prefixes, afi, add_path)
+    assert decode(wire, afi, add_path) == prefixes
+    # The compact keys a decoded field holds are the keys of its prefixes, and lead back to them.
+    field = prefix_field(wire, 0, len(wire), afi, add_path)
+    assert field.keys == [prefix_key(p, afi) for p in prefixes]
+    assert [key_prefix(k, afi) for k in field.keys] == prefixes
+    assert field == tuple(prefixes) and hash(field) == hash(tuple(prefixes)) and len(field) == len(prefixes)
+
+
+_path_ids = st.none() | st.integers(0, 9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([(Afi.IPV4, 32), (Afi.IPV6, 128)]).flatmap(
+        lambda fw: st.tuples(
+            st.just(fw[0]),
+            st.lists(
+                st.tuples(
+                    st.integers(0, fw[1]), st.integers(0, (1 << fw[1]) - 1), st.none() | st.integers(0, 9)
+                ),
+                min_size=2,
+                max_size=2,
+            ),
+        )
+    )
+)
+def test_keys_differ_exactly_when_prefixes_do(case: tuple[int, list[tuple[int, int, int | None]]]) -> None:
+    # Host bits do not count (RFC 4271 §4.3: they are irrelevant), the length and path id do.
+    afi, raw = case
+    width = 32 if afi == Afi.IPV4 else 128
+    prefixes = [(a >> (width - n) << (width - n), n, *(() if pid is None else (pid,))) for n, a, pid in raw]
+    with_host_bits = [(a, n, *(() if pid is None else (pid,))) for n, a, pid in raw]
+    keys = [prefix_key(p, afi) for p in prefixes]
+    assert [prefix_key(p, afi) for p in with_host_bits] == keys
+    assert (keys[0] == keys[1]) == (prefixes[0] == prefixes[1])
+    assert [key_prefix(k, afi) for k in keys] == prefixes
 
 
 def _by_ipaddress(text: str) -> tuple[int, int] | None:
