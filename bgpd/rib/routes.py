@@ -67,7 +67,7 @@ class Path:
     def __post_init__(self) -> None:
         if self.med is not None and not 0 <= self.med <= 0xFFFFFFFF:
             raise RouteError(f"MED {self.med} does not fit 32 bits")
-        if any(not 0 <= c <= 0xFFFFFFFF for c in self.communities):
+        if self.communities and any(not 0 <= c <= 0xFFFFFFFF for c in self.communities):
             raise RouteError(f"community out of range in {self.communities}")
 
     @property

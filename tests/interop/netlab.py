@@ -534,6 +534,10 @@ class GoBgpPeer:
         self.cli("neighbor", address, "enable")
 
 
+def _static_target(via: str | None) -> str:
+    return "blackhole" if via is None else f"via {via}"
+
+
 def _family(prefix: str) -> str:
     return "ipv6" if ipaddress.ip_network(prefix, strict=False).version == 6 else "ipv4"
 
@@ -562,6 +566,7 @@ class BirdProtocol:
     families: tuple[str, ...] = ("ipv4", "ipv6")
     hold_time: int | None = None
     port: int | None = None
+    options: tuple[str, ...] = ()  # further protocol lines, e.g. ``start delay time 0``
 
 
 class BirdPeer:
@@ -578,6 +583,8 @@ class BirdPeer:
         self.pidfile = ns.lab.path(f"{name}.pid")
         self.protocols: dict[str, BirdProtocol] = {}
         self.static_routes: list[str] = []
+        self.static_via: dict[str, str] = {}  # prefix -> gateway, for routes not blackholed
+        self.globals: list[str] = []  # extra top-level configuration lines (e.g. ``timeformat``)
         self.process: Process | None = None
 
     def add_neighbor(
@@ -591,21 +598,31 @@ class BirdPeer:
         families: Sequence[str] = ("ipv4", "ipv6"),
         hold_time: int | None = None,
         port: int | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.protocols[name] = BirdProtocol(
-            name, neighbor, peer_as, local_address, passive, tuple(families), hold_time, port
+            name, neighbor, peer_as, local_address, passive, tuple(families), hold_time, port, tuple(options)
         )
 
-    def add_static(self, prefix: str) -> None:
-        """A route BIRD exports to its BGP neighbors (blackhole locally; next hop self on export)."""
+    def add_static(self, prefix: str, via: str | None = None) -> None:
+        """A route BIRD exports to its BGP neighbors: blackhole locally and next hop self on export,
+        or, ``via`` a gateway on a shared subnet, exported with that gateway as a third-party next
+        hop (RFC 4271 §5.1.3), as bgpd announces node routes."""
         self.static_routes.append(prefix)
+        if via is not None:
+            self.static_via[prefix] = via
 
     def config_text(self) -> str:
-        lines = [f"router id {self.router_id};", "log stderr all;", "protocol device {", "}"]
+        lines = [f"router id {self.router_id};", "log stderr all;", *self.globals, "protocol device {", "}"]
         for version in ("4", "6"):
             routes = [p for p in self.static_routes if _family(p) == f"ipv{version}"]
             lines += [f"protocol static static{version} {{", f"  ipv{version};"]
-            lines += [f"  route {p} blackhole;" for p in routes]
+            lines += [
+                f"  route {p} via {self.static_via[p]};"
+                if p in self.static_via
+                else f"  route {p} blackhole;"
+                for p in routes
+            ]
             lines += ["}"]
         for proto in self.protocols.values():
             lines += [f"protocol bgp {proto.name} {{", f"  local {proto.local_address} as {self.asn};"]
@@ -618,6 +635,7 @@ class BirdPeer:
                     f"  hold time {proto.hold_time};",
                     f"  keepalive time {max(1, proto.hold_time // 3)};",
                 ]
+            lines += [f"  {option};" for option in proto.options]
             for family in proto.families:
                 lines.append(f"  {family} {{ import all; export where source = RTS_STATIC; }};")
             lines.append("}")
