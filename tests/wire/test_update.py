@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bgpd.wire import attributes as attributes_module
 from bgpd.wire.attributes import (
     Aggregator,
     AsSegment,
@@ -35,6 +34,7 @@ from bgpd.wire.context import CodecContext
 from bgpd.wire.errors import NotificationError, UpdateError
 from bgpd.wire.nlri import prefix_from_text
 from bgpd.wire.update import Update
+from tests.wire._caches import forget_decoded_sets
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQ = AsPathSegmentType.AS_SEQUENCE
@@ -400,16 +400,6 @@ def _outcome(body: bytes, ctx: CodecContext) -> object:
         return (err.code, err.subcode, err.data, err.action, err.update)
 
 
-def _forget_decoded_sets() -> None:
-    for caches in (
-        attributes_module._CACHES,
-        attributes_module._VALUE_CACHES,
-        attributes_module._FLAT_CACHES,
-    ):
-        for cache in caches.values():
-            cache.clear()
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(updates(), _u32)
 def test_a_set_known_but_for_its_next_hop_decodes_like_a_fresh_one(
@@ -421,9 +411,9 @@ def test_a_set_known_but_for_its_next_hop_decodes_like_a_fresh_one(
     ctx, first = case
     second = replace(first, attributes=replace(first.attributes, next_hop=next_hop))
     body = second.encode(ctx)
-    _forget_decoded_sets()
+    forget_decoded_sets()
     cold = _outcome(body, ctx)
-    _forget_decoded_sets()
+    forget_decoded_sets()
     _outcome(first.encode(ctx), ctx)
     assert _outcome(body, ctx) == cold
 
@@ -431,7 +421,7 @@ def test_a_set_known_but_for_its_next_hop_decodes_like_a_fresh_one(
 def test_flat_mode_updates_reuse_the_set_of_the_first() -> None:
     # One prefix per UPDATE, each with its own NEXT_HOP: after the first, each set is the first
     # one's with the new NEXT_HOP (no full decode); an invalid NEXT_HOP still gets its error.
-    _forget_decoded_sets()
+    forget_decoded_sets()
     attrs = Attributes(origin=Origin.IGP, as_path=(AsSegment(SEQ, (65001,)),), next_hop=0x0A000001, med=0)
     Update.decode(Update(attributes=attrs, nlri=(p("10.1.0.0/24"),)).encode(AS4), AS4)
     body = Update(attributes=replace(attrs, next_hop=0x0A000002), nlri=(p("10.1.1.0/24"),)).encode(AS4)
