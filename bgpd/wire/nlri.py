@@ -63,10 +63,14 @@ def address_width(afi: int) -> int:
 def prefix_key(prefix: Prefix, afi: int) -> int:
     """The compact key of a prefix: the integer of its wire form (length octet, then the octets
     the length needs, host bits clear), plus ``path_id + 1`` above bit 136 under ADD-PATH. Keys of
-    one family are unique per prefix; ``key_prefix`` turns them back."""
+    one family are unique per prefix; ``key_prefix`` turns them back. ValueError for a tuple the
+    family cannot carry (a caller's bug: decoded prefixes are always valid)."""
     network, length = prefix[0], prefix[1]
+    width = _WIDTH[Afi(afi)]
+    if not 0 <= length <= width or network < 0 or network >> width or len(prefix) > 3:
+        raise ValueError(f"{prefix!r} is not an IPv{4 if width == 32 else 6} prefix")
     octets = (length + 7) >> 3
-    key = (length << (octets << 3) | network >> (_WIDTH[Afi(afi)] - (octets << 3))) & _CLEAR_HOST_BITS[length]
+    key = (length << (octets << 3) | network >> (width - (octets << 3))) & _CLEAR_HOST_BITS[length]
     return key if len(prefix) == 2 else (prefix[2] + 1) << _PATH_ID_SHIFT | key
 
 

@@ -69,6 +69,13 @@ def test_syntactically_incorrect_fields(hex_data: str, afi: int, add_path: bool,
     assert info.value.offset == offset
 
 
+def test_keys_refuse_what_the_family_cannot_carry() -> None:
+    for bad in [(0x0A000000, 33), (1 << 32, 8), (-1, 8), (0, -1), (0, 8, 1, 2)]:
+        with pytest.raises(ValueError):
+            prefix_key(bad, Afi.IPV4)
+    assert prefix_key((1 << 127, 1), Afi.IPV6) == 0x180
+
+
 def test_encode_refuses_what_the_family_cannot_carry() -> None:
     with pytest.raises(ValueError):
         encode_prefixes([(0x0A000000, 33)], Afi.IPV4, False)
