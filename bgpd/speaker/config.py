@@ -11,10 +11,15 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
+from bgpd.plan.secret import Secret
 from bgpd.speaker.sockets import IPAddress
 from bgpd.wire.constants import BGP_PORT, IPV4_UNICAST, IPV6_UNICAST, Family
 
 SEND_HOLD_MINIMUM: Final = 480.0  # RFC 9687 "Implementation Considerations": max(8 min, 2 × hold)
+# Max-prefix defaults (RFC 4486 §4); the reasoning is in docs/operator-guide.md, "Max-prefix".
+MAX_PREFIXES: Final = 20_000  # per family
+MAX_PREFIXES_WARNING: Final = 75  # percent of the limit
+MAX_PREFIXES_RESTART: Final = 300.0  # seconds of hold-down; 0: stay down until bgpctl reset
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,11 @@ class SessionConfig:
     freebind: bool = False
     send_hold_time: float | None = None  # None: RFC 9687 default; 0 disables
     extended_next_hop: bool = False  # offer RFC 8950 (IPv6 next hops for IPv4 routes)
+    ttl_security: bool = False  # GTSM (RFC 5082): TTL 255 out, at least 256 - ttl in
+    password: Secret | None = None  # TCP-MD5 (RFC 2385) key
+    max_prefixes: int = MAX_PREFIXES  # per family; 0: no limit
+    max_prefixes_warning: int = MAX_PREFIXES_WARNING  # percent of max_prefixes
+    max_prefixes_restart: float = MAX_PREFIXES_RESTART  # hold-down after the limit; 0: until reset
 
     def __post_init__(self) -> None:
         if self.local_ip.version != self.peer_ip.version:
