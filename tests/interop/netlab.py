@@ -321,6 +321,8 @@ class GoBgpNeighbor:
     hold_time: int | None = None
     remote_port: int | None = None
     graceful_restart: bool = False
+    auth_password: str | None = None  # TCP-MD5 (RFC 2385)
+    ttl_min: int | None = None  # GTSM (RFC 5082): ttl-security with this minimum TTL
 
 
 class GoBgpPeer:
@@ -352,6 +354,8 @@ class GoBgpPeer:
         for nb in self.neighbors.values():
             lines += ["", "[[neighbors]]", "  [neighbors.config]"]
             lines += [f'    neighbor-address = "{nb.address}"', f"    peer-as = {nb.peer_as}"]
+            if nb.auth_password is not None:
+                lines.append(f'    auth-password = "{nb.auth_password}"')
             transport = []
             if nb.passive:
                 transport.append("    passive-mode = true")
@@ -364,6 +368,9 @@ class GoBgpPeer:
             if nb.hold_time is not None:
                 lines += ["  [neighbors.timers.config]", f"    hold-time = {nb.hold_time}"]
                 lines += [f"    keepalive-interval = {max(1, nb.hold_time // 3)}"]
+            if nb.ttl_min is not None:
+                lines += ["  [neighbors.ttl-security.config]", "    enabled = true"]
+                lines += [f"    ttl-min = {nb.ttl_min}"]
             if nb.graceful_restart:
                 lines += [
                     "  [neighbors.graceful-restart.config]",
@@ -388,6 +395,8 @@ class GoBgpPeer:
         hold_time: int | None = None,
         remote_port: int | None = None,
         graceful_restart: bool = False,
+        auth_password: str | None = None,
+        ttl_min: int | None = None,
     ) -> None:
         """Configure a neighbor. ``graceful_restart`` (RFC 4724) also makes GoBGP send End-of-RIB."""
         self.neighbors[address] = GoBgpNeighbor(
@@ -399,6 +408,8 @@ class GoBgpPeer:
             hold_time,
             remote_port,
             graceful_restart,
+            auth_password,
+            ttl_min,
         )
         self.conf.write_text(self.config_text())
         if self.process is not None and self.process.alive():
@@ -562,6 +573,9 @@ class BirdProtocol:
     families: tuple[str, ...] = ("ipv4", "ipv6")
     hold_time: int | None = None
     port: int | None = None
+    password: str | None = None  # TCP-MD5 (RFC 2385)
+    ttl_security: bool = False  # GTSM (RFC 5082)
+    multihop: int | None = None  # hops to the neighbor; None: directly connected
 
 
 class BirdPeer:
@@ -591,9 +605,22 @@ class BirdPeer:
         families: Sequence[str] = ("ipv4", "ipv6"),
         hold_time: int | None = None,
         port: int | None = None,
+        password: str | None = None,
+        ttl_security: bool = False,
+        multihop: int | None = None,
     ) -> None:
         self.protocols[name] = BirdProtocol(
-            name, neighbor, peer_as, local_address, passive, tuple(families), hold_time, port
+            name,
+            neighbor,
+            peer_as,
+            local_address,
+            passive,
+            tuple(families),
+            hold_time,
+            port,
+            password,
+            ttl_security,
+            multihop,
         )
 
     def add_static(self, prefix: str) -> None:
@@ -613,6 +640,12 @@ class BirdPeer:
             lines += [f"  neighbor {proto.neighbor}{port} as {proto.peer_as};"]
             if proto.passive:
                 lines.append("  passive on;")
+            if proto.password is not None:
+                lines.append(f'  password "{proto.password}";')
+            if proto.ttl_security:
+                lines.append("  ttl security on;")
+            if proto.multihop is not None:
+                lines.append(f"  multihop {proto.multihop};")
             if proto.hold_time is not None:
                 lines += [
                     f"  hold time {proto.hold_time};",
