@@ -526,7 +526,7 @@ class PeerTask:
         except OSError as err:
             self._connecting = None
             if link is self._links.primary and link.conn is None and not self._admin_down:
-                text = f"connect to {cfg.peer_ip} port {cfg.port} failed: {err}"
+                text = sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port)
                 self.record.error(text, time.time())
                 self._log.problem("connect_failed", error=text)
                 self._feed(link, TcpConnectionFails())

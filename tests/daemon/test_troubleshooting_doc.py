@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import re
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import bgpd.daemon.handlers
 import bgpd.daemon.runner
 import bgpd.speaker.peer
 import bgpd.speaker.session_log
+from bgpd.speaker.sockets import connect_error_text
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
@@ -40,3 +43,15 @@ def test_the_not_run_message_is_the_daemons() -> None:
 def test_the_refusal_summary_is_the_one_bgpd_run_prints() -> None:
     assert "bgpd run: not started (N errors)" in DOC
     assert "bgpd run: not started (" in SOURCES
+
+
+def test_the_connect_errors_quoted_are_the_speakers() -> None:
+    local, peer = ipaddress.ip_address("10.0.1.100"), ipaddress.ip_address("10.0.1.254")
+    for code in (
+        errno.ECONNREFUSED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ETIMEDOUT,
+        errno.EADDRNOTAVAIL,
+    ):
+        assert f"`{connect_error_text(OSError(code, 'x'), local, peer, 179)}`" in DOC
