@@ -56,12 +56,12 @@ from bgpd.fsm import (
     UpdateRepaired,
 )
 from bgpd.logs import session_logger
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.adj_rib_in import AdjRibIn
 from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.prefix_limit import LimitState, PrefixGuard, PrefixLimit, Verdict
 from bgpd.speaker.record import SessionRecord, notification_text
@@ -104,7 +104,7 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
 
 def socket_options(config: SessionConfig) -> sockets.SocketOptions:
     """The session's TTL, GTSM minimum and TCP-MD5 key (``ttl`` counts hops; see ``sockets``)."""
-    return sockets.SocketOptions.for_session(config.ttl, config.ttl_security, config.password)
+    return sockets.SocketOptions.for_session(config.ttl, config.ttl_security, config.md5_key)
 
 
 def prefix_limit(config: SessionConfig) -> PrefixLimit:
@@ -304,7 +304,7 @@ class PeerTask:
         cfg = self.config
         options = socket_options(cfg)
         return {
-            "tcpMd5": cfg.password is not None,
+            "tcpMd5": cfg.md5_key is not None,
             "gtsm": cfg.ttl_security,
             "ttl": options.ttl,
             "minTtl": options.min_ttl or None,

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeAlias, TypeVar
 
-from bgpd.plan.secret import Secret
+from bgpd.plan.secret import TCP_MD5_MAX_KEY, Secret
 
 IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 P = TypeVar("P", bound=asyncio.BaseProtocol)
@@ -53,7 +53,6 @@ LISTEN_BACKLOG: Final = 64
 IP_MINTTL: Final = 21
 IPV6_MINHOPCOUNT: Final = 73
 TCP_MD5SIG: Final = 14
-TCP_MD5SIG_MAXKEYLEN: Final = 80
 GTSM_TTL: Final = 255  # RFC 5082 §3: every GTSM packet leaves with the largest TTL
 # struct tcp_md5sig (linux/tcp.h): a 128-octet sockaddr_storage with the peer's address, then
 # u8 flags, u8 prefixlen (both unused without TCP_MD5SIG_EXT), u16 keylen, int ifindex, 80 key octets.
@@ -119,8 +118,8 @@ def set_md5_key(sock: Any, peer: IPAddress, key: Secret | None) -> None:
     else:
         address = _SOCKADDR_IN6.pack(socket.AF_INET6, b"\0\0", b"\0" * 4, peer.packed, 0)
     octets = b"" if key is None else key.reveal()
-    if len(octets) > TCP_MD5SIG_MAXKEYLEN:
-        raise ValueError(f"a TCP-MD5 key is at most {TCP_MD5SIG_MAXKEYLEN} octets")
+    if len(octets) > TCP_MD5_MAX_KEY:
+        raise ValueError(f"a TCP-MD5 key is at most {TCP_MD5_MAX_KEY} octets")
     try:
         sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, _MD5SIG.pack(address, 0, 0, len(octets), 0, octets))
     except OSError as err:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from bgpd.plan.session_config import MAX_PREFIXES, SessionConfig
 from bgpd.speaker import Speaker
-from bgpd.speaker.config import MAX_PREFIXES, SessionConfig
 from bgpd.speaker.status import SessionStatus
 from bgpd.wire import Keepalive, Notification, Update, encode_message
 from bgpd.wire.constants import CeaseSub, ErrorCode
