@@ -56,9 +56,13 @@ def netstat(ns: Namespace, name: str) -> int:
     raise KeyError(name)
 
 
-def bird(topo: Topology, neighbor: str = FLOATING_1, local: str = PEER_V4, **options: Any) -> BirdPeer:
+BIRD_PASSWORD = f'password "{PASSWORD}"'  # BIRD's protocol bgp lines for MD5 and GTSM
+BIRD_GTSM = "ttl security on"
+
+
+def bird(topo: Topology, *options: str, neighbor: str = FLOATING_1, local: str = PEER_V4) -> BirdPeer:
     peer = BirdPeer(topo.peer_ns, asn=PEER_ASN, router_id=PEER_V4)
-    peer.add_neighbor("s1", neighbor, LOCAL_ASN, local_address=local, passive=True, **options)
+    peer.add_neighbor("s1", neighbor, LOCAL_ASN, local_address=local, passive=True, options=options)
     peer.start()
     return peer
 
@@ -82,7 +86,7 @@ def never_established(topo: Topology, name: str = "s1") -> SessionStatus:
 def test_md5_with_bird_and_the_key_is_shown_nowhere(
     topo: Topology, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    peer = bird(topo, password=PASSWORD)
+    peer = bird(topo, BIRD_PASSWORD)
     host = topo.host
     config = session_config(password=Secret(PASSWORD.encode()), **FAST_TIMERS)
     host.call(host.speaker.add_session(config, node_routes(1)))
@@ -96,7 +100,7 @@ def test_md5_with_bird_and_the_key_is_shown_nowhere(
 
 
 def test_md5_with_bird_over_ipv6(topo: Topology) -> None:
-    peer = bird(topo, neighbor=FLOATING_V6, local=PEER_V6, password=PASSWORD)
+    peer = bird(topo, BIRD_PASSWORD, neighbor=FLOATING_V6, local=PEER_V6)
     host = topo.host
     config = session_config(
         local=FLOATING_V6, peer=PEER_V6, password=Secret(PASSWORD.encode()), **FAST_TIMERS
@@ -107,7 +111,7 @@ def test_md5_with_bird_over_ipv6(topo: Topology) -> None:
 
 
 def test_md5_mismatch_with_bird_never_gets_established(topo: Topology) -> None:
-    peer = bird(topo, password=PASSWORD)
+    peer = bird(topo, BIRD_PASSWORD)
     host = topo.host
     before = netstat(topo.peer_ns, "TCPMD5Failure")
     config = session_config(password=Secret(b"not the password"), **FAST_TIMERS)
@@ -147,7 +151,7 @@ def test_md5_mismatch_with_gobgp_never_gets_established(topo: Topology, ours: st
 
 
 def test_gtsm_with_bird(topo: Topology) -> None:
-    peer = bird(topo, ttl_security=True)
+    peer = bird(topo, BIRD_GTSM)
     host = topo.host
     host.call(host.speaker.add_session(session_config(ttl_security=True, **FAST_TIMERS), node_routes(1)))
     status = host.wait_status("s1", established, 15)
@@ -201,8 +205,7 @@ def test_gtsm_peer_one_router_away(netlab: NetLab, hops: int) -> None:
             LOCAL_ASN,
             local_address="10.1.0.254",
             passive=True,
-            ttl_security=True,
-            multihop=2,
+            options=(BIRD_GTSM, "multihop 2"),
         )
         peer.start()
         config = session_config(
