@@ -3,6 +3,7 @@ logged once, Cease 6/1 with AFI/SAFI/limit over the limit, then a hold-down or a
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from typing import Any
 
@@ -168,3 +169,19 @@ async def test_no_limit_when_set_to_zero(speaker: Speaker) -> None:
     status = await speaker.wait_for(cfg.name, lambda s: s.prefixes_received == MAX_PREFIXES + 1, 20)
     assert status.established and status.prefix_limit["limit"] is None
     peer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_reload_does_not_end_the_hold_down(speaker: Speaker) -> None:
+    """Reconfiguring restarts a session that is only trying to connect, but not one its prefix
+    limit stopped: that takes the hold-down's end or ``bgpctl reset``."""
+    cfg, peer = await up(speaker, max_prefixes=LIMIT, max_prefixes_restart=0)
+    for update in announce(LIMIT + 1):
+        peer.send(update)
+    await peer.expect(Notification, skip=SKIP)
+    await speaker.wait_for(cfg.name, over_limit, 5)
+    await speaker.reconfigure_session(
+        cfg.name, dataclasses.replace(cfg, connect_retry_time=7.0, max_prefixes=50)
+    )
+    status = speaker.state(cfg.name)
+    assert status.fsm_state == "Idle" and over_limit(status) and status.prefix_limit["limit"] == 50
