@@ -7,7 +7,7 @@ default) — the same samples, formatted by the library. Measured in the same ru
 event loop is held between two yields (the budget for anything on the loop is 50 ms). Prints the
 numbers, then one JSON line with them.
 
-    python bench/metrics.py [--sessions 500] [--runs 7]
+    python bench/metrics.py [--sessions 500] [--runs 7] [--quick]
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=500)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="20 sessions, 2 runs: a check that it works")
     args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.runs = 20, 2
     reading = _reading(_readings(args.sessions))
     registry = CollectorRegistry()
     registry.register(_Reference(reading))
@@ -134,10 +137,10 @@ def main() -> int:
     result = {
         "sessions": args.sessions,
         "bytes": size,
-        "ours_openmetrics_s": round(statistics.median(ours_om), 5),
-        "ours_text_s": round(statistics.median(ours_text), 5),
-        "prometheus_client_text_s": round(statistics.median(reference), 5),
-        "longest_chunk_s": round(statistics.median(chunks), 5),
+        "ours_openmetrics_s": round(statistics.median(ours_om), 6),
+        "ours_text_s": round(statistics.median(ours_text), 6),
+        "prometheus_client_text_s": round(statistics.median(reference), 6),
+        "longest_chunk_s": round(statistics.median(chunks), 6),
     }
     result["ours_text_vs_prometheus_client"] = round(
         result["ours_text_s"] / result["prometheus_client_text_s"], 3
