@@ -15,7 +15,7 @@ from bgpd.cli.tables import TABLES
 from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
 from bgpd.plan.session_config import SEND_HOLD_MINIMUM, DeclaredSetting, declared_settings
-from bgpd.plan.settings import LogSettings, PeerOverrides, PeerSettings, Settings
+from bgpd.plan.settings import LogSettings, MetricsSettings, PeerOverrides, PeerSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "operator-guide.md").read_text()
@@ -32,7 +32,12 @@ def _reference_rows() -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
 
 
-ALL_KEYS = [*_keys(Settings), *_keys(PeerSettings), *(f"log.{k}" for k in _keys(LogSettings))]
+ALL_KEYS = [
+    *_keys(Settings),
+    *_keys(PeerSettings),
+    *(f"log.{k}" for k in _keys(LogSettings)),
+    *(f"metrics.{k}" for k in _keys(MetricsSettings)),
+]
 
 
 @pytest.mark.parametrize("key", ALL_KEYS)
@@ -73,6 +78,13 @@ def test_documented_log_defaults_match_the_code() -> None:
     rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
     assert rows["log.format"] == LogSettings().format.value
     assert rows["log.level"] == LogSettings().level
+
+
+def test_documented_metrics_defaults_match_the_code() -> None:
+    rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
+    defaults = MetricsSettings()
+    assert (rows["metrics.enabled"], rows["metrics.address"]) == ("false", str(defaults.address))
+    assert rows["metrics.port"] == str(defaults.port)
 
 
 def test_guide_shows_the_units_exec_start() -> None:

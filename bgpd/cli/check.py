@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from bgpd.daemon.inputs import held_now
 from bgpd.manifests import Diagnostic, InputError, Loaded, Severity, load_manifests
 from bgpd.plan import LocalAddress, Plan, Settings, build_plan
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.settings import load_settings, settings_warnings
 from bgpd.rib.ledger import Ledger
 
@@ -73,8 +74,8 @@ class Inputs:
     settings: Settings
     local: tuple[LocalAddress, ...]
 
-    def plan(self, ledger: Ledger) -> Plan:
-        return build_plan(self.loaded.manifests, self.settings, ledger, self.local)
+    def plan(self, ledger: Ledger, maintenance: Maintenance | None = None) -> Plan:
+        return build_plan(self.loaded.manifests, self.settings, ledger, self.local, maintenance)
 
 
 def _report(error: InputError, verbose: bool) -> None:

@@ -7,7 +7,8 @@ allocations, every session with its settings, and for each session run here the 
 and every route it leaves out with the reason.
 
 Without ``--state-dir`` it plans from an empty ledger and writes nothing. With it, the ledger is
-read (a corrupt one is an error, never replaced) and written back only with ``--commit``.
+read (a corrupt one is an error, never replaced) and written back only with ``--commit``, and the
+maintenance state is read too (sessions disabled or drained with ``bgpctl``), as ``bgpd run`` does.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any
 import yaml
 
 from bgpd.cli.check import add_input_arguments, load_inputs
-from bgpd.daemon.host.statefile import load_ledger, save_ledger
+from bgpd.daemon.host.statefile import load_ledger, load_maintenance, save_ledger
 from bgpd.plan import Plan, Session
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.session_config import declared_settings
 from bgpd.rib.ledger import Ledger, LedgerError
 
@@ -50,10 +52,11 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         ledger = load_ledger(args.state_dir) if args.state_dir is not None else Ledger.empty()
-    except (LedgerError, OSError) as error:
+        maintenance = load_maintenance(args.state_dir) if args.state_dir is not None else Maintenance()
+    except (LedgerError, MaintenanceError, OSError) as error:
         print(f"bgpd plan: {error}", file=sys.stderr)
         return 1
-    plan = inputs.plan(ledger)
+    plan = inputs.plan(ledger, maintenance)
     if args.output == "json":
         sys.stdout.write(json.dumps(as_data(plan), indent=1) + "\n")
     elif args.output == "yaml":
@@ -94,9 +97,17 @@ def session_data(session: Session) -> dict[str, Any]:
         "local": session.local,
         "segment": str(session.segment) if session.segment is not None else None,
         "settings": session_settings(session),
+        "disabled": session.disabled is not None,
+        "drained": session.drained,
         "routes": [a.prefix for a in session.announced],
         "announced": [
-            {"prefix": a.prefix, "nextHop": a.next_hop, "reason": a.reason} for a in session.announced
+            {
+                "prefix": a.prefix,
+                "nextHop": a.next_hop,
+                "communities": list(a.communities),
+                "reason": a.reason,
+            }
+            for a in session.announced
         ],
         "skipped": [{"prefix": s.prefix, "reason": s.reason} for s in session.skipped],
     }

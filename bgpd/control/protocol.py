@@ -58,6 +58,11 @@ class Command(enum.StrEnum):
     DESCRIBE_SESSION = "describe-session"
     RELOAD = "reload"
     RESET_SESSION = "reset-session"
+    DISABLE_SESSION = "disable-session"
+    ENABLE_SESSION = "enable-session"
+    DRAIN = "drain"
+    UNDRAIN = "undrain"
+    METRICS = "metrics"
 
 
 class ControlError(Exception):

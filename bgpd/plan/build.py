@@ -17,6 +17,8 @@ left to the daemon: it diffs two plans (``bgpd.plan.diff``) and carries out the 
   (peer, floating IP) pair, which makes the name the key a diff goes by.
 - A session runs here when this host holds its floating IP; the address's prefix is the session's
   segment, and ``bgpd.plan.segments`` decides its routes from it.
+- Maintenance (``bgpd.plan.maintenance``): a disabled session is still planned (the daemon holds
+  it down); a drained one announces its routes with the GRACEFUL_SHUTDOWN community (RFC 8326).
 - Routes: per node and enabled family, its pod block with the node's own address of that family as
   next hop (third-party next hop, RFC 4271 §5.1.3), named ``route-via-<next hop, dots/colons as
   dashes>``. A session's routes are keyed by prefix (one next hop per prefix and session), and one
@@ -35,6 +37,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bgpd.manifests import Manifests, Peer
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.segments import NOTHING, Announced, Exporter, Network, NodeRoute, Skipped, route_name
 from bgpd.plan.session_config import SessionConfig
 from bgpd.plan.settings import LocalAddress, Settings
@@ -75,6 +78,10 @@ class Session:
     segment: Network | None  # the floating IP's prefix here; None when unknown or not held
     announced: tuple[Announced, ...]  # by family, then prefix
     skipped: tuple[Skipped, ...]
+    # the operator's maintenance state (``bgpd.plan.maintenance``): held down with this RFC 9003
+    # text (None: not disabled); routes tagged GRACEFUL_SHUTDOWN (RFC 8326)
+    disabled: str | None = None
+    drained: bool = False
 
     @property
     def name(self) -> str:
@@ -142,9 +149,14 @@ def session_name(peer_ip: str, floating_index: int) -> str:
 
 
 def build_plan(
-    manifests: Manifests, settings: Settings, ledger: Ledger, local_addresses: Collection[LocalAddress]
+    manifests: Manifests,
+    settings: Settings,
+    ledger: Ledger,
+    local_addresses: Collection[LocalAddress],
+    maintenance: Maintenance | None = None,
 ) -> Plan:
-    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``."""
+    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``, with the
+    operator's disabled and drained sessions (``maintenance``; None: none)."""
     result = _allocate(manifests, ledger)
     nodes = _nodes(manifests, result)
     families = _families(manifests)
@@ -152,7 +164,14 @@ def build_plan(
     held = {a.address: a.prefix for a in local_addresses}
     return Plan(
         nodes=nodes,
-        sessions=_sessions(manifests, settings, families, held, Exporter(node_routes)),
+        sessions=_sessions(
+            manifests,
+            settings,
+            families,
+            held,
+            Exporter(node_routes),
+            maintenance=maintenance or Maintenance(),
+        ),
         routes=tuple(Route(route_name(r.next_hop), r.prefix, r.next_hop, r.family) for r in node_routes),
         problems=tuple(Problem(p.node, p.reason) for p in result.problems),
         ledger=result.ledger,
@@ -265,6 +284,8 @@ def _sessions(
     families: tuple[Family, ...],
     held: Mapping[IPAddress, Network | None],
     exporter: Exporter,
+    *,
+    maintenance: Maintenance,
 ) -> tuple[Session, ...]:
     placements = _placements(manifests)
     floating = {p.local_ip for p in placements}
@@ -283,6 +304,10 @@ def _sessions(
         )
         local = placement.local_ip in held
         segment = held.get(placement.local_ip)
-        export = exporter.export(config, segment) if local else NOTHING
-        sessions.append(Session(peer.name, config, local, segment, export.announced, export.skipped))
+        drained = maintenance.is_drained(config.name)
+        export = exporter.export(config, segment, drained) if local else NOTHING
+        disabled = maintenance.shutdown_message(config.name)
+        sessions.append(
+            Session(peer.name, config, local, segment, export.announced, export.skipped, disabled, drained)
+        )
     return tuple(sessions)

@@ -1,10 +1,13 @@
 """The daemon settings file: what the vendor manifests have no field for.
 
 Per-peer settings (timers, passive mode, TCP port, TTL/multihop, IP_FREEBIND, the off-segment
-next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; logging; and (for
-hosts without address watching) the floating IPs to treat as local, each optionally with its
-segment's prefix length. Every key is optional; unknown keys are errors, so a typo cannot silently
-fall back to a default. Reference: docs/operator-guide.md, "Settings reference".
+next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; logging; the metrics
+listener; and (for hosts without address watching) the floating IPs to treat as local, each
+optionally with its segment's prefix length. Every key is optional; unknown keys are errors, so a
+typo cannot silently fall back to a default. Reference: docs/operator-guide.md, "Settings reference".
+
+Daemon-level sections (``log``, ``metrics``) are plain models here, one class each (``LogSettings``,
+``MetricsSettings``): a new one is a class, a field of ``Settings``, and its rows in the reference.
 
 The per-peer models are not written here: they are generated from the settings declared on
 ``SessionConfig`` (``bgpd.plan.session_config``), so a setting, its default and its bounds exist
@@ -43,6 +46,7 @@ from bgpd.plan.session_config import DeclaredSetting, check_keepalive, check_sen
 __all__ = [
     "LocalAddress",
     "LogSettings",
+    "MetricsSettings",
     "PeerFields",
     "PeerOverrides",
     "PeerSettings",
@@ -173,12 +177,22 @@ class LogSettings(_Strict):
         return value.lower()
 
 
+class MetricsSettings(_Strict):
+    """The Prometheus/OpenMetrics listener (``bgpd.daemon.metrics_http``): off unless enabled, and
+    then on one address, loopback unless set, so metrics are never exposed by accident."""
+
+    enabled: bool = False
+    address: IPField = ipaddress.IPv4Address("127.0.0.1")
+    port: int = Field(default=9179, ge=1, le=65535)
+
+
 class Settings(_Strict):
     """The whole settings file. Immutable; ``session_values`` gives one peer's settings."""
 
     defaults: PeerSettings = PeerSettings()
     peers: dict[IPField, PeerOverrides] = {}
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
     local_addresses: tuple[LocalAddressField, ...] | None = Field(default=None, alias="localAddresses")
 
     @field_validator("local_addresses")

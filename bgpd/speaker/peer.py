@@ -64,10 +64,11 @@ from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.prefix_limit import LimitState, PrefixGuard, PrefixLimit, Verdict
-from bgpd.speaker.record import SessionRecord, notification_text
+from bgpd.speaker.record import ErrorKind, SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
     ReceivedRoute,
+    SessionReading,
     SessionStatus,
     SoftReset,
     capabilities_to_control,
@@ -134,6 +135,7 @@ class PeerTask:
         self._connecting: asyncio.Task[None] | None = None
         self._pump_handle: asyncio.Handle | None = None
         self._admin_down = True
+        self._shutdown_text: str | None = None  # an operator's shutdown in force (RFC 9003 text)
 
     # ------------------------------------------------------------------ the daemon's side
     def start(self) -> None:
@@ -141,13 +143,20 @@ class PeerTask:
         if not self._admin_down:
             return
         self._admin_down = False
+        self._shutdown_text = None
         self._feed(self._links.primary, ManualStart(passive=self.config.passive))
+
+    def hold_down(self, text: str) -> None:
+        """Stay down (never started) under an operator's administrative shutdown: a connection
+        from the peer is refused with Cease 6/2 and ``text`` (see ``claim``)."""
+        self._shutdown_text = text
 
     async def stop(self, subcode: int, text: str = "") -> None:
         """Stop with Cease ``subcode`` (RFC 4486; Administrative Shutdown/Reset carry ``text`` as
         the RFC 9003 communication) and wait (bounded) until the connections are closed, so the
         NOTIFICATION has left before the caller goes on (e.g. the process exits)."""
         self._admin_down = True
+        self._shutdown_text = text if subcode == CeaseSub.ADMINISTRATIVE_SHUTDOWN else None
         if self._connecting is not None:
             self._connecting.cancel()
         links = self._links.all()
@@ -211,7 +220,10 @@ class PeerTask:
             sockets.apply_session_options(sock, cfg.local_ip.version, socket_options(cfg))
         self.record.counters.connections_accepted += 1
         arrival = self._links.arrival(self._admin_down)
-        if arrival is Arrival.REFUSE:
+        if arrival is Arrival.REFUSE and self._shutdown_text is not None:
+            # held down by the operator: the peer hears why, every time (RFC 4486 §4, RFC 9003)
+            self._refuse(conn, CeaseSub.ADMINISTRATIVE_SHUTDOWN, self._shutdown_text)
+        elif arrival is Arrival.REFUSE:
             self._refuse(conn, CeaseSub.CONNECTION_REJECTED)  # RFC 4271 §8.2.2: Idle refuses
         elif arrival is Arrival.TAKE:
             # Connect/Active, or Idle awaiting the automatic restart (the FSM takes the connection
@@ -245,7 +257,7 @@ class PeerTask:
             return
         link.conn = None
         if exc is not None:
-            self.record.error(f"connection lost: {exc}", time.time())
+            self.record.error(f"connection lost: {exc}", ErrorKind.CONNECTION_LOST, time.time())
         self._feed(link, TcpConnectionFails())
 
     def on_writable(self, conn: Connection) -> None:
@@ -308,6 +320,33 @@ class PeerTask:
             "ttl": options.ttl,
             "minTtl": options.min_ttl or None,
         }
+
+    def reading(self) -> SessionReading:
+        """The session's numbers for the metrics, in constant time (see ``SessionReading``)."""
+        rec = self.record
+        fsm = self._links.primary.fsm
+        since = fsm.established_at
+        kind = rec.last_error_kind
+        notification = (
+            {
+                ErrorKind.NOTIFICATION_SENT: rec.last_sent,
+                ErrorKind.NOTIFICATION_RECEIVED: rec.last_received,
+            }.get(kind)
+            if kind is not None
+            else None
+        )
+        return SessionReading(
+            name=self.config.name,
+            fsm_state=fsm.state,
+            admin_down=self._admin_down,
+            uptime=None if since is None else self._loop.time() - since,
+            routes_received=len(self._rib_in),
+            routes_sent=self._rib_out.sent_count(),
+            counters=rec.counters,
+            last_error_kind=kind,
+            last_error_at=rec.last_error_at,
+            last_notification=notification,
+        )
 
     def received_routes(self) -> list[ReceivedRoute]:
         out = []
@@ -389,7 +428,7 @@ class PeerTask:
             if link is self._links.primary:
                 at = time.time()
                 sent = self.record.notification_sent(message, at)
-                self.record.error(f"sent {sent.text}", at)
+                self.record.error(f"sent {sent.text}", ErrorKind.NOTIFICATION_SENT, at)
                 self._log.problem("notification_sent", text=sent.text)
             else:  # the colliding connection's: logged, but not the session's (RFC 4271 §6.8)
                 text = notification_text(message)
@@ -419,7 +458,7 @@ class PeerTask:
         if link is self._links.primary:
             at = time.time()
             received = self.record.notification_received(fact.message, at)
-            self.record.error(f"received {received.text}", at)
+            self.record.error(f"received {received.text}", ErrorKind.NOTIFICATION_RECEIVED, at)
             self._log.problem("notification_received", text=received.text)
         else:
             text = notification_text(fact.message)
@@ -522,7 +561,7 @@ class PeerTask:
             self._connecting = None
             if link is self._links.primary and link.conn is None and not self._admin_down:
                 text = sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port)
-                self.record.error(text, time.time())
+                self.record.error(text, ErrorKind.CONNECT_FAILED, time.time())
                 self._log.problem("connect_failed", error=text)
                 self._feed(link, TcpConnectionFails())
             return
@@ -534,10 +573,13 @@ class PeerTask:
         self._feed(link, TcpConnectionAcknowledged())
         conn.attach(self)
 
-    def _refuse(self, conn: Connection, subcode: int) -> None:
-        """Answer an extra connection with a Cease and close it. A peer decides how often this
-        happens, so it is logged like any repeated problem: once, then counted."""
-        message = Notification(ErrorCode.CEASE, subcode)
+    def _refuse(self, conn: Connection, subcode: int, text: str | None = None) -> None:
+        """Answer an extra connection with a Cease (with ``text``, an RFC 9003 shutdown
+        communication) and close it. A peer decides how often this happens, so it is logged like
+        any repeated problem: once, then counted."""
+        message = (
+            Notification(ErrorCode.CEASE, subcode) if text is None else Notification.shutdown(text, subcode)
+        )
         conn.send(encode_message(message, DEFAULT_CONTEXT))
         conn.close()
         counters = self.record.counters
@@ -549,7 +591,7 @@ class PeerTask:
 
     def _drop(self, conn: Connection, reason: str) -> None:
         """Abort a connection the peer stopped reading from; its FSM sees the connection fail."""
-        self.record.error(reason, time.time())
+        self.record.error(reason, ErrorKind.CONNECTION_DROPPED, time.time())
         self._log.problem("connection_dropped", reason=reason)
         link = self._links.of(conn)
         conn.abort()

@@ -14,6 +14,7 @@ by name, so a counter added here shows in ``bgpctl describe bgpsession`` without
 
 from __future__ import annotations
 
+import enum
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Final
@@ -63,6 +64,17 @@ def notification_text(message: Notification) -> str:
     return message.name
 
 
+class ErrorKind(enum.StrEnum):
+    """What kind of thing the last error was: a small fixed set, so it can label a metric (the
+    error's text cannot: it carries addresses and whatever a peer wrote in its NOTIFICATION)."""
+
+    NOTIFICATION_SENT = "notification-sent"
+    NOTIFICATION_RECEIVED = "notification-received"
+    CONNECT_FAILED = "connect-failed"
+    CONNECTION_LOST = "connection-lost"
+    CONNECTION_DROPPED = "connection-dropped"  # we dropped it: the peer stopped reading
+
+
 @dataclass(slots=True)
 class Counters:
     """What happened on the session since it was configured, over all its connections."""
@@ -93,6 +105,8 @@ class SessionRecord:
     last_sent: NotificationRecord | None = None
     last_received: NotificationRecord | None = None
     last_error: str | None = None
+    last_error_kind: ErrorKind | None = None
+    last_error_at: float | None = None
     last_report: float = 0.0  # when anything an operator would look at last changed
 
     def transition(self, change: StateChanged, at: float) -> None:
@@ -107,6 +121,8 @@ class SessionRecord:
         self.last_received = NotificationRecord.of(message, at)
         return self.last_received
 
-    def error(self, text: str, at: float) -> None:
+    def error(self, text: str, kind: ErrorKind, at: float) -> None:
         self.last_error = text
+        self.last_error_kind = kind
+        self.last_error_at = at
         self.last_report = at

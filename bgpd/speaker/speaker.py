@@ -20,7 +20,7 @@ from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.peer import PeerTask, socket_options
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SoftReset
 from bgpd.wire.constants import CeaseSub
 
 _ListenerKey = tuple[IPAddress, int]
@@ -39,8 +39,11 @@ class Speaker:
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
-        """Start a session (it connects, or waits for the peer when passive)."""
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] = (), *, shutdown: str | None = None
+    ) -> None:
+        """Start a session (it connects, or waits for the peer when passive); with ``shutdown``,
+        add it held down by an administrative shutdown with that text, until ``start_session``."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
         clash = self._by_endpoints(config.local_ip, config.peer_ip)
@@ -53,7 +56,10 @@ class Speaker:
         task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
-        task.start()
+        if shutdown is None:
+            task.start()
+        else:
+            task.hold_down(shutdown)
 
     async def remove_session(
         self, name: str, subcode: int = CeaseSub.PEER_DECONFIGURED, text: str = ""
@@ -83,7 +89,7 @@ class Speaker:
 
     async def shutdown_session(self, name: str, text: str = "") -> None:
         """Administrative shutdown: Cease 6/2 with the RFC 9003 communication ``text``; the session
-        stays down (refusing the peer's connections) until ``start_session``."""
+        stays down (refusing the peer's connections with the same Cease) until ``start_session``."""
         await self._task(name).stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text)
 
     def start_session(self, name: str) -> None:
@@ -123,6 +129,10 @@ class Speaker:
 
     def states(self) -> list[SessionStatus]:
         return [self._sessions[name].status() for name in sorted(self._sessions)]
+
+    def readings(self) -> list[SessionReading]:
+        """Every session's numbers for the metrics, by name; constant time per session."""
+        return [self._sessions[name].reading() for name in sorted(self._sessions)]
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._task(name).received_routes()

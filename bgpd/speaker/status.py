@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from bgpd.fsm import Negotiated
-from bgpd.speaker.record import Counters, NotificationRecord, Transition
+from bgpd.fsm import Negotiated, State
+from bgpd.speaker.record import Counters, ErrorKind, NotificationRecord, Transition
 from bgpd.wire.capabilities import Capability, capability_code
 from bgpd.wire.constants import CapabilityCode, Family, MessageType
 
@@ -158,6 +158,24 @@ class SessionStatus:
         if self.unsendable:
             data["routes"] = {"notSent": list(self.unsendable)}
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReading:
+    """A session's numbers for the metrics, taken in constant time: no route walk and no rendering
+    (``SessionStatus`` lists the routes a session cannot send, which walks its Adj-RIB-Out; a scrape
+    of 500 sessions must not). ``counters`` is the session's live record: read it at once."""
+
+    name: str
+    fsm_state: State
+    admin_down: bool
+    uptime: float | None
+    routes_received: int  # the Adj-RIB-In now
+    routes_sent: int  # the Adj-RIB-Out as sent now
+    counters: Counters
+    last_error_kind: ErrorKind | None
+    last_error_at: float | None  # POSIX time
+    last_notification: NotificationRecord | None  # the last error's NOTIFICATION, when it was one
 
 
 @dataclass(frozen=True, slots=True)

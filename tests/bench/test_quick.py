@@ -68,3 +68,11 @@ def test_prefix_flood_small() -> None:
     assert (reference["kept"], reference["stopped"]) == (50_000, False)
     assert limited["stopped"] and limited["limit"] < limited["kept"] < 50_000
     assert report["memory_ratio"] > 0
+
+
+def test_metrics_quick() -> None:
+    report = _report("bench/metrics.py", "--quick")
+    assert report["sessions"] == 20 and report["bytes"] > 0
+    for key in ("ours_openmetrics_s", "ours_text_s", "prometheus_client_text_s", "longest_chunk_s"):
+        assert report[key] > 0, key
+    assert report["ours_text_vs_prometheus_client"] > 0

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
+from bgpd.fsm import State
 from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SoftReset
+from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionReading, SessionStatus, SoftReset
+from bgpd.speaker.record import Counters
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -49,16 +51,34 @@ class FakeSpeaker:
     closed_with: str | None = None
     not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
     unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
+    held_down: dict[str, str] = field(default_factory=dict)  # session → its shutdown text
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] = (), *, shutdown: str | None = None
+    ) -> None:
         assert config.name not in self.sessions
         self.sessions[config.name] = config
         self.routes[config.name] = frozenset(routes)
-        self.calls.append(("add", config.name))
+        if shutdown is None:
+            self.calls.append(("add", config.name))
+        else:
+            self.held_down[config.name] = shutdown
+            self.calls.append(("add-held-down", config.name, shutdown))
+
+    async def shutdown_session(self, name: str, text: str = "") -> None:
+        assert name in self.sessions
+        self.held_down[name] = text
+        self.calls.append(("shutdown", name, text))
+
+    def start_session(self, name: str) -> None:
+        assert name in self.sessions
+        self.held_down.pop(name, None)
+        self.calls.append(("start", name))
 
     async def remove_session(self, name: str, subcode: int = 3, text: str = "") -> None:
         del self.sessions[name]
         del self.routes[name]
+        self.held_down.pop(name, None)
         self.calls.append(("remove", name, str(subcode), text))
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None:
@@ -81,7 +101,27 @@ class FakeSpeaker:
         return SoftReset(resent=families, requested=families[:1])
 
     def states(self) -> list[SessionStatus]:
-        return [status(c, sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())]
+        return [
+            status(c, "Idle" if n in self.held_down else "Established", sent=len(self.routes[n]))
+            for n, c in sorted(self.sessions.items())
+        ]
+
+    def readings(self) -> list[SessionReading]:
+        return [
+            SessionReading(
+                name=n,
+                fsm_state=State.IDLE if n in self.held_down else State.ESTABLISHED,
+                admin_down=n in self.held_down,
+                uptime=None if n in self.held_down else 12.0,
+                routes_received=1,
+                routes_sent=len(self.routes[n]),
+                counters=Counters(flaps=1),
+                last_error_kind=None,
+                last_error_at=None,
+                last_notification=None,
+            )
+            for n in sorted(self.sessions)
+        ]
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return [

@@ -12,6 +12,7 @@ from bgpd.daemon.handlers import ReloadRejectedError, describe_session_data, ses
 from bgpd.daemon.host.statefile import LEDGER_FILE, load_ledger
 from bgpd.daemon.inputs import ConfigFile
 from bgpd.daemon.runner import STOP_TEXT, Daemon
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger
 from bgpd.wire.constants import CeaseSub
@@ -20,7 +21,7 @@ from tests.plan._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, wit
 
 
 def make(
-    tmp_path: Path, text: str = SINGLE, settings: Path | None = None
+    tmp_path: Path, text: str = SINGLE, settings: Path | None = None, maintenance: Maintenance | None = None
 ) -> tuple[Daemon, FakeSpeaker, FixedAddresses, Path]:
     path = tmp_path / "cluster.yaml"
     path.write_text(text, encoding="utf-8")
@@ -36,6 +37,7 @@ def make(
         ledger=Ledger.empty(),
         speaker=speaker,
         addresses=addresses,
+        maintenance=maintenance,
     )
     return daemon, speaker, addresses, path
 

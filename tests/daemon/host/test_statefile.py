@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from bgpd.daemon.host.statefile import LEDGER_FILE, atomic_write, load_ledger, save_ledger
+from bgpd.daemon.host.statefile import (
+    LEDGER_FILE,
+    MAINTENANCE_FILE,
+    atomic_write,
+    load_ledger,
+    load_maintenance,
+    save_ledger,
+    save_maintenance,
+)
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation
 
 REPO = Path(__file__).resolve().parents[3]
@@ -251,3 +260,23 @@ def test_writer_killed_at_any_step_leaves_old_or_new_ledger(tmp_path: Path, step
     save_ledger(tmp_path, NEW)
     assert leftovers(tmp_path) == []
     assert load_ledger(tmp_path) == NEW
+
+
+# --- the maintenance state ------------------------------------------------------------------------
+
+
+def test_maintenance_state_saves_and_loads_back(tmp_path: Path) -> None:
+    assert load_maintenance(tmp_path) == Maintenance()  # none yet
+    state = Maintenance({"10.0.1.254-node-01": "ToR upgrade"}, False, frozenset({"x"}))
+    save_maintenance(tmp_path / "state", state)
+    assert load_maintenance(tmp_path / "state") == state
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [MAINTENANCE_FILE]
+
+
+def test_a_corrupt_maintenance_state_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / MAINTENANCE_FILE).write_text('{"kind": "bgpd-maintenance", "version": 1, "drained": 5}')
+    with pytest.raises(MaintenanceError, match=rf"{MAINTENANCE_FILE} is corrupt: \"drained\""):
+        load_maintenance(tmp_path)
+    (tmp_path / MAINTENANCE_FILE).write_bytes(b"\xff\xfe")
+    with pytest.raises(MaintenanceError, match="not UTF-8"):
+        load_maintenance(tmp_path)
