@@ -14,9 +14,18 @@ from typing import Any
 
 import yaml
 
-from bgpd.manifests.cluster import NODE_LABEL, POOL_LABEL, CidrConfig, Manifests, Node, Peer, PodRange
+from bgpd.manifests.cluster import (
+    NODE_LABEL,
+    POOL_LABEL,
+    CidrConfig,
+    Manifests,
+    Node,
+    NodePodCidrs,
+    Peer,
+    PodRange,
+)
 from bgpd.manifests.diagnostics import Diagnostic, DocumentRef, ManifestError, Severity
-from bgpd.manifests.documents import Parsed, document_ref, format_path, parse_document
+from bgpd.manifests.documents import Parsed, document_ref, expand_list, format_path, parse_document
 from bgpd.manifests.rules import validate
 from bgpd.manifests.yamldocs import duplicate_keys, parse_documents, strip_elisions, syntax_error, too_deep
 
@@ -30,6 +39,7 @@ __all__ = [
     "ManifestError",
     "Manifests",
     "Node",
+    "NodePodCidrs",
     "Peer",
     "PodRange",
     "Severity",
@@ -83,11 +93,12 @@ def parse_manifests(text: str, source: str = "<string>") -> Loaded:
             )
             for path, line, first in duplicate_keys(document)
         )
-        kind, result = parse_document(document, diagnostics)
-        if kind:
-            seen[kind] += 1
-        if result is not None:
-            parsed.setdefault(kind, []).append(result)
+        for each in expand_list(document, diagnostics):
+            kind, result = parse_document(each, diagnostics)
+            if kind:
+                seen[kind] += 1
+            if result is not None:
+                parsed.setdefault(kind, []).append(result)
     manifests, findings = validate(parsed, seen)
     diagnostics += findings
     ordered = tuple(sorted(diagnostics, key=_order))
