@@ -12,7 +12,14 @@ from pydantic import BaseModel
 from bgpd.cli.tables import TABLES
 from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
-from bgpd.plan.settings import LogSettings, PeerOverrides, PeerSettings, Settings
+from bgpd.plan.settings import (
+    AllocationSettings,
+    LogSettings,
+    PeerOverrides,
+    PeerSettings,
+    RemovalSettings,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "operator-guide.md").read_text()
@@ -29,7 +36,13 @@ def _reference_rows() -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
 
 
-ALL_KEYS = [*_keys(Settings), *_keys(PeerSettings), *(f"log.{k}" for k in _keys(LogSettings))]
+ALL_KEYS = [
+    *_keys(Settings),
+    *_keys(PeerSettings),
+    *(f"log.{k}" for k in _keys(LogSettings)),
+    *(f"allocation.{k}" for k in _keys(AllocationSettings)),
+    *(f"removals.{k}" for k in _keys(RemovalSettings)),
+]
 
 
 @pytest.mark.parametrize("key", ALL_KEYS)
@@ -63,6 +76,8 @@ def test_documented_defaults_match_the_code() -> None:
     assert rows["offSegmentNextHop"] == defaults.off_segment_next_hop.value
     assert rows["log.format"] == LogSettings().format.value
     assert rows["log.level"] == LogSettings().level
+    assert rows["allocation.reservationTime"] == str(AllocationSettings().reservation_time)
+    assert rows["removals.maxShare"] == str(RemovalSettings().max_share)
 
 
 def test_guide_shows_the_units_exec_start() -> None:

@@ -47,6 +47,12 @@ def _resource(value: str) -> str:
     return name
 
 
+def _node_resource(value: str) -> str:
+    if value.lower() not in ("node", "nodes"):
+        raise argparse.ArgumentTypeError(f"unknown resource {value!r} (only node)")
+    return "node"
+
+
 def _session_resource(value: str) -> str:
     if value.lower() not in ("bgpsession", "bgpsessions"):
         raise argparse.ArgumentTypeError(f"unknown resource {value!r} (only bgpsession)")
@@ -76,7 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     describe.set_defaults(run=_run_describe)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
+    reload.add_argument(
+        "--force",
+        action="store_true",
+        help="apply it even if it removes more nodes or BGP peers at once than removals.maxShare",
+    )
     reload.set_defaults(run=_run_reload)
+
+    release = sub.add_parser(
+        "release", help="free the pod CIDRs reserved for a node that left the file; needs privilege"
+    )
+    release.add_argument("resource", type=_node_resource, metavar="node")
+    release.add_argument("name", help="the node's name (its address in the cluster file)")
+    release.set_defaults(run=_run_release)
 
     reset = sub.add_parser("reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("resource", type=_session_resource, metavar="bgpsession")
@@ -135,7 +153,11 @@ def _summary(data: Any, default: str) -> str:
 
 
 def _run_reload(args: argparse.Namespace) -> str:
-    return _summary(_call(args, Command.RELOAD), "reload done")
+    return _summary(_call(args, Command.RELOAD, {"force": True} if args.force else None), "reload done")
+
+
+def _run_release(args: argparse.Namespace) -> str:
+    return _summary(_call(args, Command.RELEASE_NODE, {"name": args.name}), f"node {args.name} released")
 
 
 def _run_reset(args: argparse.Namespace) -> str:

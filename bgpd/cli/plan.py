@@ -1,7 +1,9 @@
 """``bgpd plan``: show the allocations, sessions and routes the daemon would run, without running it.
 
 Without ``--state-dir`` it plans from an empty ledger and writes nothing. With it, the ledger is
-read (a corrupt one is an error, never replaced) and written back only with ``--commit``.
+read (a corrupt one is an error, never replaced) and written back only with ``--commit``; the
+current time and the settings' ``allocation.reservationTime`` decide the reservations, as in the
+daemon. ``-o nodes`` prints the allocation as a ``kind: List`` of Node objects (docs/allocation.md).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import ipaddress
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,9 @@ import yaml
 from bgpd.cli.check import add_config_arguments, load
 from bgpd.daemon.host.statefile import load_ledger, save_ledger
 from bgpd.plan import Plan, build_plan
-from bgpd.rib.ledger import Ledger, LedgerError
+from bgpd.plan.allocation import AllocationPolicy, node_list
+from bgpd.plan.settings import SettingsError, load_settings
+from bgpd.rib.ledger import Ledger, LedgerError, format_time
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +42,16 @@ def register(subparsers: Any) -> None:
         metavar="IP",
         help="a floating IP this host holds (repeat); its sessions are marked local",
     )
-    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    parser.add_argument(
+        "--settings", type=Path, metavar="FILE", help="daemon settings (for allocation.reservationTime)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "yaml", "nodes"),
+        default="table",
+        help="nodes: the allocation as a List of Node objects, to apply and to add to the file",
+    )
     parser.add_argument("--commit", action="store_true", help="write the new ledger to --state-dir")
     parser.set_defaults(handler=run)
 
@@ -58,11 +72,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         ledger = load_ledger(args.state_dir) if args.state_dir is not None else Ledger.empty()
-    except (LedgerError, OSError) as error:
+        settings = load_settings(args.settings)
+    except (LedgerError, SettingsError, OSError) as error:
         print(f"bgpd plan: {error}", file=sys.stderr)
         return 1
-    plan = build_plan(loaded.manifests, ledger, args.local_address)
-    if args.output == "json":
+    policy = AllocationPolicy(int(time.time()), settings.allocation.reservation_time)
+    plan = build_plan(loaded.manifests, ledger, args.local_address, policy)
+    if args.output == "nodes":
+        for problem in plan.problems:
+            print(f"bgpd plan: node {problem.node}: {problem.reason}", file=sys.stderr)
+        sys.stdout.write(yaml.safe_dump(node_list(loaded.manifests, plan.ledger), sort_keys=False))
+    elif args.output == "json":
         sys.stdout.write(json.dumps(as_data(plan), indent=1) + "\n")
     elif args.output == "yaml":
         sys.stdout.write(yaml.safe_dump(as_data(plan), sort_keys=False))
@@ -109,6 +129,14 @@ def as_data(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             for r in plan.routes
         ],
         "problems": [{"node": p.node, "reason": p.reason} for p in plan.problems],
+        "reserved": [
+            {
+                "node": r.node,
+                "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+                "missingSince": format_time(r.missing_since),
+            }
+            for r in plan.ledger.reserved
+        ],
     }
 
 
@@ -143,6 +171,12 @@ def as_tables(plan: Plan) -> str:
     ]
     if plan.problems:
         parts += ["PROBLEMS", _table(["NODE", "REASON"], [[p.node, p.reason] for p in plan.problems])]
+    if plan.ledger.reserved:
+        reserved = [
+            [r.node, r.allocation.ipv4 or "-", r.allocation.ipv6 or "-", format_time(r.missing_since)]
+            for r in plan.ledger.reserved
+        ]
+        parts += ["RESERVED", _table(["NODE", "IPV4 BLOCK", "IPV6 BLOCK", "MISSING SINCE"], reserved)]
     return "\n".join(parts)
 
 

@@ -71,9 +71,11 @@ class DaemonControl(Protocol):
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
-    async def reload(self, reason: str) -> str: ...
+    async def reload(self, reason: str, force: bool = False) -> str: ...
 
     async def reset_session(self, name: str, soft: bool) -> str: ...
+
+    async def release_node(self, name: str) -> str: ...
 
 
 def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
@@ -200,9 +202,12 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def describe(args: Mapping[str, Any]) -> Any:
         return describe_session_data(daemon.snapshot(), require_str(args, "name"))
 
-    async def reload(_args: Mapping[str, Any]) -> Any:
+    async def reload(args: Mapping[str, Any]) -> Any:
+        force = optional_bool(args, "force")
         try:
-            return {"message": await daemon.reload("bgpctl reload")}
+            return {
+                "message": await daemon.reload("bgpctl reload --force" if force else "bgpctl reload", force)
+            }
         except ReloadRejectedError as err:
             count = len(err.errors)
             text = "; ".join(err.errors)
@@ -219,6 +224,9 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
         return {"message": await daemon.reset_session(name, soft)}
 
+    async def release(args: Mapping[str, Any]) -> Any:
+        return {"message": await daemon.release_node(require_str(args, "name"))}
+
     return {
         Command.SESSIONS: CommandSpec(sessions),
         Command.ADVERTISED_ROUTES: CommandSpec(advertised),
@@ -227,4 +235,5 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         Command.DESCRIBE_SESSION: CommandSpec(describe),
         Command.RELOAD: CommandSpec(reload, privileged=True),
         Command.RESET_SESSION: CommandSpec(reset, privileged=True),
+        Command.RELEASE_NODE: CommandSpec(release, privileged=True),
     }

@@ -26,6 +26,7 @@ import structlog
 
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer, ControlSocketError
+from bgpd.daemon import allocation
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
 from bgpd.daemon.host.addrwatch import Change
@@ -50,9 +51,9 @@ from bgpd.daemon.reconcile import (
     reconcile,
 )
 from bgpd.manifests import Loaded, Manifests
-from bgpd.plan import Plan, build_plan
+from bgpd.plan import Plan, Problem, build_plan
 from bgpd.plan.settings import Settings
-from bgpd.rib.ledger import Ledger
+from bgpd.rib.ledger import Ledger, LedgerError
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
@@ -134,7 +135,8 @@ class Daemon:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._running: dict[str, DesiredSession] = {}
-        self._plan = build_plan(self._manifests, ledger, ())
+        self._plan = build_plan(self._manifests, ledger, (), allocation.policy(settings, clock))
+        self._reported: tuple[Problem, ...] = ()  # node problems already logged
         self._planned_at = clock()
         self.generation = 0
 
@@ -173,17 +175,19 @@ class Daemon:
         async with self._lock:
             await self._apply(frozenset())
 
-    async def reload(self, reason: str) -> str:
-        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan."""
+    async def reload(self, reason: str, force: bool = False) -> str:
+        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan.
+
+        ``force`` applies a file that removes more nodes or peers at once than ``removals.maxShare``."""
         systemd.notify_reloading()
         try:
             async with self._lock:
-                return await self._reload(reason)
+                return await self._reload(reason, force)
         finally:
             systemd.notify_ready()
             systemd.notify_status(self.status_line())
 
-    async def _reload(self, reason: str) -> str:
+    async def _reload(self, reason: str, force: bool) -> str:
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
@@ -203,6 +207,7 @@ class Daemon:
         if settings.local_addresses != self._settings.local_addresses:
             _log.warning("reload_ignored_setting", setting="localAddresses", note="takes effect on restart")
             settings = settings.model_copy(update={"local_addresses": self._settings.local_addresses})
+        allocation.guard_reload(self._manifests, loaded.manifests, settings, force=force, reason=reason)
         old_plan, old_manifests = self._plan, self._manifests
         self._manifests, self._settings = loaded.manifests, settings
         self.generation += 1
@@ -222,8 +227,32 @@ class Daemon:
 
     def _dropped(self, old_plan: Plan, new: Manifests) -> frozenset[str]:
         """Sessions the new file no longer has (as opposed to sessions whose floating IP left)."""
-        new_plan = build_plan(new, self._ledger, ())
+        new_plan = build_plan(new, self._ledger, (), allocation.policy(self._settings, self._clock))
         return frozenset(s.name for s in old_plan.sessions) - {s.name for s in new_plan.sessions}
+
+    async def release_node(self, name: str) -> str:
+        """End the reservation of ``name``, a node missing from the file: its blocks become free."""
+        async with self._lock:
+            reservation = self._ledger.reservation(name)
+            if reservation is None:
+                try:
+                    self._ledger.release(name)  # raises, saying why there is nothing to release
+                except LedgerError as err:
+                    raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
+            assert reservation is not None
+            released = self._ledger.release(name)
+            kept, self._ledger = self._ledger, released
+            if not self._commit_ledger():
+                self._ledger = kept
+                raise ControlError(
+                    ErrorCode.FAILED, f"cannot write the ledger in {self._state_dir}: not released"
+                )
+            blocks = [b for b in (reservation.allocation.ipv4, reservation.allocation.ipv6) if b is not None]
+            _log.info("reservation_released", node=name, pod_cidrs=blocks, by="bgpctl release node")
+            await self._apply(frozenset())
+            return (
+                f"node {name}: reservation of {' and '.join(blocks)} released; another node may now get them"
+            )
 
     async def reset_session(self, name: str, soft: bool) -> str:
         async with self._lock:
@@ -269,12 +298,12 @@ class Daemon:
     # ------------------------------------------------------------------ internals
     async def _apply(self, dropped: frozenset[str]) -> list[Action]:
         held = self._addresses.held()
-        plan = build_plan(self._manifests, self._ledger, _held_floating(self._manifests, held))
+        policy = allocation.policy(self._settings, self._clock)
+        plan = build_plan(self._manifests, self._ledger, _held_floating(self._manifests, held), policy)
         if plan != self._plan:
             self._planned_at = self._clock()
-        for problem in plan.problems:
-            if problem not in self._plan.problems:
-                _log.warning("node_not_served", node=problem.node, reason=problem.reason)
+        allocation.report(self._reported, plan, self._ledger, policy.reservation_time)
+        self._reported = plan.problems
         self._plan = plan
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
@@ -290,14 +319,20 @@ class Daemon:
                 self._running[name] = session
         return actions
 
-    def _commit_ledger(self) -> None:
+    def _commit_ledger(self) -> bool:
         try:
             save_ledger(self._state_dir, self._ledger)
         except OSError as err:
             _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
-            return
+            return False
         self._ledger_dirty = False
-        _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
+        _log.info(
+            "ledger_committed",
+            state_dir=str(self._state_dir),
+            nodes=len(self._ledger.entries),
+            reserved=len(self._ledger.reserved),
+        )
+        return True
 
     async def _start(self, desired: DesiredSession) -> None:
         try:

@@ -3,7 +3,8 @@
 Pure (no I/O, no clock), so ``bgpd plan`` can show exactly what the daemon would do, and the daemon
 can diff two plans: sessions and routes are frozen, hashable, ordered values.
 
-- Allocations come from the allocator (upstream ClusterCIDR semantics, stable through the ledger).
+- Allocations come from the Node documents when the file has them, else from the allocator
+  (upstream ClusterCIDR semantics, stable through the ledger): ``bgpd.plan.allocation``.
 - Sessions: each selected BGPPeer gets ``sessions`` sessions, each from a different floating IP of
   the peer's address family. Peer *i* (peers ordered by peer IP) starts at floating IP *i mod n* and
   takes the next ones in turn, so peers do not all lean on the same first floating IP. A session is
@@ -23,7 +24,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from bgpd.manifests import Manifests, Peer
-from bgpd.rib.allocator import AllocationResult, CidrConfig, CidrRange, NodeSpec, allocate
+from bgpd.plan.allocation import WHAT_IF, AllocationPolicy, allocate_nodes
+from bgpd.rib.allocator import AllocationResult
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 
@@ -92,8 +94,15 @@ def route_name(next_hop: str) -> str:
     return "route-via-" + next_hop.replace(".", "-").replace(":", "-")
 
 
-def build_plan(manifests: Manifests, ledger: Ledger, local_addresses: Collection[str]) -> Plan:
-    result = _allocate(manifests, ledger)
+def build_plan(
+    manifests: Manifests,
+    ledger: Ledger,
+    local_addresses: Collection[str],
+    allocation: AllocationPolicy = WHAT_IF,
+) -> Plan:
+    """The plan; ``allocation`` gives the time and reservation setting (the daemon and ``bgpd plan
+    --state-dir`` pass them; the default suits a plan that is never committed)."""
+    result = allocate_nodes(manifests, ledger, allocation)
     nodes = _nodes(manifests, result)
     families = _families(manifests)
     return Plan(
@@ -103,20 +112,6 @@ def build_plan(manifests: Manifests, ledger: Ledger, local_addresses: Collection
         problems=tuple(Problem(p.node, p.reason) for p in result.problems),
         ledger=result.ledger,
     )
-
-
-def _allocate(manifests: Manifests, ledger: Ledger) -> AllocationResult:
-    specs = [NodeSpec(n.name, n.labels) for n in manifests.nodes]
-    configs = [
-        CidrConfig(
-            name=c.name,
-            selector=c.selector,
-            ipv4=CidrRange(c.ipv4.cidr, c.ipv4.per_node_mask) if c.ipv4 is not None else None,
-            ipv6=CidrRange(c.ipv6.cidr, c.ipv6.per_node_mask) if c.ipv6 is not None else None,
-        )
-        for c in manifests.cidr_configs
-    ]
-    return allocate(specs, configs, ledger)
 
 
 def _nodes(manifests: Manifests, result: AllocationResult) -> tuple[PlannedNode, ...]:

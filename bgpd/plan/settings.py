@@ -1,8 +1,9 @@
 """The daemon settings file: what the vendor manifests have no field for.
 
 Timers (including DelayOpen and the peer-oscillation damping of RFC 4271 §8.1.1), passive mode, TCP
-port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, logging and (for hosts without
-address watching) the floating IPs to treat as local, each optionally with its segment's prefix length.
+port, TTL/multihop, IP_FREEBIND, the off-segment next-hop policy, how long a missing node's pod CIDRs
+stay reserved, the reload guard against mass removals, logging and (for hosts without address
+watching) the floating IPs to treat as local, each optionally with its segment's prefix length.
 Every key is optional; unknown keys are errors, so a typo cannot silently fall back to a default.
 ``defaults`` apply to all peers; ``peers`` overrides them per peer IP.
 Reference: docs/operator-guide.md, "Settings reference".
@@ -31,12 +32,14 @@ from pydantic import (
 from bgpd.logs import LEVELS, LogFormat
 
 __all__ = [
+    "AllocationSettings",
     "LocalAddress",
     "LogSettings",
     "NextHopPolicy",
     "PeerOverrides",
     "PeerPolicy",
     "PeerSettings",
+    "RemovalSettings",
     "Settings",
     "SettingsError",
     "load_settings",
@@ -160,6 +163,19 @@ class PeerSettings(_Strict):
         return _check_hold(value)
 
 
+class AllocationSettings(_Strict):
+    """How long a node missing from the cluster file keeps its pod CIDRs (docs/allocation.md)."""
+
+    reservation_time: int = Field(default=86400, alias="reservationTime", ge=0)  # seconds
+
+
+class RemovalSettings(_Strict):
+    """The reload guard: a reload removing more than ``max_share`` of the nodes, or of the BGP peers,
+    at once is refused unless forced (``bgpctl reload --force``); 1 turns the guard off."""
+
+    max_share: float = Field(default=0.25, alias="maxShare", ge=0, le=1)
+
+
 class LogSettings(_Strict):
     format: LogFormat = LogFormat.AUTO
     level: str = "info"
@@ -227,6 +243,8 @@ class Settings(_Strict):
     defaults: PeerSettings = PeerSettings()
     peers: dict[IPField, PeerOverrides] = {}
     log: LogSettings = LogSettings()
+    allocation: AllocationSettings = AllocationSettings()
+    removals: RemovalSettings = RemovalSettings()
     local_addresses: tuple[LocalAddressField, ...] | None = Field(default=None, alias="localAddresses")
 
     @field_validator("local_addresses")

@@ -16,7 +16,7 @@ def test_json_has_the_documented_shape() -> None:
     result = bgpd("plan", "--config", DUAL, "-o", "json", "--local-address", "10.0.3.100")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert list(plan) == ["nodes", "sessions", "routes", "problems"]
+    assert list(plan) == ["nodes", "sessions", "routes", "problems", "reserved"]
     assert plan["nodes"][3] == {
         "name": "10.0.3.21",
         "address": "10.0.3.22",

@@ -106,6 +106,7 @@ def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
 class _Control:
     def __init__(self) -> None:
         self.snap = snapshot()
+        self.calls: list[tuple[str, ...]] = []
 
     def snapshot(self) -> Snapshot:
         return self.snap
@@ -113,11 +114,37 @@ class _Control:
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return []
 
-    async def reload(self, reason: str) -> str:
+    async def reload(self, reason: str, force: bool = False) -> str:
+        self.calls.append(("reload", reason, str(force)))
         return f"reloaded because {reason}"
 
     async def reset_session(self, name: str, soft: bool) -> str:
         return f"reset {name}"
+
+    async def release_node(self, name: str) -> str:
+        self.calls.append(("release", name))
+        return f"node {name} released"
+
+
+@pytest.mark.asyncio
+async def test_bgpctl_reload_force_and_release_node_reach_the_daemon(
+    short_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = short_dir / "bgpd.sock"
+    control = _Control()
+    async with ControlServer(sock, commands(control)):
+        loop = asyncio.get_running_loop()
+        for argv in (["reload"], ["reload", "--force"], ["release", "node", "10.0.1.99"]):
+            assert await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), *argv]) == 0
+        bad = ["--socket", str(sock), "release", "bgpsession", "x"]
+        with pytest.raises(SystemExit):
+            await loop.run_in_executor(None, bgpctl, bad)
+    assert control.calls == [
+        ("reload", "bgpctl reload", "False"),
+        ("reload", "bgpctl reload --force", "True"),
+        ("release", "10.0.1.99"),
+    ]
+    assert "node 10.0.1.99 released" in capsys.readouterr().out
 
 
 @pytest.mark.asyncio

@@ -8,17 +8,22 @@ from pathlib import Path
 import pytest
 
 import bgpd.cli.run
+import bgpd.daemon.allocation
 import bgpd.daemon.handlers
 import bgpd.daemon.runner
+import bgpd.plan.allocation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
-SOURCES = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (bgpd.daemon.runner, bgpd.cli.run))
+SOURCES = "".join(
+    Path(m.__file__).read_text(encoding="utf-8")
+    for m in (bgpd.daemon.runner, bgpd.daemon.allocation, bgpd.plan.allocation, bgpd.cli.run)
+)
 
 
 @pytest.mark.parametrize(
     "event",
-    sorted(set(re.findall(r"`((?:reload|session|node)_[a-z_]+)`", DOC))),
+    sorted(set(re.findall(r"`((?:reload|session|node|allocation|reservation)_[a-z_]+)`", DOC))),
 )
 def test_every_log_event_named_in_the_doc_is_logged(event: str) -> None:
     assert f'"{event}"' in SOURCES
