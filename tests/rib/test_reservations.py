@@ -178,3 +178,10 @@ def test_pinned_blocks_that_validation_must_refuse_are_a_value_error(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         allocate(nodes("a", "b"), POOL, Ledger.empty(), pinned=pinned)
+
+
+def test_reservations_are_kept_sorted_so_equal_ledgers_compare_equal() -> None:
+    gone_b = allocate(nodes("a", "c"), POOL, start("a", "b", "c"), now=T0, reservation_time=HOUR).ledger
+    gone_a = allocate(nodes("c"), POOL, gone_b, now=T0 + 1, reservation_time=HOUR).ledger
+    assert [r.node for r in gone_a.reserved] == ["a", "b"]
+    assert Ledger.from_json(gone_a.to_json()) == gone_a
