@@ -277,8 +277,8 @@ def allocate(
             config, blocks = served
             allocations.append(NodeAllocation(name, config, blocks.get(4), blocks.get(6)))
     problems = tuple(AllocationProblem(name, "; ".join(notes[name])) for name in sorted(notes) if notes[name])
-    reserved = tuple(sorted(reservations, key=lambda r: r.node))  # a ledger is sorted: equal means equal
-    return AllocationResult(tuple(allocations), problems, Ledger(tuple(allocations), reserved))
+    running = tuple(sorted(reservations, key=lambda r: r.node))  # a ledger is sorted: equal means equal
+    return AllocationResult(tuple(allocations), problems, Ledger(tuple(allocations), running))
 
 
 def _sort_out(
