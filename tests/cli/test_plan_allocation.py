@@ -114,3 +114,17 @@ def test_issue_12_gateway_a_nodes_applied_to_gateway_b_make_b_agree(tmp_path: Pa
     # B's ledger now agrees with A's: without the Node documents it still announces the same.
     again = bgpd("plan", "--config", final, "--state-dir", b, "-o", "json")
     assert routes(again.stdout) == routes(on_a)
+
+
+def test_check_fails_when_node_documents_leave_a_node_out(tmp_path: Path) -> None:
+    listed = yaml.safe_load(
+        bgpd("plan", "--config", EXAMPLES / "single-stack-ipv4.yaml", "-o", "nodes").stdout
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(SINGLE + "---\n" + yaml.safe_dump(listed))
+    assert bgpd("check", "--config", path).returncode == 0
+    listed["items"] = listed["items"][:-1]
+    path.write_text(SINGLE + "---\n" + yaml.safe_dump(listed))
+    result = bgpd("check", "--config", path)
+    assert result.returncode == 1
+    assert "node 10.0.3.21: not announced: the file has no Node document for it" in result.stderr
