@@ -260,11 +260,15 @@ def allocate(
     notes: dict[str, list[str]] = {}
     entries, reserved = list(ledger.entries), list(ledger.reserved)
     _check_unique(entries, reserved)
+    blocks_of = _Blocks()
     if pinned:
-        entries, reserved = _pin(entries, reserved, pinned, labels, notes)
+        entries, reserved = _pin(entries, reserved, pinned, labels, notes=notes, blocks_of=blocks_of)
     recorded, reservations = _sort_out(entries, reserved, labels, now, reservation_time)
-    holdings = {name: _holding(entry, ordered, pinned or {}) for name, entry in recorded.items()}
-    _load_used(used, holdings, reservations)
+    by_name = {config.name: config for config in ordered}
+    holdings = {
+        name: _holding(entry, by_name, ordered, pinned or {}, blocks_of) for name, entry in recorded.items()
+    }
+    _load_used(used, holdings, reservations, blocks_of)
     allocations: list[NodeAllocation] = []
     for name in sorted(labels):
         node_notes = notes.setdefault(name, [])
@@ -301,7 +305,10 @@ def _sort_out(
 
 
 def _load_used(
-    used: Mapping[int, _Used], holdings: Mapping[str, _Holding], reservations: Sequence[Reservation]
+    used: Mapping[int, _Used],
+    holdings: Mapping[str, _Holding],
+    reservations: Sequence[Reservation],
+    blocks_of: _Blocks,
 ) -> None:
     """Mark every present node's recorded blocks and every reserved block as taken."""
     held: dict[int, list[tuple[Block, str]]] = {4: [], 6: []}
@@ -309,7 +316,7 @@ def _load_used(
         for version, (_, block, _) in holding.kept.items():
             held[version].append((block, name))
     for reservation in reservations:
-        for block, _ in _entry_blocks(reservation.allocation):
+        for block, _ in blocks_of(reservation.allocation):
             held[block.version].append((block, reservation.node))
     for version, family_used in used.items():
         family_used.load(held[version])
@@ -328,7 +335,9 @@ def _pin(
     reserved: list[Reservation],
     pinned: Mapping[str, PodCidrs],
     labels: Mapping[str, object],
+    *,
     notes: dict[str, list[str]],
+    blocks_of: _Blocks,
 ) -> tuple[list[NodeAllocation], list[Reservation]]:
     """The ledger with every pinned node holding exactly its pinned blocks, and no one else holding them.
 
@@ -341,7 +350,7 @@ def _pin(
     taken = {4: _Used(), 6: _Used()}
     owners: dict[tuple[int, int], str] = {}
     try:
-        pinned_blocks = [(block, name) for name, pin in pins.items() for block, _ in _entry_blocks(pin)]
+        pinned_blocks = [(block, name) for name, pin in pins.items() for block, _ in blocks_of(pin)]
         for version, family in taken.items():
             family.load((b, n) for b, n in pinned_blocks if b.version == version)
     except LedgerError as err:
@@ -369,7 +378,7 @@ def _pin(
 
     def without_pinned(entry: NodeAllocation, whose: str) -> NodeAllocation | None:
         kept: dict[int, str | None] = {4: entry.ipv4, 6: entry.ipv6}
-        for block, text in _entry_blocks(entry):
+        for block, text in blocks_of(entry):
             if taken[block.version].blocked_until(block.first, block.end) is None:
                 continue
             kept[block.version] = None
@@ -406,12 +415,17 @@ def _owner_of(
     return next(name for pin, name in pinned if pin.overlaps(block))
 
 
-def _holding(entry: NodeAllocation, ordered: Sequence[_Config], pinned: Mapping[str, PodCidrs]) -> _Holding:
+def _holding(
+    entry: NodeAllocation,
+    by_name: Mapping[str, _Config],
+    ordered: Sequence[_Config],
+    pinned: Mapping[str, PodCidrs],
+    blocks_of: _Blocks,
+) -> _Holding:
     """A present node's recorded blocks, each with the config whose per-node blocks include it."""
-    by_name = {config.name: config for config in ordered}
     recorded = by_name.get(entry.config)
     holding = _Holding(entry.config, {}, entry.node in pinned)
-    for block, text in _entry_blocks(entry):
+    for block, text in blocks_of(entry):
         holding.kept[block.version] = (_config_holding(block, recorded, ordered), block, text)
     return holding
 
@@ -500,20 +514,33 @@ def _order_configs(configs: Sequence[CidrConfig], used: Mapping[int, _Used]) -> 
     return sorted(prepared.values(), key=lambda c: c.key)
 
 
-def _entry_blocks(entry: NodeAllocation) -> list[tuple[Block, str]]:
-    """The entry's blocks with their text (kept as recorded: a ledger holds canonical text)."""
-    blocks = []
-    for version, text in ((4, entry.ipv4), (6, entry.ipv6)):
-        if text is None:
-            continue
-        try:
-            block = parse_block(text)
-        except ValueError as err:
-            raise LedgerError(f"ledger entry for node {entry.node!r}: {err}") from None
-        if block.version != version:
-            raise LedgerError(f"ledger entry for node {entry.node!r}: {text!r} is not an IPv{version} CIDR")
-        blocks.append((block, str(block)))
-    return blocks
+class _Blocks:
+    """An entry's blocks with their text, each text parsed once per ``allocate`` call: the ledger,
+    the pinned blocks and the reservations are read more than once, and parsing dominates."""
+
+    __slots__ = ("_parsed",)
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Block] = {}
+
+    def __call__(self, entry: NodeAllocation) -> list[tuple[Block, str]]:
+        blocks = []
+        for version, text in ((4, entry.ipv4), (6, entry.ipv6)):
+            if text is None:
+                continue
+            block = self._parsed.get(text)
+            if block is None:
+                try:
+                    block = parse_block(text)
+                except ValueError as err:
+                    raise LedgerError(f"ledger entry for node {entry.node!r}: {err}") from None
+                self._parsed[text] = block
+            if block.version != version:
+                raise LedgerError(
+                    f"ledger entry for node {entry.node!r}: {text!r} is not an IPv{version} CIDR"
+                )
+            blocks.append((block, text))  # kept as recorded: a ledger holds canonical text
+        return blocks
 
 
 def _config_holding(block: Block, recorded: _Config | None, ordered: Sequence[_Config]) -> _Config | None:
