@@ -346,6 +346,9 @@ def _pin(
     unknown = sorted(set(pinned) - set(labels))
     if unknown:
         raise ValueError(f"pinned node(s) {', '.join(map(repr, unknown))} are not in the node list")
+    empty = sorted(name for name, (v4, v6) in pinned.items() if v4 is None and v6 is None)
+    if empty:
+        raise ValueError(f"pinned node(s) {', '.join(map(repr, empty))} are pinned to no block")
     pins = {name: NodeAllocation(name, "-", v4, v6) for name, (v4, v6) in pinned.items()}
     taken = {4: _Used(), 6: _Used()}
     owners: dict[tuple[int, int], str] = {}

@@ -171,6 +171,7 @@ def test_pinned_node_that_was_reserved_comes_back_with_the_file_blocks() -> None
             "pinned blocks: block 10.0.0.0/25 of node 'b' overlaps block 10.0.0.0/24 of node 'a'",
         ),
         ({"a": ("10.0.0.1/24", None)}, "pinned blocks: ledger entry for node 'a'"),
+        ({"a": (None, None)}, "pinned node(s) 'a' are pinned to no block"),
     ],
 )
 def test_pinned_blocks_that_validation_must_refuse_are_a_value_error(
