@@ -65,3 +65,13 @@ def test_every_imported_package_is_declared() -> None:
                 if not dists & declared:
                     missing[module] = str(path.relative_to(ROOT))
     assert not missing, f"imported but not declared for the README's test command: {missing}"
+
+
+def test_every_declared_package_has_a_reason_in_the_docs() -> None:
+    reasons = (ROOT / "docs" / "dependencies.md").read_text(encoding="utf-8")
+    listed = {
+        _requirement_name(name)
+        for row in re.findall(r"^\| (`[^|]+`) \|", reasons, flags=re.MULTILINE)
+        for name in re.findall(r"`([^`]+)`", row)
+    }
+    assert _declared() - listed == set()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,45 @@ def test_documented_limits_match_the_server_defaults() -> None:
     assert f"64 KiB ({MAX_REQUEST_BYTES} bytes)" in PROTOCOL
     assert f"(limit {params['max_clients'].default})" in PROTOCOL
     assert f"closed after {params['idle_timeout'].default:g} s" in PROTOCOL
+
+
+def test_every_bgpctl_get_option_is_in_the_guide() -> None:
+    get_help = subprocess.run(
+        [sys.executable, "-m", "bgpd.cli.bgpctl", "get", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    ).stdout
+    flags = set(re.findall(r"--[a-z][a-z-]*", get_help)) - {"--help"}
+    assert {"--session", "--prefix", "--limit", "--watch", "--watch-interval", "--output"} <= flags
+    section = GUIDE.split("## Control socket and bgpctl", 1)[1].split("\n## ", 1)[0]
+    assert {flag for flag in flags if flag not in section and flag != "--output"} == set()
+
+
+def _install_block() -> str:
+    section = GUIDE.split("## Install\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_install_steps_put_bgpd_where_the_unit_runs_it() -> None:
+    """PEP 668 distributions refuse a system-wide pip install: the guide installs into a virtual
+    environment, and the unit's ExecStart runs that environment's bgpd."""
+    unit = (ROOT / "config" / "bgpd.service").read_text()
+    (exec_start,) = re.findall(r"^ExecStart=(\S+)", unit, flags=re.MULTILINE)
+    venv = exec_start.removesuffix("/bin/bgpd")
+    assert venv != exec_start
+    commands = [line.split("#", 1)[0].strip() for line in _install_block().splitlines()]
+    assert f"python3 -m venv {venv}" in commands
+    assert f"{venv}/bin/pip install ." in commands
+    assert not [c for c in commands if c.startswith(("pip ", "pip3 ", "sudo pip"))]  # never the system's pip
+    assert f"{venv}/bin/bgpd install-shell-files --prefix /usr/local" in commands
+    upgrade = GUIDE.split("## Upgrade\n", 1)[1].split("\n## ", 1)[0]
+    assert f"`{venv}/bin/pip install --upgrade .`" in upgrade
+
+
+def test_readme_installs_into_a_virtual_environment() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first = readme.split("# 1. ", 1)[1].splitlines()[1]
+    assert first.startswith("python3 -m venv .venv && . .venv/bin/activate && pip install .")

@@ -1,35 +1,60 @@
 """``bgpctl``: ask a running bgpd over its control socket and print what it says.
 
 Shaped after the product's ``kubectl get bgpsessions`` / ``bgpadvertisedroutes`` so the product's
-troubleshooting steps carry over. Every failure is one line on stderr and exit code 1.
+troubleshooting steps carry over, and after ``kubectl`` itself where operators expect it: ``get
+RESOURCE [NAME]``, ``-w/--watch``, ``No resources found.`` on stderr. Filters (``--session``,
+``--prefix``, ``--limit``) travel in the request, so the daemon answers only what was asked.
+Every failure is one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 from bgpd import __version__
-from bgpd.cli.tables import render_describe, table_for
+from bgpd.cli.shellfiles import add_completion_command
+from bgpd.cli.tables import column_widths, format_rows, render_describe, table_cells
 from bgpd.control import client
 from bgpd.control.protocol import Command
+from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
 
 DEFAULT_SOCKET = Path("/run/bgpd/bgpd.sock")
+NO_RESOURCES: Final = "No resources found."
+# Fields that change with the clock alone: --watch does not print an item again for them.
+_TIME_VARYING: Final = frozenset({"lastReport", "uptimeSeconds"})
 
-# resource name (and the aliases kubectl users type) -> (table kind, command)
-_RESOURCES: dict[str, tuple[str, Command]] = {
-    "bgpsessions": ("bgpsessions", Command.SESSIONS),
-    "bgpadvertisedroutes": ("bgpadvertisedroutes", Command.ADVERTISED_ROUTES),
-    "bgpreceivedroutes": ("bgpreceivedroutes", Command.RECEIVED_ROUTES),
-    "allocations": ("allocations", Command.ALLOCATIONS),
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A ``get`` resource: its table (``tables.TABLES`` key, also its name), the command serving it,
+    the fields that identify one item, and whether it takes the route filters."""
+
+    name: str
+    command: Command
+    identity: tuple[str, ...]
+    routes: bool = False
+
+
+_RESOURCES: Final = {
+    r.name: r
+    for r in (
+        Resource("bgpsessions", Command.SESSIONS, ("name",)),
+        Resource("bgpadvertisedroutes", Command.ADVERTISED_ROUTES, ("prefix", "nextHop"), routes=True),
+        Resource("bgpreceivedroutes", Command.RECEIVED_ROUTES, ("session", "family", "prefix"), routes=True),
+        Resource("allocations", Command.ALLOCATIONS, ("node",)),
+    )
 }
 _ALIASES = {
     "bgpsession": "bgpsessions",
@@ -59,27 +84,87 @@ def _session_resource(value: str) -> str:
     return "bgpsession"
 
 
+def _prefix(value: str) -> Prefix:
+    try:
+        return parse_prefix(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    def parse(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            number = 0
+        if not (math.isfinite(number) and number > 0):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
+        return number
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bgpctl", description="Query and control a running bgpd")
     parser.add_argument("--version", action="version", version=f"bgpctl {__version__}")
     parser.add_argument(
         "--socket",
         type=Path,
+        metavar="FILE",
         default=Path(os.environ.get("BGPD_SOCKET", str(DEFAULT_SOCKET))),
         help=f"control socket (default: $BGPD_SOCKET or {DEFAULT_SOCKET})",
     )
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
 
-    get = sub.add_parser("get", help="list sessions, routes or allocations")
-    get.add_argument("resource", type=_resource, metavar="{" + ",".join(_RESOURCES) + "}")
-    get.add_argument("-o", "--output", choices=OUTPUTS, default="table")
-    get.set_defaults(run=_run_get)
+    get = sub.add_parser(
+        "get",
+        help="list sessions, routes or allocations",
+        description="List sessions, routes or allocations. Nothing to list: 'No resources found.' on stderr.",
+    )
+    get.add_argument(
+        "resource", type=_resource, choices=tuple(_RESOURCES), metavar="{" + ",".join(_RESOURCES) + "}"
+    )
+    get.add_argument("name", nargs="?", metavar="NAME", help="bgpsessions only: just this session")
+    get.add_argument(
+        "-o",
+        "--output",
+        choices=OUTPUTS,
+        default="table",
+        help="table (default), wide (more columns), json, yaml",
+    )
+    routes = get.add_argument_group(
+        "route filters (bgpadvertisedroutes, bgpreceivedroutes; the daemon filters)"
+    )
+    routes.add_argument("--session", metavar="NAME", help="routes received on (or carried by) this session")
+    routes.add_argument(
+        "--prefix",
+        type=_prefix,
+        metavar="PREFIX",
+        help="routes inside PREFIX: PREFIX itself and its more-specifics (an address: its host route)",
+    )
+    routes.add_argument("--limit", type=_positive(int), metavar="N", help="at most N routes")
+    get.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="after listing, print items again as they change (Ctrl-C stops)",
+    )
+    get.add_argument(
+        "--watch-interval",
+        type=_positive(float),
+        default=2.0,
+        metavar="SECONDS",
+        help="how often --watch asks bgpd (default: 2)",
+    )
+    get.set_defaults(handler=_run_get)
 
     describe = sub.add_parser("describe", help="everything bgpd knows about one session")
     describe.add_argument("resource", type=_session_resource, metavar="bgpsession")
-    describe.add_argument("name")
-    describe.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text")
-    describe.set_defaults(run=_run_describe)
+    describe.add_argument("name", metavar="NAME")
+    describe.add_argument(
+        "-o", "--output", choices=("text", "json", "yaml"), default="text", help="text (default), json, yaml"
+    )
+    describe.set_defaults(handler=_run_describe)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
     reload.add_argument(
@@ -87,25 +172,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply it even if it removes more nodes or BGP peers at once than removals.maxShare",
     )
-    reload.set_defaults(run=_run_reload)
+    reload.set_defaults(handler=_run_reload)
 
     release = sub.add_parser(
         "release", help="free the pod CIDRs reserved for a node that left the file; needs privilege"
     )
     release.add_argument("resource", type=_node_resource, metavar="node")
-    release.add_argument("name", help="the node's name (its address in the cluster file)")
-    release.set_defaults(run=_run_release)
+    release.add_argument("name", metavar="NAME", help="the node's name (its address in the cluster file)")
+    release.set_defaults(handler=_run_release)
 
     reset = sub.add_parser("reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("resource", type=_session_resource, metavar="bgpsession")
-    reset.add_argument("name")
+    reset.add_argument("name", metavar="NAME")
     reset.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
-    reset.set_defaults(run=_run_reset)
+    reset.set_defaults(handler=_run_reset)
+    add_completion_command(sub, build_parser)
     return parser
 
 
 class _FailedError(Exception):
     """A failure already phrased for the operator."""
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def _call(args: argparse.Namespace, cmd: Command, cmd_args: dict[str, Any] | None = None) -> Any:
@@ -124,25 +215,107 @@ def _dump(data: Any, output: str) -> str:
     return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False))
 
 
-def _run_get(args: argparse.Namespace) -> str:
-    kind, cmd = _RESOURCES[args.resource]
-    data = _call(args, cmd)
-    if args.output in ("json", "yaml"):
-        return _dump(data, args.output)
+def _check_get_arguments(args: argparse.Namespace, resource: Resource) -> str | None:
+    """What is wrong with this combination of ``get`` arguments, for a usage error."""
+    if args.name is not None and resource.name != "bgpsessions":
+        hint = " (use --session or --prefix)" if resource.routes else ""
+        return f"NAME is only for bgpsessions{hint}"
+    if not resource.routes:
+        given = [flag for flag, value in (("--session", args.session), ("--prefix", args.prefix)) if value]
+        given += ["--limit"] if args.limit is not None else []
+        if given:
+            return f"{', '.join(given)}: only for bgpadvertisedroutes and bgpreceivedroutes"
+    return None
+
+
+def _request_args(args: argparse.Namespace, resource: Resource) -> dict[str, Any]:
+    if resource.routes:
+        # One more than asked, so bgpctl can say that more routes match than it shows.
+        limit = None if args.limit is None else args.limit + 1
+        return RouteQuery(session=args.session, prefix=args.prefix, limit=limit).to_args()
+    return {} if args.name is None else {"name": args.name}
+
+
+def _fetch(args: argparse.Namespace, resource: Resource) -> tuple[list[dict[str, Any]], bool]:
+    """The daemon's list for ``resource`` and whether ``--limit`` cut it short."""
+    data = _call(args, resource.command, _request_args(args, resource))
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-        raise _FailedError(f"bgpd sent {cmd} data that is not a list of objects")
-    if not data:
-        return "No resources found.\n"
-    return table_for(kind, data, datetime.now(UTC), wide=args.output == "wide")
+        raise _FailedError(f"bgpd sent {resource.command} data that is not a list of objects")
+    if args.limit is not None and len(data) > args.limit:
+        return data[: args.limit], True
+    return data, False
 
 
-def _run_describe(args: argparse.Namespace) -> str:
+def _run_get(args: argparse.Namespace) -> int:
+    resource = _RESOURCES[args.resource]
+    if args.watch:
+        return watch(args)
+    data, cut = _fetch(args, resource)
+    if cut:
+        print(f"(the first {args.limit} shown; more routes match)", file=sys.stderr)
+    if args.output in ("json", "yaml"):
+        _out(_dump(data[0] if args.name is not None and data else data, args.output))
+    elif not data:
+        print(NO_RESOURCES, file=sys.stderr)
+    else:
+        headers, rows = table_cells(resource.name, data, datetime.now(UTC), wide=args.output == "wide")
+        _out(format_rows([headers, *rows], column_widths(headers, rows)))
+    return 0
+
+
+def _identity(resource: Resource, item: dict[str, Any]) -> str:
+    return json.dumps([item.get(key) for key in resource.identity])
+
+
+def _steady(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in _TIME_VARYING}
+
+
+def watch(
+    args: argparse.Namespace, refreshes: int | None = None, sleep: Callable[[float], None] = time.sleep
+) -> int:
+    """``get -w``: list once, then ask again every ``--watch-interval`` seconds and print the items
+    that are new or changed (not for the clock alone), like ``kubectl get -w``. Ends with exit 0 on
+    Ctrl-C (or after ``refreshes`` answers, for tests), and with exit 1 when bgpd goes away."""
+    resource = _RESOURCES[args.resource]
+    shown: dict[str, dict[str, Any]] = {}
+    widths: list[int] | None = None
+    answers = 0
+    try:
+        while refreshes is None or answers < refreshes:
+            if answers:
+                sleep(args.watch_interval)
+            data, _ = _fetch(args, resource)
+            changed = [item for item in data if shown.get(_identity(resource, item)) != _steady(item)]
+            shown.update((_identity(resource, item), _steady(item)) for item in changed)
+            if not answers and not data and args.output in ("table", "wide"):
+                print(NO_RESOURCES, file=sys.stderr, flush=True)
+            answers += 1
+            if not changed:
+                continue
+            if args.output in ("json", "yaml"):
+                sep = "---\n" if args.output == "yaml" else ""
+                _out("".join(sep + _dump(item, args.output) for item in changed))
+                continue
+            headers, rows = table_cells(resource.name, changed, datetime.now(UTC), wide=args.output == "wide")
+            if widths is None:
+                widths = column_widths(headers, rows)
+                rows = [headers, *rows]
+            _out(format_rows(rows, widths))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _run_describe(args: argparse.Namespace) -> int:
     data = _call(args, Command.DESCRIBE_SESSION, {"name": args.name})
     if args.output != "text":
-        return _dump(data, args.output)
+        _out(_dump(data, args.output))
+        return 0
     if not isinstance(data, dict):
         raise _FailedError("bgpd sent describe-session data that is not an object")
-    return render_describe(data, datetime.now(UTC))
+    _out(render_describe(data, datetime.now(UTC)))
+    return 0
 
 
 def _summary(data: Any, default: str) -> str:
@@ -152,34 +325,39 @@ def _summary(data: Any, default: str) -> str:
     return default + "\n"
 
 
-def _run_reload(args: argparse.Namespace) -> str:
-    return _summary(_call(args, Command.RELOAD, {"force": True} if args.force else None), "reload done")
+def _run_reload(args: argparse.Namespace) -> int:
+    _out(_summary(_call(args, Command.RELOAD, {"force": True} if args.force else None), "reload done"))
+    return 0
 
 
-def _run_release(args: argparse.Namespace) -> str:
-    return _summary(_call(args, Command.RELEASE_NODE, {"name": args.name}), f"node {args.name} released")
+def _run_release(args: argparse.Namespace) -> int:
+    _out(_summary(_call(args, Command.RELEASE_NODE, {"name": args.name}), f"node {args.name} released"))
+    return 0
 
 
-def _run_reset(args: argparse.Namespace) -> str:
+def _run_reset(args: argparse.Namespace) -> int:
     data = _call(args, Command.RESET_SESSION, {"name": args.name, "soft": args.soft})
-    return _summary(data, f"bgpsession {args.name} {'soft-reset' if args.soft else 'reset'}")
+    _out(_summary(data, f"bgpsession {args.name} {'soft-reset' if args.soft else 'reset'}"))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb == "get":
+        problem = _check_get_arguments(args, _RESOURCES[args.resource])
+        if problem is not None:
+            parser.error(f"get {args.resource}: {problem}")
     try:
-        text = args.run(args)
+        code: int = args.handler(args)
     except _FailedError as err:
         print(err, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
     except BrokenPipeError:
-        pass
-    return 0
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Network engineers paste hex from tcpdump or Wireshark, or save a TCP payload stream; this command
 prints one JSON object per message (fields in docs/decode.md) and keeps going after a malformed one,
-so a capture can be read to the end. Exit status: 0 all messages well-formed, 1 some malformed (or the
-stream was cut inside a message), 2 unusable input or arguments.
+so a capture can be read to the end. An OPEN a session would refuse (RFC 4271 §6.2) is checked with
+the FSM's own function and reported like a malformed message. Exit status: 0 all messages
+well-formed, 1 some malformed or refused (or the stream was cut inside a message), 2 unusable
+input or arguments.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from bgpd.fsm.negotiation import check_open_message
 from bgpd.wire.constants import Family
 from bgpd.wire.context import CodecContext
 from bgpd.wire.json_view import describe_stream
@@ -37,7 +40,9 @@ def register(subparsers: Any) -> None:
             "JSON object per message. Exit status 1 when any message is malformed."
         ),
     )
-    parser.add_argument("file", nargs="?", default="-", help="input file; '-' or absent: stdin")
+    parser.add_argument(
+        "file", nargs="?", default="-", metavar="FILE", help="input file; '-' or absent: stdin"
+    )
     parser.add_argument(
         "--hex",
         action="store_true",
@@ -53,6 +58,14 @@ def register(subparsers: Any) -> None:
         type=_family,
         metavar="FAMILY",
         help="ADD-PATH path identifiers present for FAMILY (ipv4-unicast, ipv6-unicast); repeatable",
+    )
+    parser.add_argument(
+        "--extended-nexthop",
+        action="append",
+        default=[],
+        type=_family,
+        metavar="FAMILY",
+        help="IPv6 next hops allowed for FAMILY (RFC 8950 extended next hop, e.g. ipv4-unicast); repeatable",
     )
     parser.add_argument(
         "--extended-message",
@@ -99,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
         four_octet_as=not args.as2,
         add_path=frozenset(args.addpath),
         extended_message=args.extended_message,
+        extended_next_hop=frozenset(args.extended_nexthop),
     )
     try:
         data = read_input(args.file, args.hex)
@@ -107,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     malformed = False
     out = sys.stdout
-    for obj in describe_stream(data, ctx):
+    for obj in describe_stream(data, ctx, check_open_message):
         malformed = malformed or "error" in obj
         out.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
     out.flush()

@@ -5,11 +5,12 @@ It takes the shipped single-stack example, moves its floating IPs, nodes and pee
 without root), runs ``bgpd run`` on it as a real subprocess on a high port, and plays both
 top-of-rack routers with bgpd's own speaker in passive mode. Each router accepts only the floating
 IP on its own segment, as on the real network, so two of the four sessions establish and two stay
-``NotEstablished`` — the product's own troubleshooting table. The settings list each floating IP
-with its segment (``127.0.1.100/24``): on loopback every 127.x address is covered by ``lo``'s
-127.0.0.0/8, which would put every node on every segment, whereas each router should get only the
-nodes on its own /24, as on the real network. Then it prints ``bgpctl``'s tables
-and what each router received, stops the daemon (routers see Cease "bgpd stopping") and exits 0;
+``NotEstablished`` — the product's own troubleshooting table (a line under the table says why).
+The settings list each floating IP with its segment (``127.0.1.100/24``): on loopback every
+127.x address is covered by ``lo``'s 127.0.0.0/8, which would put every node on every segment,
+whereas each router should get only the nodes on its own /24, as on the real network. Then it
+prints ``bgpctl``'s tables and what each router received, stops the daemon (routers see Cease
+"bgpd stopping") and exits 0;
 any failure is one clear message and exit 1.
 """
 
@@ -173,6 +174,28 @@ async def _wait_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: flo
             await asyncio.sleep(0.05)
 
 
+def explain_not_established(sessions: list[dict[str, Any]], routers: list[Router]) -> str | None:
+    """One line saying why the demo's NotEstablished sessions are down: each runs from a floating
+    IP off its peer's segment, which that router never accepts — the product's own table shows the
+    same two (docs/seed: "a floating IP that cannot reach a peer's layer-2 segment stays
+    NotEstablished")."""
+    accepts = {router.address: router.floating_ip for router in routers}
+    off = [
+        s
+        for s in sessions
+        if s.get("state") == "NotEstablished"
+        and accepts.get(s.get("peerIP", "")) not in (None, s.get("localIP"))
+    ]
+    if not off:
+        return None
+    names = " and ".join(s["name"] for s in off)
+    their = "its" if len(off) == 1 else "their"
+    return (
+        f"{names}: NotEstablished by design, {their} floating IP is off the peer's segment "
+        "(as in the product's own table)."
+    )
+
+
 def _received_table(tors: Speaker, routers: list[Router]) -> str:
     rows = []
     for router in routers:
@@ -228,7 +251,11 @@ async def _demo(args: argparse.Namespace, workdir: Path, out: list[str]) -> None
         await _settle(sock, tors, routers, args.timeout)
         now = datetime.now(UTC)
         out.append("\n$ bgpctl get bgpsessions")
-        out.append(table_for("bgpsessions", _request(sock, Command.SESSIONS), now).rstrip())
+        sessions = _request(sock, Command.SESSIONS)
+        out.append(table_for("bgpsessions", sessions, now).rstrip())
+        explanation = explain_not_established(sessions, routers)
+        if explanation is not None:
+            out.append(explanation)
         out.append("\n$ bgpctl get bgpadvertisedroutes -o wide")
         out.append(
             table_for(

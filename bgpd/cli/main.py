@@ -12,14 +12,14 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from bgpd import __version__
-from bgpd.cli import check, decode, demo, plan, run
+from bgpd.cli import check, decode, demo, plan, run, shellfiles
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _subcommands() -> list[ModuleType]:
     """The modules that provide sub-commands; each has ``register(subparsers) -> None``."""
-    return [check, decode, demo, plan, run]
+    return [check, decode, demo, plan, run, shellfiles]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _subcommands():
         module.register(subparsers)
+    shellfiles.add_completion_command(subparsers, build_parser)
     return parser
 
 

@@ -106,7 +106,8 @@ def as_data(plan: Plan) -> dict[str, list[dict[str, Any]]]:
                 "name": n.name,
                 "address": n.address,
                 "ipv6Address": n.ipv6_address,
-                "pool": n.pool,
+                "nodePool": n.pool,
+                "clusterCIDRConfig": n.config,
                 "podCIDRs": list(n.pod_cidrs),
             }
             for n in plan.nodes
@@ -161,7 +162,10 @@ def as_tables(plan: Plan) -> str:
     routes = [[r.name, r.prefix, r.next_hop, str(r.family)] for r in plan.routes]
     parts = [
         "ALLOCATIONS",
-        _table(["NODE", "ADDRESS", "IPV6 ADDRESS", "POOL", "CONFIG", "IPV4 BLOCK", "IPV6 BLOCK"], nodes),
+        _table(
+            ["NODE", "ADDRESS", "IPV6 ADDRESS", "NODEPOOL", "CLUSTERCIDRCONFIG", "IPV4 BLOCK", "IPV6 BLOCK"],
+            nodes,
+        ),
         "SESSIONS",
         _table(
             ["NAME", "LOCAL ASN", "PEER ASN", "LOCAL IP", "PEER IP", "FAMILIES", "ROUTES", "LOCAL"], sessions

@@ -19,10 +19,13 @@ __all__ = [
     "NONE",
     "TABLES",
     "Column",
+    "column_widths",
     "format_age",
+    "format_rows",
     "parse_timestamp",
     "render_describe",
     "render_table",
+    "table_cells",
     "table_for",
 ]
 
@@ -138,7 +141,8 @@ _RECEIVED = (
 )
 _ALLOCATIONS = (
     Column("NODE", _field("node")),
-    Column("POOL", _field("pool")),
+    Column("NODEPOOL", _field("nodePool")),
+    Column("CLUSTERCIDRCONFIG", _field("clusterCIDRConfig")),
     Column("POD CIDRS", _field("podCIDRs")),
     Column("NODE IPS", _field("nodeIPs"), wide_only=True),
 )
@@ -151,23 +155,40 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns, each as wide as its widest cell plus three spaces; no trailing blanks."""
+def column_widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
+    """Each column as wide as its widest cell (header included)."""
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    return widths
+
+
+def format_rows(rows: Sequence[Sequence[str]], widths: Sequence[int]) -> str:
+    """Left-aligned cells padded to ``widths`` plus three spaces; no trailing blanks. A cell wider
+    than its column (a row printed later by ``--watch``) pushes the rest of its line right."""
     lines = []
-    for row in (list(headers), *rows):
+    for row in rows:
         padded = "".join(cell.ljust(w + COLUMN_GAP) for cell, w in zip(row[:-1], widths, strict=False))
         lines.append((padded + row[-1]).rstrip())
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in lines)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns, each as wide as its widest cell plus three spaces; no trailing blanks."""
+    return format_rows([list(headers), *rows], column_widths(headers, rows))
+
+
+def table_cells(
+    kind: str, items: Sequence[Mapping[str, Any]], now: datetime, *, wide: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The headers and cells ``table_for`` lays out, for callers that print rows over time."""
+    columns = [c for c in TABLES[kind] if wide or not c.wide_only]
+    return [c.header for c in columns], [[c.cell(item, now) for c in columns] for item in items]
 
 
 def table_for(kind: str, items: Sequence[Mapping[str, Any]], now: datetime, *, wide: bool = False) -> str:
     """Render the daemon's list for ``kind`` (a key of ``TABLES``)."""
-    columns = [c for c in TABLES[kind] if wide or not c.wide_only]
-    rows = [[c.cell(item, now) for c in columns] for item in items]
-    return render_table([c.header for c in columns], rows)
+    return render_table(*table_cells(kind, items, now, wide=wide))
 
 
 _LABELS = {
@@ -183,6 +204,20 @@ _LABELS = {
     "keepaliveTime": "Keepalive Time",
     "lastError": "Last Error",
 }
+
+
+# What an empty or absent field means, in words, instead of ``{}`` or ``<none>``: a session that
+# never came up has negotiated nothing and exchanged no messages yet. Other empty sections say "none".
+_NOT_YET = {
+    "holdTime": "none negotiated yet",
+    "keepaliveTime": "none negotiated yet",
+    "capabilities": "none negotiated yet",
+    "messagesIn": "none yet",
+    "messagesOut": "none yet",
+    "history": "no state changes yet",
+    "uptimeSeconds": "not established",
+}
+EMPTY_SECTION = "none"
 
 
 def _label(key: str) -> str:
@@ -201,6 +236,9 @@ def _describe_lines(value: Any, indent: int, now: datetime) -> list[str]:
             if isinstance(item, Mapping | list) and item:
                 lines.append(f"{pad}{_label(str(key))}:")
                 lines += _describe_lines(item, indent + 1, now)
+            elif item is None or (isinstance(item, Mapping | list) and not item):
+                empty = NONE if item is None else EMPTY_SECTION
+                lines.append(f"{pad}{_label(str(key))}:  {_NOT_YET.get(str(key), empty)}")
             elif key == "lastReport" and isinstance(item, str):
                 lines.append(f"{pad}{_label(key)}:  {item} ({_age_since(item, now)} ago)")
             elif key == "uptimeSeconds":

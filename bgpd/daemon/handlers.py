@@ -9,11 +9,13 @@ cluster file on every gateway, and which gateway runs it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
+from bgpd.control.queries import RouteQuery, only_known, optional_name
 from bgpd.control.server import CommandSpec
 from bgpd.daemon.reconcile import DesiredSession
 from bgpd.plan import Plan, Session
@@ -102,20 +104,32 @@ def _session_detail(snapshot: Snapshot, session: Session) -> dict[str, Any]:
     return status.to_control()
 
 
-def sessions_data(snapshot: Snapshot) -> list[dict[str, Any]]:
-    """The ``sessions`` reply: every session of the plan, in plan order."""
+def _planned(snapshot: Snapshot, name: str) -> Session:
+    session = next((s for s in snapshot.plan.sessions if s.name == name), None)
+    if session is None:
+        raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+    return session
+
+
+def sessions_data(snapshot: Snapshot, name: str | None = None) -> list[dict[str, Any]]:
+    """The ``sessions`` reply: every session of the plan in plan order, or only the one named."""
+    wanted = snapshot.plan.sessions if name is None else [_planned(snapshot, name)]
     out = []
-    for session in snapshot.plan.sessions:
+    for session in wanted:
         detail = _session_detail(snapshot, session)
         out.append({key: detail[key] for key in SESSION_FIELDS})
     return out
 
 
-def advertised_routes_data(snapshot: Snapshot) -> list[dict[str, Any]]:
+def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
     """The ``advertised-routes`` reply: one object per (prefix, next hop) with the sessions carrying it.
 
     Every planned route is listed, even when no session here carries it (``sessions`` empty); a
-    route announced with next-hop-self on some sessions is an extra object with that next hop."""
+    route announced with next-hop-self on some sessions is an extra object with that next hop.
+    ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``."""
+    query = query or RouteQuery()
+    if query.session is not None:
+        _planned(snapshot, query.session)
     carriers: dict[tuple[str, str], list[str]] = {}
     names: dict[tuple[str, str], tuple[str, str]] = {}
     for route in snapshot.plan.routes:
@@ -127,6 +141,11 @@ def advertised_routes_data(snapshot: Snapshot) -> list[dict[str, Any]]:
             key = (announced.prefix, announced.next_hop)
             carriers.setdefault(key, []).append(name)
             names.setdefault(key, (announced.name, announced.family))
+    wanted = (
+        key
+        for key in carriers
+        if query.wants_prefix(key[0]) and (query.session is None or query.session in carriers[key])
+    )
     return [
         {
             "name": names[key][0],
@@ -136,19 +155,25 @@ def advertised_routes_data(snapshot: Snapshot) -> list[dict[str, Any]]:
             "family": names[key][1],
             "sessions": carriers[key],
         }
-        for key in carriers
+        for key in itertools.islice(wanted, query.limit)
     ]
 
 
-def received_routes_data(routes: Mapping[str, Sequence[ReceivedRoute]]) -> list[dict[str, Any]]:
-    return [route.to_control() for name in sorted(routes) for route in routes[name]]
+def received_routes_data(
+    names: Sequence[str], routes_of: Callable[[str], Sequence[ReceivedRoute]], query: RouteQuery
+) -> list[dict[str, Any]]:
+    """The ``received-routes`` reply: the routes of the sessions ``names`` (in that order) inside the
+    query's prefix, at most its ``limit``. A session's table is fetched only while more are wanted."""
+    wanted = (route for name in names for route in routes_of(name) if query.wants_prefix(route.prefix))
+    return [route.to_control() for route in itertools.islice(wanted, query.limit)]
 
 
 def allocations_data(plan: Plan) -> list[dict[str, Any]]:
     return [
         {
             "node": node.name,
-            "pool": node.config,
+            "nodePool": node.pool,
+            "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
         }
@@ -158,9 +183,7 @@ def allocations_data(plan: Plan) -> list[dict[str, Any]]:
 
 def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
     """The ``describe-session`` reply: the speaker's detail plus what the session carries and why."""
-    session = next((s for s in snapshot.plan.sessions if s.name == name), None)
-    if session is None:
-        raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+    session = _planned(snapshot, name)
     data = _session_detail(snapshot, session)
     data["peer"] = session.peer
     data["families"] = [str(f) for f in session.families]
@@ -186,15 +209,21 @@ def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
 def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     """The command table the control server serves for ``daemon``."""
 
-    async def sessions(_args: Mapping[str, Any]) -> Any:
-        return sessions_data(daemon.snapshot())
+    async def sessions(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("name",))
+        return sessions_data(daemon.snapshot(), optional_name(args, "name"))
 
-    async def advertised(_args: Mapping[str, Any]) -> Any:
-        return advertised_routes_data(daemon.snapshot())
+    async def advertised(args: Mapping[str, Any]) -> Any:
+        return advertised_routes_data(daemon.snapshot(), RouteQuery.from_args(args))
 
-    async def received(_args: Mapping[str, Any]) -> Any:
-        names = sorted(daemon.snapshot().statuses)
-        return received_routes_data({name: daemon.received_routes(name) for name in names})
+    async def received(args: Mapping[str, Any]) -> Any:
+        query = RouteQuery.from_args(args)
+        snapshot = daemon.snapshot()
+        names = sorted(snapshot.statuses)
+        if query.session is not None:
+            _planned(snapshot, query.session)  # a planned session run by another gateway has none here
+            names = [query.session] if query.session in snapshot.statuses else []
+        return received_routes_data(names, daemon.received_routes, query)
 
     async def allocations(_args: Mapping[str, Any]) -> Any:
         return allocations_data(daemon.snapshot().plan)

@@ -2,8 +2,9 @@
 
 Modules: ``states`` (State), ``events`` (inputs), ``actions`` (outputs), ``timers`` (deadlines),
 ``config`` (FsmConfig), ``negotiation`` (OPEN checks, capabilities -> Negotiated + codec contexts),
-``collision`` (RFC 4271 §6.8 decision), ``records`` (counters, history), ``reasons`` (why a
-transition happened), ``session`` (Session and its transition table).
+``collision`` (RFC 4271 §6.8 decision), ``reasons`` (why a transition happened), ``session``
+(Session and its transition table). The session keeps the state of its connection; what
+happened leaves it as facts among its actions, for the driver's one record per session.
 
 Supported: RFC 4271 §8 with the optional PassiveTcpEstablishment, DelayOpen, DampPeerOscillations
 (IdleHoldTimer) and OpenCollisionDump; RFC 6608 FSM error subcodes; RFC 4760, 6793, 2918, 7313,
@@ -14,13 +15,19 @@ communication.
 from bgpd.fsm.actions import (
     Action,
     CloseConnection,
+    Command,
     Connect,
+    Fact,
+    FamilyIgnored,
+    MessageReceived,
+    PeerNotification,
     RouteRefreshRequested,
     RoutesReceived,
     Send,
     SessionDown,
     SessionEstablished,
     StateChanged,
+    UpdateRepaired,
 )
 from bgpd.fsm.collision import Origin, Verdict, preferred_origin, resolve_collision
 from bgpd.fsm.config import FsmConfig
@@ -47,37 +54,41 @@ from bgpd.fsm.events import (
 )
 from bgpd.fsm.negotiation import Negotiated
 from bgpd.fsm.reasons import Reason
-from bgpd.fsm.records import Counters, NotificationRecord, Transition
-from bgpd.fsm.session import FsmUsageError, Session
+from bgpd.fsm.session import TRANSITIONS, FsmUsageError, Rule, Session
 from bgpd.fsm.states import State
 from bgpd.fsm.timers import Timer
 
 __all__ = [
+    "TRANSITIONS",
     "Action",
     "AutomaticStart",
     "AutomaticStop",
     "BytesReceived",
     "CloseConnection",
     "CollisionDump",
+    "Command",
     "Connect",
-    "Counters",
     "Event",
+    "Fact",
+    "FamilyIgnored",
     "FsmConfig",
     "FsmUsageError",
     "HeaderError",
     "KeepaliveReceived",
     "ManualStart",
     "ManualStop",
+    "MessageReceived",
     "Negotiated",
     "NotificationReceived",
-    "NotificationRecord",
     "OpenMessageError",
     "OpenReceived",
     "Origin",
+    "PeerNotification",
     "Reason",
     "RouteRefreshReceived",
     "RouteRefreshRequested",
     "RoutesReceived",
+    "Rule",
     "Send",
     "Session",
     "SessionDown",
@@ -89,9 +100,9 @@ __all__ = [
     "TcpConnectionFails",
     "Timer",
     "TimerExpired",
-    "Transition",
     "UpdateMessageError",
     "UpdateReceived",
+    "UpdateRepaired",
     "Verdict",
     "preferred_origin",
     "resolve_collision",

@@ -42,7 +42,6 @@ class FsmConfig:
     extended_next_hop: frozenset[Family] = field(default_factory=frozenset)  # RFC 8950, IPv4 NLRI only
     add_path: Mapping[Family, AddPathMode] = field(default_factory=dict)  # RFC 7911
     graceful_restart: GracefulRestart | None = None  # RFC 4724 capability to announce
-    history_size: int = 32  # transitions kept for status
 
     def __post_init__(self) -> None:
         if self.hold_time != 0 and not 3 <= self.hold_time <= 0xFFFF:
@@ -59,8 +58,6 @@ class FsmConfig:
             raise ValueError("delay open time must be 0 (off) or positive")
         if self.connect_retry_time <= 0:
             raise ValueError("connect retry time must be positive")
-        if self.history_size < 1:
-            raise ValueError("history_size must be at least 1")
 
     @property
     def ibgp(self) -> bool:

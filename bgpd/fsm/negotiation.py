@@ -72,13 +72,27 @@ def build_open(config: FsmConfig) -> Open:
 def check_peer_open(config: FsmConfig, message: Open) -> None:
     """RFC 4271 §6.2 checks of the peer's OPEN; raises the NOTIFICATION to send.
 
+    ``check_open_message`` does every check the OPEN alone allows (with the configured peer AS).
+    Added here, because it needs our own side: an iBGP peer must not use our own identifier
+    (RFC 6286 §2.2).
+    """
+    check_open_message(message, config.peer_as)
+    if message.asn == config.local_as and message.bgp_id == config.bgp_id:
+        raise NotificationError(
+            ErrorCode.OPEN_MESSAGE, OpenSub.BAD_BGP_IDENTIFIER, b"", "iBGP peer uses our BGP Identifier"
+        )
+
+
+def check_open_message(message: Open, peer_as: int | None = None) -> None:
+    """The checks of ``check_peer_open`` that need nothing of our side but the expected peer AS
+    (``None``: any AS but 0), so ``bgpd decode`` answers a captured OPEN as a session would.
+
     The codec-level checks (version 2/1 with our version as data, peer AS 2/2 incl. the 4-octet
     ASN from the capability, identifier 0 2/3, hold time 1-2 2/6) come from ``check_open``. Added
-    here: an iBGP peer must not use our own identifier (RFC 6286 §2.2), and a peer that announces a
-    4-octet ASN below 65536 must put that same ASN in the 2-octet field (RFC 6793 §4.1 puts AS_TRANS
-    there only for ASNs that do not fit).
+    here: a peer that announces a 4-octet ASN below 65536 must put that same ASN in the 2-octet
+    field (RFC 6793 §4.1 puts AS_TRANS there only for ASNs that do not fit).
     """
-    check_open(message, config.peer_as)
+    check_open(message, peer_as)
     four = _find(message.capabilities, FourOctetAs)
     if four is not None and four.asn <= 0xFFFF and message.my_as != four.asn:
         raise NotificationError(
@@ -86,10 +100,6 @@ def check_peer_open(config: FsmConfig, message: Open) -> None:
             OpenSub.BAD_PEER_AS,
             b"",
             f"My AS {message.my_as} disagrees with the 4-octet AS capability {four.asn}",
-        )
-    if message.asn == config.local_as and message.bgp_id == config.bgp_id:
-        raise NotificationError(
-            ErrorCode.OPEN_MESSAGE, OpenSub.BAD_BGP_IDENTIFIER, b"", "iBGP peer uses our BGP Identifier"
         )
 
 

@@ -1,13 +1,19 @@
 """One BGP session's state machine (RFC 4271 §8.2.2), sans-IO: events in, actions out, clock passed in.
 
 Rule (after h11's ``_state.py``): every state transition lives in this file. ``TRANSITIONS`` maps
-``(state, event type)`` to a handler; a pair that is not listed is an unexpected event: ignored in
-Idle, a drop to Idle in Connect and Active (no OPEN was sent, so no NOTIFICATION), and an FSM Error
+``(state, event type)`` to a ``Rule``: the ``Session`` method that handles it and the states it may
+lead to, so the machine can be read from the table alone (and ``handle`` checks that a handler
+lands where its rule says). A pair that is not listed is an unexpected event: ignored in Idle, a
+drop to Idle in Connect and Active (no OPEN was sent, so no NOTIFICATION), and an FSM Error
 NOTIFICATION with the RFC 6608 subcode of the state in OpenSent, OpenConfirm and Established.
 
 The driver feeds events with ``handle(event, now)``, reports timer expiry with ``handle_timers(now)``,
 sends routes with ``send_update``/``send_route_refresh`` and re-arms one loop timer from
-``next_deadline()``. Choices where RFC 4271 leaves room, each marked where it is made:
+``next_deadline()``. The session holds the state of its connection only (state, timers, the
+negotiated facts, when it came up); what happened is told as facts in the output (see
+``actions``), and the driver's one record per session keeps the counts and the history.
+
+Choices where RFC 4271 leaves room, each marked where it is made:
 
 - SendNOTIFICATIONwithoutOPEN is on: an error on a connection in Connect/Active (DelayOpen) is
   answered with its NOTIFICATION, so the peer learns why.
@@ -22,6 +28,9 @@ sends routes with ``send_update``/``send_route_refresh`` and re-arms one loop ti
   connection attempts, §8 and §10), without growth, so a peer that was down for a while is found
   again within ConnectRetryTime of coming back rather than after a back-off grown by every failed
   attempt.
+- The ConnectRetryCounter of §8 is not kept: every start sets it to zero (§8.2.2 Idle), every
+  retry here is a start (the IdleHoldTimer's automatic restart), and the damping above needs no
+  count of failures. The driver's record counts connection attempts for the operator.
 - While Idle waiting for that automatic restart, an incoming connection from the peer is accepted
   as AutomaticStart_with_PassiveTcpEstablishment (event 5) followed by TcpConnectionConfirmed
   (event 17). §8.2.1 lets either side open a session's connection, and an automatic start is an
@@ -31,25 +40,32 @@ sends routes with ``send_update``/``send_route_refresh`` and re-arms one loop ti
 - A header error is answered with its own Message Header Error (RFC 4271 §6.1) in every state,
   not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
 - A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
+
+Graceful restart (RFC 4724) is a later addition: its timers join ``Timer``, its outputs (routes
+kept stale, End-of-RIB awaited) join the facts, and its handlers the table; nothing here assumes
+the set of either is closed.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from bgpd.fsm.actions import (
     Action,
     CloseConnection,
     Connect,
+    FamilyIgnored,
+    MessageReceived,
+    PeerNotification,
     RouteRefreshRequested,
     RoutesReceived,
     Send,
     SessionDown,
     SessionEstablished,
     StateChanged,
+    UpdateRepaired,
 )
 from bgpd.fsm.config import FsmConfig
 from bgpd.fsm.events import (
@@ -76,7 +92,6 @@ from bgpd.fsm.events import (
 )
 from bgpd.fsm.negotiation import Negotiated, build_open, check_peer_open, negotiate
 from bgpd.fsm.reasons import Reason
-from bgpd.fsm.records import Counters, NotificationRecord, Transition
 from bgpd.fsm.states import State
 from bgpd.fsm.timers import Timer, Timers
 from bgpd.wire import DEFAULT_CONTEXT, Message, encode_message
@@ -89,7 +104,6 @@ from bgpd.wire.constants import (
     Family,
     FsmSub,
     MessageType,
-    OpenSub,
     RouteRefreshSubtype,
     known_family,
 )
@@ -108,6 +122,16 @@ class FsmUsageError(Exception):
 
 
 Handler = Callable[["Session", Any, float], None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the table: the handler of an event in a state, and every state it may end in
+    (the state itself when the event can leave it unchanged)."""
+
+    handler: Handler
+    targets: frozenset[State]
+
 
 _SHUTDOWN_SUBCODES: Final = frozenset({CeaseSub.ADMINISTRATIVE_SHUTDOWN, CeaseSub.ADMINISTRATIVE_RESET})
 # RFC 6608 §3: the subcode names the state, the data the type of the unexpected message.
@@ -137,12 +161,9 @@ class Session:
         self.state = State.IDLE
         self.reason: Reason | None = None  # of the last transition
         self.timers = Timers()
-        self.counters = Counters()
-        self.history: deque[Transition] = deque(maxlen=config.history_size)
         self.negotiated: Negotiated | None = None
         self.peer_open: Open | None = None  # the peer's OPEN on the current connection, once valid
-        self.last_notification_sent: NotificationRecord | None = None
-        self.last_notification_received: NotificationRecord | None = None
+        self.established_at: float | None = None  # when the current connection reached Established
         self._passive = config.passive  # of the current start (ManualStart/AutomaticStart event)
         # The last ManualStart's own passive flag; automatic restarts use it OR the *current*
         # config, so a reload that turns passive mode off applies at the next restart.
@@ -230,11 +251,9 @@ class Session:
         return out
 
     def _dispatch(self, event: Event, now: float) -> None:
-        handler = TRANSITIONS.get((self.state, type(event)))
-        if handler is None:
-            _unexpected(self, event, now)
-        else:
-            handler(self, event, now)
+        rule = TRANSITIONS.get((self.state, type(event)), _UNEXPECTED)
+        rule.handler(self, event, now)
+        assert self.state in rule.targets, f"{type(event).__name__} led to {self.state}, not in its rule"
 
     def _receive(self, data: bytes, now: float) -> None:
         """Frame and decode; stop at the first message that ends the connection."""
@@ -242,7 +261,7 @@ class Session:
             return  # late bytes of a connection already dropped
         try:
             for msg_type, body in self._framer.feed(data):
-                self.counters.messages_in[msg_type] += 1
+                self._out.append(MessageReceived(msg_type))
                 self._dispatch(self._decode(msg_type, body), now)
                 if self.idle:
                     return
@@ -269,15 +288,11 @@ class Session:
     # ------------------------------------------------------------------ building blocks
     def _set_state(self, new: State, reason: Reason, now: float) -> None:
         old, self.state, self.reason = self.state, new, reason
-        self.history.append(Transition(now, old, new, reason))
         self._out.append(StateChanged(old, new, reason))
 
     def _send(self, message: Message, now: float) -> None:
-        self.counters.messages_out[message.TYPE] += 1
         self._out.append(Send(message))
-        if isinstance(message, Notification):
-            self.last_notification_sent = NotificationRecord(now, message)
-        elif isinstance(message, (Keepalive, Update)) and self.negotiated and self.negotiated.keepalive_time:
+        if isinstance(message, (Keepalive, Update)) and self.negotiated and self.negotiated.keepalive_time:
             # RFC 4271 §8.2.2, Established: restart on each KEEPALIVE or UPDATE sent
             self.timers.start(Timer.KEEPALIVE, now, self.negotiated.keepalive_time)
 
@@ -299,7 +314,6 @@ class Session:
     def _start(self, passive: bool, reason: Reason, now: float) -> None:
         """Idle + a start event: §8.2.2 Idle, events 1/3 (Connect) and 4/5 (Active)."""
         self._passive = passive or self.config.passive
-        self.counters.connect_retry_counter = 0
         self.timers.stop_all()
         self._new_connection()
         if self._passive:  # PassiveTcpEstablishment: we never connect, so no ConnectRetryTimer
@@ -324,7 +338,6 @@ class Session:
         now: float,
         *,
         notification: Notification | None = None,
-        count: bool = True,
         restart: bool = True,
     ) -> None:
         """Every way down to Idle: optional NOTIFICATION, drop the connection, stop the timers,
@@ -336,14 +349,11 @@ class Session:
         # DampPeerOscillations weighs only sessions that got as far as accepting the peer's OPEN
         flap = self.state in (State.OPEN_CONFIRM, State.ESTABLISHED)
         if self.state is State.ESTABLISHED:
-            since = self.counters.established_since
+            since = self.established_at
             stable = since is not None and now - since >= self.config.stable_time
-            self.counters.flaps += 1
-            self.counters.established_since = None
             self._out.append(SessionDown(reason))
+        self.established_at = None
         self.timers.stop_all()
-        if count:
-            self.counters.connect_retry_counter += 1
         self._new_connection()
         self._set_state(State.IDLE, reason, now)
         if restart and self.config.automatic_restart:
@@ -395,17 +405,25 @@ class Session:
             return False
         return True
 
-    def _routes(self, update: Update, error: ErrorAction | None) -> None:
-        kept = self._negotiated_only(update)
-        if kept is not None:
-            self._out.append(RoutesReceived(kept, error))
+    def _routes(self, updates: Iterable[Update], error: ErrorAction | None) -> None:
+        """Pass on what the negotiated families allow of ``updates`` (the parts of one UPDATE)."""
+        ignored = False
+        for update in updates:
+            kept = self._negotiated_only(update)
+            # an End-of-RIB of a family not negotiated is dropped silently: it carries no routes
+            ignored = ignored or (kept is not update and update.end_of_rib_family is None)
+            if kept is not None:
+                self._out.append(RoutesReceived(kept, error))
+        if ignored:
+            self._out.append(FamilyIgnored())
 
     def _negotiated_only(self, update: Update) -> Update | None:
         """Drop the parts of an UPDATE for families not negotiated.
 
         RFC 4760 §7 lets a speaker ignore such NLRI ("SHOULD ignore all the subsequent routes with
-        that AFI/SAFI") or end the session; we ignore them and count it, because a peer announcing
-        an extra family is no reason to drop the families that work. None when nothing is left.
+        that AFI/SAFI") or end the session; we ignore them (``_routes`` tells it as a fact),
+        because a peer announcing an extra family is no reason to drop the families that work.
+        None when nothing is left.
         """
         assert self.negotiated is not None
         families = self.negotiated.families
@@ -422,11 +440,210 @@ class Session:
                 changes[name] = None
         if not changes:
             return update
-        self.counters.updates_ignored_family += 1
         kept = dataclasses.replace(update, **changes)
         if kept.nlri or kept.withdrawn or kept.mp_reach is not None or kept.mp_unreach is not None:
             return kept
         return None
+
+    # ------------------------------------------------------------------ handlers (see TRANSITIONS)
+    def _ignore(self, event: Any, now: float) -> None:
+        """Start events outside Idle, second connections (tracked by the speaker, §6.8), and so on."""
+
+    def _unexpected(self, event: Any, now: float) -> None:
+        if self.state is State.IDLE:
+            return  # §8.2.2 Idle: other events "do not cause change"
+        if self.state in (State.CONNECT, State.ACTIVE):
+            self._go_idle(Reason.FSM_ERROR, now)  # "any other event": Idle, no NOTIFICATION
+            return
+        self._fsm_error(event, now)
+
+    def _idle_manual_start(self, event: ManualStart, now: float) -> None:
+        self._damp_level = 0  # an operator's start is a fresh start
+        self._manual_passive = event.passive
+        self._start(event.passive, Reason.MANUAL_START, now)
+
+    def _idle_automatic_start(self, event: AutomaticStart, now: float) -> None:
+        if self.timers.running(Timer.IDLE_HOLD):
+            return  # damping: the IdleHoldTimer decides when the automatic restart happens
+        self._start(event.passive, Reason.AUTOMATIC_START, now)
+
+    def _idle_timer(self, event: TimerExpired, now: float) -> None:
+        if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
+            self._start(self._manual_passive, Reason.AUTOMATIC_START, now)
+
+    def _idle_manual_stop(self, event: ManualStop, now: float) -> None:
+        """Ignored by §8.2.2, except that it cancels a pending automatic restart."""
+        self.timers.stop(Timer.IDLE_HOLD)
+        self._damp_level = 0
+
+    def _idle_refuse(self, event: Any, now: float) -> None:
+        self._out.append(CloseConnection())  # §8.2.2 Idle: "refuses all incoming BGP connections"
+
+    def _idle_incoming(self, event: TcpConnectionConfirmed, now: float) -> None:
+        """Event 17 in Idle. With an automatic restart pending (IdleHoldTimer running), the peer's
+        connection is the restart: AutomaticStart_with_PassiveTcpEstablishment (event 5, §8.1.2)
+        takes the session to Active, where the connection is confirmed (§8.2.2 Active, event 17).
+        Refusing it would keep a peer that came back out until our IdleHoldTimer ends. The passive
+        start concerns this connection only: should it fail, later attempts are made as the last
+        ManualStart said. Without a pending restart (stopped by the operator, or no automatic
+        restart) Idle refuses."""
+        if not self.timers.running(Timer.IDLE_HOLD):
+            self._idle_refuse(event, now)
+            return
+        self._start(True, Reason.AUTOMATIC_START, now)
+        self._passive = self._manual_passive or self.config.passive
+        self._connecting_tcp_up(event, now)
+
+    def _manual_stop(self, event: ManualStop, now: float) -> None:
+        """Event 2. A Cease goes out when an OPEN was sent, or on a DelayOpen connection."""
+        notification = _cease(event.subcode, event.text) if self._has_peer else None
+        self._go_idle(Reason.ADMIN_SHUTDOWN, now, notification=notification, restart=False)
+
+    def _automatic_stop(self, event: AutomaticStop, now: float) -> None:
+        notification = _cease(event.subcode, event.text) if self._has_peer else None
+        self._go_idle(Reason.AUTOMATIC_STOP, now, notification=notification)
+
+    @property
+    def _has_peer(self) -> bool:
+        """Whether the peer has heard from us on this connection (our OPEN, or DelayOpen's wait)."""
+        return self.state not in (State.CONNECT, State.ACTIVE) or self.timers.running(Timer.DELAY_OPEN)
+
+    def _connecting_timer(self, event: TimerExpired, now: float) -> None:
+        """Connect/Active timers: ConnectRetry (event 9) and DelayOpen (event 12); others unexpected."""
+        if event.timer is Timer.DELAY_OPEN:
+            self._send_open(Reason.DELAY_OPEN_EXPIRED, now)
+        elif event.timer is Timer.CONNECT_RETRY:
+            if self._passive:
+                return  # never armed while passive; a stray expiry changes nothing
+            if self.state is State.CONNECT:
+                self._out.append(CloseConnection())  # drop the attempt (or DelayOpen connection) ...
+                self.timers.stop(Timer.DELAY_OPEN)
+            self._new_connection()
+            self.timers.start(Timer.CONNECT_RETRY, now, self.config.connect_retry_time)
+            self._out.append(Connect())  # ... and try again
+            if self.state is State.ACTIVE:
+                self._set_state(State.CONNECT, Reason.CONNECT_RETRY, now)
+        else:
+            self._unexpected(event, now)
+
+    def _connecting_tcp_up(self, event: Any, now: float) -> None:
+        """Events 16/17 in Connect or Active."""
+        self.timers.stop(Timer.CONNECT_RETRY)
+        self._new_connection()
+        if self.config.delay_open_time > 0:
+            self.timers.start(Timer.DELAY_OPEN, now, self.config.delay_open_time)
+            return
+        self._send_open(Reason.CONNECTED, now)
+
+    def _connecting_tcp_fails(self, event: TcpConnectionFails, now: float) -> None:
+        """Event 18. Connect with a DelayOpen connection falls back to Active; otherwise Idle,
+        where the IdleHoldTimer, set to ConnectRetryTime (no damping: this is no flap), schedules
+        the next attempt and an incoming connection from the peer is accepted meanwhile."""
+        if self.state is State.CONNECT and self.timers.running(Timer.DELAY_OPEN):
+            self.timers.stop(Timer.DELAY_OPEN)
+            self.timers.start(Timer.CONNECT_RETRY, now, self.config.connect_retry_time)
+            self._new_connection()
+            self._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
+            return
+        reason = Reason.PEER_CLOSED if self.timers.running(Timer.DELAY_OPEN) else Reason.CONNECT_FAILED
+        self._go_idle(reason, now)
+
+    def _connecting_open(self, event: OpenReceived, now: float) -> None:
+        """Event 20 (DelayOpenTimer running): answer with our OPEN and a KEEPALIVE; without the
+        timer this OPEN is event 19, which Connect and Active do not expect."""
+        if not self.timers.running(Timer.DELAY_OPEN):
+            self._unexpected(event, now)
+            return
+        if not self._check_open(event.message, now):
+            return
+        self._sent_open = build_open(self.config)
+        self._send(self._sent_open, now)
+        self._accept_open(event.message, now)
+
+    def _connecting_error(self, event: HeaderError | OpenMessageError, now: float) -> None:
+        """Events 21/22 on a DelayOpen connection: SendNOTIFICATIONwithoutOPEN, then Idle."""
+        self._go_idle(Reason.OPEN_REJECTED, now, notification=Notification.from_error(event.error))
+
+    def _notification(self, event: NotificationReceived, now: float) -> None:
+        """Events 24/25 in every state but Idle: no answer (§4.5), Idle."""
+        self._out.append(PeerNotification(event.message))
+        self._go_idle(Reason.NOTIFICATION_RECEIVED, now)
+
+    def _hold_or_keepalive_timer(self, event: TimerExpired, now: float) -> None:
+        """OpenSent/OpenConfirm/Established timers: Hold (event 10) ends the session with 4/0;
+        Keepalive (event 11) sends one and restarts (not in OpenSent); others are unexpected."""
+        if event.timer is Timer.HOLD:
+            notification = Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0)
+            self._go_idle(Reason.HOLD_TIMER_EXPIRED, now, notification=notification)
+        elif event.timer is Timer.KEEPALIVE and self.state is not State.OPEN_SENT:
+            self._send(Keepalive(), now)
+        else:
+            self._unexpected(event, now)
+
+    def _tcp_fails(self, event: TcpConnectionFails, now: float) -> None:
+        self._go_idle(Reason.PEER_CLOSED, now)
+
+    def _open_sent_tcp_fails(self, event: TcpConnectionFails, now: float) -> None:
+        """§8.2.2 OpenSent, event 18: back to Active, listening, with the ConnectRetryTimer."""
+        self.timers.stop_all()
+        self._out.append(CloseConnection())
+        self._new_connection()
+        if not self._passive:
+            self.timers.start(Timer.CONNECT_RETRY, now, self.config.connect_retry_time)
+        self._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
+
+    def _open_sent_open(self, event: OpenReceived, now: float) -> None:
+        if self._check_open(event.message, now):
+            self._accept_open(event.message, now)
+
+    def _message_error(self, event: HeaderError | OpenMessageError, now: float) -> None:
+        """Events 21/22 after our OPEN: send the error's own NOTIFICATION (§6.1, §6.2), then Idle."""
+        reason = Reason.OPEN_REJECTED if isinstance(event, OpenMessageError) else Reason.NOTIFICATION_SENT
+        self._go_idle(reason, now, notification=Notification.from_error(event.error))
+
+    def _collision_dump(self, event: CollisionDump, now: float) -> None:
+        """Event 23: Cease / Connection Collision Resolution (RFC 4486 §4 subcode 7)."""
+        notification = Notification(ErrorCode.CEASE, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
+        self._go_idle(Reason.CONNECTION_COLLISION, now, notification=notification)
+
+    def _open_confirm_keepalive(self, event: KeepaliveReceived, now: float) -> None:
+        """Event 26 in OpenConfirm: the session is up."""
+        assert self.negotiated is not None
+        self._restart_hold(now)
+        self.established_at = now
+        self._set_state(State.ESTABLISHED, Reason.OPEN_CONFIRMED, now)
+        self._out.append(SessionEstablished(self.negotiated))
+
+    def _established_keepalive(self, event: KeepaliveReceived, now: float) -> None:
+        self._restart_hold(now)
+
+    def _established_update(self, event: UpdateReceived, now: float) -> None:
+        self._restart_hold(now)
+        self._routes((event.message,), None)
+
+    def _established_update_error(self, event: UpdateMessageError, now: float) -> None:
+        """RFC 7606 §2: the codec chose the action; only session-reset ends the session (event 28)."""
+        error = event.error
+        if error.action is ErrorAction.SESSION_RESET or error.update is None:
+            self._go_idle(Reason.UPDATE_ERROR, now, notification=Notification.from_error(error))
+            return
+        self._restart_hold(now)
+        self._out.append(UpdateRepaired(error.action))
+        if error.action is ErrorAction.TREAT_AS_WITHDRAW:
+            self._routes(error.update.as_withdrawals(), ErrorAction.TREAT_AS_WITHDRAW)
+        else:
+            self._routes((error.update,), ErrorAction.ATTRIBUTE_DISCARD)
+
+    def _established_route_refresh(self, event: RouteRefreshReceived, now: float) -> None:
+        """RFC 2918 §4: a family not negotiated, or (RFC 7313 §5) an unknown subtype, is ignored."""
+        self._restart_hold(now)
+        assert self.negotiated is not None
+        message = event.message
+        family = known_family(message.afi, message.safi)
+        if not self.negotiated.route_refresh or family is None or family not in self.negotiated.families:
+            return
+        if isinstance(message.subtype, RouteRefreshSubtype):
+            self._out.append(RouteRefreshRequested(family, message.subtype))
 
 
 def _cease(subcode: int, text: str) -> Notification:
@@ -436,281 +653,64 @@ def _cease(subcode: int, text: str) -> Notification:
     return Notification(ErrorCode.CEASE, subcode)
 
 
-def _is_version_error(message: Notification) -> bool:
-    """Event 24 (NotifMsgVerErr) rather than 25."""
-    return message.code == ErrorCode.OPEN_MESSAGE and message.subcode == OpenSub.UNSUPPORTED_VERSION_NUMBER
+# ---------------------------------------------------------------------- the table
+IDLE, CONNECT, ACTIVE = State.IDLE, State.CONNECT, State.ACTIVE
+OPEN_SENT, OPEN_CONFIRM, ESTABLISHED = State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED
 
 
-# ---------------------------------------------------------------------- handlers
-def _ignore(s: Session, event: Any, now: float) -> None:
-    """Start events outside Idle, second connections (tracked by the speaker, §6.8), and so on."""
+def _rule(handler: Handler, *targets: State) -> Rule:
+    return Rule(handler, frozenset(targets))
 
 
-def _unexpected(s: Session, event: Any, now: float) -> None:
-    if s.state is State.IDLE:
-        return  # §8.2.2 Idle: other events "do not cause change"
-    if s.state in (State.CONNECT, State.ACTIVE):
-        s._go_idle(Reason.FSM_ERROR, now)  # "any other event": Idle, counter + 1, no NOTIFICATION
-        return
-    s._fsm_error(event, now)
-
-
-def _idle_manual_start(s: Session, event: ManualStart, now: float) -> None:
-    s._damp_level = 0  # an operator's start is a fresh start
-    s._manual_passive = event.passive
-    s._start(event.passive, Reason.MANUAL_START, now)
-
-
-def _idle_automatic_start(s: Session, event: AutomaticStart, now: float) -> None:
-    if s.timers.running(Timer.IDLE_HOLD):
-        return  # damping: the IdleHoldTimer decides when the automatic restart happens
-    s._start(event.passive, Reason.AUTOMATIC_START, now)
-
-
-def _idle_timer(s: Session, event: TimerExpired, now: float) -> None:
-    if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
-        s._start(s._manual_passive, Reason.AUTOMATIC_START, now)
-
-
-def _idle_manual_stop(s: Session, event: ManualStop, now: float) -> None:
-    """Ignored by §8.2.2, except that it cancels a pending automatic restart."""
-    s.timers.stop(Timer.IDLE_HOLD)
-    s._damp_level = 0
-
-
-def _idle_refuse(s: Session, event: Any, now: float) -> None:
-    s._out.append(CloseConnection())  # §8.2.2 Idle: "refuses all incoming BGP connections"
-
-
-def _idle_incoming(s: Session, event: TcpConnectionConfirmed, now: float) -> None:
-    """Event 17 in Idle. With an automatic restart pending (IdleHoldTimer running), the peer's
-    connection is the restart: AutomaticStart_with_PassiveTcpEstablishment (event 5, §8.1.2) takes
-    the session to Active, where the connection is confirmed (§8.2.2 Active, event 17). Refusing it
-    would keep a peer that came back out until our IdleHoldTimer ends. The passive start concerns
-    this connection only: should it fail, later attempts are made as the last ManualStart said.
-    Without a pending restart (stopped by the operator, or no automatic restart) Idle refuses."""
-    if not s.timers.running(Timer.IDLE_HOLD):
-        _idle_refuse(s, event, now)
-        return
-    s._start(True, Reason.AUTOMATIC_START, now)
-    s._passive = s._manual_passive or s.config.passive
-    _connecting_tcp_up(s, event, now)
-
-
-def _manual_stop(s: Session, event: ManualStop, now: float) -> None:
-    """Event 2. A Cease goes out when an OPEN was sent, or on a DelayOpen connection."""
-    has_peer = s.state not in (State.CONNECT, State.ACTIVE) or s.timers.running(Timer.DELAY_OPEN)
-    notification = _cease(event.subcode, event.text) if has_peer else None
-    s.counters.connect_retry_counter = 0
-    s._go_idle(Reason.ADMIN_SHUTDOWN, now, notification=notification, count=False, restart=False)
-
-
-def _automatic_stop(s: Session, event: AutomaticStop, now: float) -> None:
-    has_peer = s.state not in (State.CONNECT, State.ACTIVE) or s.timers.running(Timer.DELAY_OPEN)
-    s._go_idle(
-        Reason.AUTOMATIC_STOP, now, notification=_cease(event.subcode, event.text) if has_peer else None
-    )
-
-
-def _connecting_timer(s: Session, event: TimerExpired, now: float) -> None:
-    """Connect/Active timers: ConnectRetry (event 9) and DelayOpen (event 12); others unexpected."""
-    if event.timer is Timer.DELAY_OPEN:
-        s._send_open(Reason.DELAY_OPEN_EXPIRED, now)
-    elif event.timer is Timer.CONNECT_RETRY:
-        if s._passive:
-            return  # never armed while passive; a stray expiry changes nothing
-        if s.state is State.CONNECT:
-            s._out.append(CloseConnection())  # drop the attempt (or DelayOpen connection) ...
-            s.timers.stop(Timer.DELAY_OPEN)
-        s._new_connection()
-        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
-        s._out.append(Connect())  # ... and try again
-        if s.state is State.ACTIVE:
-            s._set_state(State.CONNECT, Reason.CONNECT_RETRY, now)
-    else:
-        _unexpected(s, event, now)
-
-
-def _connecting_tcp_up(s: Session, event: Any, now: float) -> None:
-    """Events 16/17 in Connect or Active."""
-    s.timers.stop(Timer.CONNECT_RETRY)
-    s._new_connection()
-    if s.config.delay_open_time > 0:
-        s.timers.start(Timer.DELAY_OPEN, now, s.config.delay_open_time)
-        return
-    s._send_open(Reason.CONNECTED, now)
-
-
-def _connecting_tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
-    """Event 18. Connect with a DelayOpen connection falls back to Active; otherwise Idle, where
-    the IdleHoldTimer, set to ConnectRetryTime (no damping: this is no flap), schedules the next
-    attempt and an incoming connection from the peer is accepted meanwhile."""
-    if s.state is State.CONNECT and s.timers.running(Timer.DELAY_OPEN):
-        s.timers.stop(Timer.DELAY_OPEN)
-        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
-        s._new_connection()
-        s._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
-        return
-    reason = Reason.PEER_CLOSED if s.timers.running(Timer.DELAY_OPEN) else Reason.CONNECT_FAILED
-    s._go_idle(reason, now, count=s.state is State.ACTIVE)
-
-
-def _connecting_open(s: Session, event: OpenReceived, now: float) -> None:
-    """Event 20 (DelayOpenTimer running): answer with our OPEN and a KEEPALIVE; without the
-    timer this OPEN is event 19, which Connect and Active do not expect."""
-    if not s.timers.running(Timer.DELAY_OPEN):
-        _unexpected(s, event, now)
-        return
-    if not s._check_open(event.message, now):
-        return
-    s._sent_open = build_open(s.config)
-    s._send(s._sent_open, now)
-    s._accept_open(event.message, now)
-
-
-def _connecting_error(s: Session, event: HeaderError | OpenMessageError, now: float) -> None:
-    """Events 21/22 on a DelayOpen connection: SendNOTIFICATIONwithoutOPEN, then Idle."""
-    s._go_idle(Reason.OPEN_REJECTED, now, notification=Notification.from_error(event.error))
-
-
-def _notification(s: Session, event: NotificationReceived, now: float) -> None:
-    """Events 24/25 in every state but Idle: no answer; a version error does not count (§8.2.2)."""
-    s.last_notification_received = NotificationRecord(now, event.message)
-    s._go_idle(Reason.NOTIFICATION_RECEIVED, now, count=not _is_version_error(event.message))
-
-
-def _hold_or_keepalive_timer(s: Session, event: TimerExpired, now: float) -> None:
-    """OpenSent/OpenConfirm/Established timers: Hold (event 10) ends the session with 4/0;
-    Keepalive (event 11) sends one and restarts (not in OpenSent); others are unexpected."""
-    if event.timer is Timer.HOLD:
-        notification = Notification(ErrorCode.HOLD_TIMER_EXPIRED, 0)
-        s._go_idle(Reason.HOLD_TIMER_EXPIRED, now, notification=notification)
-    elif event.timer is Timer.KEEPALIVE and s.state is not State.OPEN_SENT:
-        s._send(Keepalive(), now)
-    else:
-        _unexpected(s, event, now)
-
-
-def _tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
-    s._go_idle(Reason.PEER_CLOSED, now)
-
-
-def _open_sent_tcp_fails(s: Session, event: TcpConnectionFails, now: float) -> None:
-    """§8.2.2 OpenSent, event 18: back to Active, listening, with the ConnectRetryTimer."""
-    s.timers.stop_all()
-    s._out.append(CloseConnection())
-    s._new_connection()
-    if not s._passive:
-        s.timers.start(Timer.CONNECT_RETRY, now, s.config.connect_retry_time)
-    s._set_state(State.ACTIVE, Reason.PEER_CLOSED, now)
-
-
-def _open_sent_open(s: Session, event: OpenReceived, now: float) -> None:
-    if s._check_open(event.message, now):
-        s._accept_open(event.message, now)
-
-
-def _message_error(s: Session, event: HeaderError | OpenMessageError, now: float) -> None:
-    """Events 21/22 after our OPEN: send the error's own NOTIFICATION (§6.1, §6.2), then Idle."""
-    reason = Reason.OPEN_REJECTED if isinstance(event, OpenMessageError) else Reason.NOTIFICATION_SENT
-    s._go_idle(reason, now, notification=Notification.from_error(event.error))
-
-
-def _collision_dump(s: Session, event: CollisionDump, now: float) -> None:
-    """Event 23: Cease / Connection Collision Resolution (RFC 4486 §4 subcode 7)."""
-    notification = Notification(ErrorCode.CEASE, CeaseSub.CONNECTION_COLLISION_RESOLUTION)
-    s._go_idle(Reason.CONNECTION_COLLISION, now, notification=notification)
-
-
-def _open_confirm_keepalive(s: Session, event: KeepaliveReceived, now: float) -> None:
-    """Event 26 in OpenConfirm: the session is up."""
-    assert s.negotiated is not None
-    s._restart_hold(now)
-    s.counters.established_since = now
-    s._set_state(State.ESTABLISHED, Reason.OPEN_CONFIRMED, now)
-    s._out.append(SessionEstablished(s.negotiated))
-
-
-def _established_keepalive(s: Session, event: KeepaliveReceived, now: float) -> None:
-    s._restart_hold(now)
-
-
-def _established_update(s: Session, event: UpdateReceived, now: float) -> None:
-    s._restart_hold(now)
-    s._routes(event.message, None)
-
-
-def _established_update_error(s: Session, event: UpdateMessageError, now: float) -> None:
-    """RFC 7606 §2: the codec chose the action; only session-reset ends the session (event 28)."""
-    error = event.error
-    if error.action is ErrorAction.SESSION_RESET or error.update is None:
-        s._go_idle(Reason.UPDATE_ERROR, now, notification=Notification.from_error(error))
-        return
-    s._restart_hold(now)
-    if error.action is ErrorAction.TREAT_AS_WITHDRAW:
-        s.counters.updates_treated_as_withdraw += 1
-        for withdrawal in error.update.as_withdrawals():
-            s._routes(withdrawal, ErrorAction.TREAT_AS_WITHDRAW)
-    else:
-        s.counters.updates_attribute_discard += 1
-        s._routes(error.update, ErrorAction.ATTRIBUTE_DISCARD)
-
-
-def _established_route_refresh(s: Session, event: RouteRefreshReceived, now: float) -> None:
-    """RFC 2918 §4: a family not negotiated, or (RFC 7313 §5) an unknown subtype, is ignored."""
-    s._restart_hold(now)
-    assert s.negotiated is not None
-    message = event.message
-    family = known_family(message.afi, message.safi)
-    if not s.negotiated.route_refresh or family is None or family not in s.negotiated.families:
-        return
-    if isinstance(message.subtype, RouteRefreshSubtype):
-        s._out.append(RouteRefreshRequested(family, message.subtype))
-
-
-def _build_table() -> dict[tuple[State, type], Handler]:
-    table: dict[tuple[State, type], Handler] = {
-        (State.IDLE, ManualStart): _idle_manual_start,
-        (State.IDLE, AutomaticStart): _idle_automatic_start,
-        (State.IDLE, TimerExpired): _idle_timer,
-        (State.IDLE, ManualStop): _idle_manual_stop,
-        (State.IDLE, TcpConnectionAcknowledged): _idle_refuse,
-        (State.IDLE, TcpConnectionConfirmed): _idle_incoming,
+def _build_table() -> dict[tuple[State, type], Rule]:
+    s = Session
+    table: dict[tuple[State, type], Rule] = {
+        (IDLE, ManualStart): _rule(s._idle_manual_start, CONNECT, ACTIVE),
+        (IDLE, AutomaticStart): _rule(s._idle_automatic_start, IDLE, CONNECT, ACTIVE),
+        (IDLE, TimerExpired): _rule(s._idle_timer, IDLE, CONNECT, ACTIVE),
+        (IDLE, ManualStop): _rule(s._idle_manual_stop, IDLE),
+        (IDLE, TcpConnectionAcknowledged): _rule(s._idle_refuse, IDLE),
+        # an automatic restart pending: the connection is taken (Active with DelayOpen)
+        (IDLE, TcpConnectionConfirmed): _rule(s._idle_incoming, IDLE, ACTIVE, OPEN_SENT),
     }
-    not_idle = (State.CONNECT, State.ACTIVE, State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED)
-    for state in not_idle:
-        table[state, ManualStart] = _ignore
-        table[state, AutomaticStart] = _ignore
-        table[state, ManualStop] = _manual_stop
-        table[state, AutomaticStop] = _automatic_stop
-        table[state, NotificationReceived] = _notification
-    for state in (State.CONNECT, State.ACTIVE):
-        table[state, TimerExpired] = _connecting_timer
-        table[state, TcpConnectionAcknowledged] = _connecting_tcp_up
-        table[state, TcpConnectionConfirmed] = _connecting_tcp_up
-        table[state, TcpConnectionFails] = _connecting_tcp_fails
-        table[state, OpenReceived] = _connecting_open
-        table[state, HeaderError] = _connecting_error
-        table[state, OpenMessageError] = _connecting_error
-    for state in (State.OPEN_SENT, State.OPEN_CONFIRM, State.ESTABLISHED):
-        table[state, TimerExpired] = _hold_or_keepalive_timer
-        table[state, TcpConnectionAcknowledged] = _ignore  # a second connection: §6.8, the speaker
-        table[state, TcpConnectionConfirmed] = _ignore
-        table[state, HeaderError] = _message_error
-        table[state, CollisionDump] = _collision_dump
-    table[State.OPEN_SENT, TcpConnectionFails] = _open_sent_tcp_fails
-    table[State.OPEN_SENT, OpenReceived] = _open_sent_open
-    table[State.OPEN_SENT, OpenMessageError] = _message_error
-    table[State.OPEN_CONFIRM, TcpConnectionFails] = _tcp_fails
-    table[State.OPEN_CONFIRM, OpenMessageError] = _message_error
-    table[State.OPEN_CONFIRM, KeepaliveReceived] = _open_confirm_keepalive
-    table[State.ESTABLISHED, TcpConnectionFails] = _tcp_fails
-    table[State.ESTABLISHED, KeepaliveReceived] = _established_keepalive
-    table[State.ESTABLISHED, UpdateReceived] = _established_update
-    table[State.ESTABLISHED, UpdateMessageError] = _established_update_error
-    table[State.ESTABLISHED, RouteRefreshReceived] = _established_route_refresh
+    for state in (CONNECT, ACTIVE, OPEN_SENT, OPEN_CONFIRM, ESTABLISHED):
+        table[state, ManualStart] = _rule(s._ignore, state)
+        table[state, AutomaticStart] = _rule(s._ignore, state)
+        table[state, ManualStop] = _rule(s._manual_stop, IDLE)
+        table[state, AutomaticStop] = _rule(s._automatic_stop, IDLE)
+        table[state, NotificationReceived] = _rule(s._notification, IDLE)
+    for state in (CONNECT, ACTIVE):
+        # ConnectRetry: Connect again; DelayOpen: our OPEN; stray or other timers
+        table[state, TimerExpired] = _rule(s._connecting_timer, state, CONNECT, OPEN_SENT, IDLE)
+        # with DelayOpen the state waits for the peer's OPEN or the timer
+        table[state, TcpConnectionAcknowledged] = _rule(s._connecting_tcp_up, state, OPEN_SENT)
+        table[state, TcpConnectionConfirmed] = _rule(s._connecting_tcp_up, state, OPEN_SENT)
+        table[state, TcpConnectionFails] = _rule(s._connecting_tcp_fails, ACTIVE, IDLE)
+        table[state, OpenReceived] = _rule(s._connecting_open, OPEN_CONFIRM, IDLE)
+        table[state, HeaderError] = _rule(s._connecting_error, IDLE)
+        table[state, OpenMessageError] = _rule(s._connecting_error, IDLE)
+    for state in (OPEN_SENT, OPEN_CONFIRM, ESTABLISHED):
+        table[state, TimerExpired] = _rule(s._hold_or_keepalive_timer, state, IDLE)
+        table[state, TcpConnectionAcknowledged] = _rule(s._ignore, state)  # a second connection: §6.8
+        table[state, TcpConnectionConfirmed] = _rule(s._ignore, state)
+        table[state, HeaderError] = _rule(s._message_error, IDLE)
+        table[state, CollisionDump] = _rule(s._collision_dump, IDLE)
+    table[OPEN_SENT, TcpConnectionFails] = _rule(s._open_sent_tcp_fails, ACTIVE)
+    table[OPEN_SENT, OpenReceived] = _rule(s._open_sent_open, OPEN_CONFIRM, IDLE)
+    table[OPEN_SENT, OpenMessageError] = _rule(s._message_error, IDLE)
+    table[OPEN_CONFIRM, TcpConnectionFails] = _rule(s._tcp_fails, IDLE)
+    table[OPEN_CONFIRM, OpenMessageError] = _rule(s._message_error, IDLE)
+    table[OPEN_CONFIRM, KeepaliveReceived] = _rule(s._open_confirm_keepalive, ESTABLISHED)
+    table[ESTABLISHED, TcpConnectionFails] = _rule(s._tcp_fails, IDLE)
+    table[ESTABLISHED, KeepaliveReceived] = _rule(s._established_keepalive, ESTABLISHED)
+    table[ESTABLISHED, UpdateReceived] = _rule(s._established_update, ESTABLISHED)
+    table[ESTABLISHED, UpdateMessageError] = _rule(s._established_update_error, ESTABLISHED, IDLE)
+    table[ESTABLISHED, RouteRefreshReceived] = _rule(s._established_route_refresh, ESTABLISHED)
     return table
 
 
-TRANSITIONS: Final[Mapping[tuple[State, type], Handler]] = _build_table()
-"""(state, event type) -> handler; unlisted pairs go to ``_unexpected``."""
+TRANSITIONS: Final[Mapping[tuple[State, type], Rule]] = _build_table()
+"""(state, event type) -> Rule; unlisted pairs follow ``_UNEXPECTED``."""
+
+_UNEXPECTED: Final = _rule(Session._unexpected, IDLE)
+"""Idle ignores the event; every other state drops to Idle (with an FSM Error after our OPEN)."""

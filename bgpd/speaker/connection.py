@@ -15,10 +15,6 @@ and the FSM sees it fail: RFC 9687 ("Changes to the FSM") makes the NOTIFICATION
 would delay the close, and here it would sit behind the data the peer does not read. Aborting
 frees the buffers at once instead of lingering while the kernel tries to deliver to a peer that
 will not read. A peer that stops reading *and* sending is caught first by our hold timer.
-
-The last NOTIFICATION handed to ``send`` (which takes one whole message per call) is kept
-(``notification_sent``): a connection the session refuses on arrival never reaches an FSM, and the
-speaker logs what it was told from there.
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ import asyncio
 from typing import Final, Protocol, cast
 
 from bgpd.speaker.sockets import IPAddress, endpoint
-from bgpd.wire.constants import HEADER_LEN, MessageType
 
 HIGH_WATER: Final = 256 * 1024  # transport buffer above which we stop producing
 LOW_WATER: Final = 64 * 1024
@@ -66,7 +61,6 @@ class Connection(asyncio.Protocol):
         self.bytes_in = 0
         self.bytes_out = 0
         self.peak_buffered = 0  # most octets ever waiting here and in the transport together
-        self.notification_sent: bytes | None = None  # the last NOTIFICATION sent, header included
         self.max_pending = max_pending
         self.send_hold_time = send_hold_time
         self.high_water = high_water
@@ -157,8 +151,6 @@ class Connection(asyncio.Protocol):
         """Queue ``data``; it is written with everything else sent in this loop iteration."""
         if self.closed or self._closing:
             return
-        if len(data) >= HEADER_LEN and data[HEADER_LEN - 1] == MessageType.NOTIFICATION:
-            self.notification_sent = data
         self._out.append(data)
         self._out_len += len(data)
         if self._out_len > self.max_pending:

@@ -21,7 +21,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, Final, TypeAlias, TypeVar
@@ -94,6 +96,36 @@ async def connect(
         sock.close()
         raise
     return transport, protocol
+
+
+def address_text(address: IPAddress, port: int) -> str:
+    """``10.0.1.254:179`` / ``[fd00::1]:179``, as operators write an endpoint."""
+    return f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+
+
+# errno of a failed connect -> what happened, in words (``{peer}`` is the endpoint, ``{local}`` our address)
+_CONNECT_ERRORS: Final = {
+    errno.ECONNREFUSED: "connection refused by {peer}",
+    errno.ETIMEDOUT: "connection to {peer} timed out",
+    errno.ECONNRESET: "connection reset by {peer}",
+    errno.EHOSTUNREACH: "no route to host {peer}",
+    errno.ENETUNREACH: "network unreachable for {peer}",
+    errno.EADDRNOTAVAIL: "cannot connect from {local}: the address is not on this host",
+    errno.EADDRINUSE: "cannot connect from {local}: address in use",
+}
+
+
+def connect_error_text(err: OSError, local: IPAddress, peer: IPAddress, port: int) -> str:
+    """A failed connection attempt as an operator reads it (``connection refused by
+    10.0.1.254:179``), not Python's rendering of it (``[Errno 111] Connect call failed (...)``)."""
+    endpoint = address_text(peer, port)
+    template = _CONNECT_ERRORS.get(err.errno or 0)
+    if template is not None:
+        return template.format(peer=endpoint, local=local)
+    if err.errno:
+        reason = os.strerror(err.errno)
+        return f"cannot connect to {endpoint}: {reason[:1].lower()}{reason[1:]}"
+    return f"cannot connect to {endpoint}: {err}"
 
 
 def listening_socket(local: IPAddress, port: int, freebind: bool = False, ttl: int = 1) -> socket.socket:

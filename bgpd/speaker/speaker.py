@@ -6,28 +6,21 @@ The daemon calls ``add_session`` / ``remove_session`` / ``reconfigure_session`` 
 is opened with the first such session and closed with the last, and its TTL is the largest of
 theirs (see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
 completes between two loop iterations.
-
-A connection the session refuses on arrival (Cease 6/5 while it is down, 6/7 while it is
-Established) never reaches an FSM, so its NOTIFICATION is logged here, with the session and
-peer, at most once per ``LOG_INTERVAL`` seconds and session: a peer reconnecting in a loop
-cannot flood the log (the count of those in between is in the next line).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Iterable
 
 from bgpd.rib.routes import Route
 from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import Connection
-from bgpd.speaker.listener import Listener, RateLimitedLog
+from bgpd.speaker.listener import Listener
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import NotificationRecord, ReceivedRoute, SessionStatus, SoftReset
-from bgpd.wire import DEFAULT_CONTEXT, Notification, NotificationError, decode_message
-from bgpd.wire.constants import HEADER_LEN, CeaseSub, MessageType
+from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
+from bgpd.wire.constants import CeaseSub
 
 _ListenerKey = tuple[IPAddress, int]
 
@@ -42,7 +35,6 @@ class Speaker:
     def __init__(self) -> None:
         self._sessions: dict[str, PeerTask] = {}
         self._listeners: dict[_ListenerKey, Listener] = {}
-        self._refusal_logs: dict[str, RateLimitedLog] = {}
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
@@ -69,7 +61,6 @@ class Speaker:
         task = self._task(name)
         await task.stop(subcode, text)
         del self._sessions[name]
-        self._refusal_logs.pop(name, None)
         self._tune_listener(_key(task.config))
         self._notify()
 
@@ -114,7 +105,6 @@ class Speaker:
             *(t.stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text) for t in self._sessions.values())
         )
         self._sessions.clear()
-        self._refusal_logs.clear()
         for listener in self._listeners.values():
             listener.close()
         self._listeners.clear()
@@ -196,30 +186,10 @@ class Speaker:
             listener.close()
 
     def _admit(self, conn: Connection) -> bool:
-        """Listener callback: hand the connection to the session configured for its addresses."""
+        """Listener callback: hand the connection to the session configured for its addresses
+        (which answers and logs a connection it refuses itself)."""
         task = self._by_endpoints(conn.local, conn.peer)
-        if task is None:
-            return False
-        logged = task.record.messages_out[MessageType.NOTIFICATION]  # what its FSMs sent (and logged)
-        claimed = task.claim(conn)
-        refusal = conn.notification_sent
-        if refusal is not None and task.record.messages_out[MessageType.NOTIFICATION] == logged:
-            self._log_refusal(task, refusal)
-        return claimed
-
-    def _log_refusal(self, task: PeerTask, data: bytes) -> None:
-        cfg = task.config
-        with contextlib.suppress(NotificationError):  # we encoded it: it decodes
-            message = decode_message(MessageType.NOTIFICATION, data[HEADER_LEN:], DEFAULT_CONTEXT)
-            if isinstance(message, Notification):
-                log = self._refusal_logs.setdefault(cfg.name, RateLimitedLog("notification_sent"))
-                log(
-                    asyncio.get_running_loop().time(),
-                    session=cfg.name,
-                    peer=str(cfg.peer_ip),
-                    text=NotificationRecord.of(message, 0.0).text,
-                    reason="incoming connection refused",
-                )
+        return task is not None and task.claim(conn)
 
     def _notify(self) -> None:
         self._changed.set()

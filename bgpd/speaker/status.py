@@ -1,22 +1,23 @@
-"""Session status as plain values: counters, history, the last NOTIFICATIONs, and a snapshot.
+"""Session status as plain values: a frozen snapshot of one session and its control rendering.
 
-The speaker keeps one ``SessionRecord`` per session and hands out frozen ``SessionStatus``
-snapshots; ``SessionStatus.to_control`` renders the fields of docs/control-protocol.md (session
-object plus session-detail fields), so the daemon's control socket needs no knowledge of BGP.
-Wall-clock times (``at``) are POSIX seconds for display; durations use the loop's monotonic clock.
+The speaker keeps one ``SessionRecord`` per session (``record.py``) and hands out frozen
+``SessionStatus`` snapshots; ``SessionStatus.to_control`` renders the fields of
+docs/control-protocol.md (session object plus session-detail fields), so the daemon's control
+socket needs no knowledge of BGP. Wall-clock times (``at``) are POSIX seconds for display;
+durations use the loop's monotonic clock.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
-from bgpd.wire import Notification
-from bgpd.wire.constants import Family, MessageType
-
-HISTORY_LENGTH: Final = 32
+from bgpd.fsm import Negotiated
+from bgpd.speaker.record import Counters, NotificationRecord, Transition
+from bgpd.wire.capabilities import Capability, capability_code
+from bgpd.wire.constants import CapabilityCode, Family, MessageType
 
 
 def rfc3339(at: float) -> str:
@@ -24,59 +25,71 @@ def rfc3339(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass(frozen=True, slots=True)
-class NotificationRecord:
-    """A NOTIFICATION sent or received, with its human text (and RFC 9003 communication).
-    ``source`` is the FSM's own record it was made from, to notice a new one by identity."""
-
-    code: int
-    subcode: int
-    text: str
-    at: float
-    source: object = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def of(cls, message: Notification, at: float, source: object = None) -> NotificationRecord:
-        text = message.name
-        communication = message.shutdown_message
-        if communication:
-            text += f': "{communication}"'
-        return cls(message.code, message.subcode, text, at, source)
-
-    def to_control(self) -> dict[str, Any]:
-        return {"code": self.code, "subcode": self.subcode, "text": self.text, "at": rfc3339(self.at)}
+def notification_to_control(record: NotificationRecord) -> dict[str, Any]:
+    return {"code": record.code, "subcode": record.subcode, "text": record.text, "at": rfc3339(record.at)}
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    at: float
-    old: str
-    new: str
-    reason: str
-
-    def to_control(self) -> dict[str, Any]:
-        return {"at": rfc3339(self.at), "from": self.old, "to": self.new, "reason": self.reason}
+def transition_to_control(transition: Transition) -> dict[str, Any]:
+    return {
+        "at": rfc3339(transition.at),
+        "from": str(transition.old),
+        "to": str(transition.new),
+        "reason": str(transition.reason),
+    }
 
 
-@dataclass(slots=True)
-class SessionRecord:
-    """Mutable per-session bookkeeping, owned by the session driver."""
+def counter_key(name: str) -> str:
+    """The control protocol's key of a ``Counters`` field: ``updates_ignored_family`` ->
+    ``updatesIgnoredFamily``."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
-    messages_out: Counter[MessageType] = field(default_factory=Counter)  # incl. refusals' Ceases
-    prefixes_announced_in: int = 0
-    prefixes_withdrawn_in: int = 0
-    prefixes_announced_out: int = 0
-    prefixes_withdrawn_out: int = 0
-    treated_as_withdraw: int = 0  # UPDATEs handled by RFC 7606 treat-as-withdraw
-    flaps: int = 0  # times the session left Established
-    connect_attempts: int = 0
-    connections_accepted: int = 0
-    collisions: int = 0
-    last_error: str | None = None
-    last_report: float = 0.0
-    last_sent: NotificationRecord | None = None
-    last_received: NotificationRecord | None = None
-    history: deque[Transition] = field(default_factory=lambda: deque(maxlen=HISTORY_LENGTH))
+
+def message_kind(msg_type: MessageType) -> str:
+    return msg_type.name.lower().replace("_", "-")
+
+
+def counters_to_control(counters: Counters) -> dict[str, Any]:
+    """Every counter of the record, by name: per-type message counts become ``{kind: n}``."""
+    out: dict[str, Any] = {}
+    for item in fields(counters):
+        value = getattr(counters, item.name)
+        if isinstance(value, Counter):
+            value = {message_kind(t): n for t, n in sorted(value.items())}
+        out[counter_key(item.name)] = value
+    return out
+
+
+def capabilities_to_control(negotiated: Negotiated | None) -> dict[str, tuple[str, ...]]:
+    """Sent, received and negotiated capabilities, for ``describe-session``."""
+    if negotiated is None:
+        return {}
+    names = [*(f"multiprotocol({f})" for f in sorted(negotiated.families))]
+    flags = (
+        ("four-octet-as", negotiated.four_octet_as),
+        ("route-refresh", negotiated.route_refresh),
+        ("extended-message", negotiated.extended_message),
+    )
+    names += [name for name, on in flags if on]
+    names += [f"extended-next-hop({f})" for f in sorted(negotiated.extended_next_hop)]
+    return {
+        "sent": _capability_names(negotiated.sent.capabilities),
+        "received": _capability_names(negotiated.received.capabilities),
+        "negotiated": tuple(names),
+    }
+
+
+def _capability_names(caps: tuple[Capability, ...]) -> tuple[str, ...]:
+    names = []
+    for cap in caps:
+        code = capability_code(cap)
+        try:
+            name = CapabilityCode(code).name.lower().replace("_", "-")
+        except ValueError:
+            name = f"capability-{code}"
+        family = getattr(cap, "family", None)
+        names.append(f"{name}({family})" if family is not None else name)
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +141,12 @@ class SessionStatus:
             "keepaliveTime": self.keepalive_time,
             "capabilities": {key: list(value) for key, value in self.capabilities.items()},
             "counters": self.counters,
-            "history": [t.to_control() for t in self.history],
+            "history": [transition_to_control(t) for t in self.history],
         }
         if self.last_sent is not None:
-            data["lastNotificationSent"] = self.last_sent.to_control()
+            data["lastNotificationSent"] = notification_to_control(self.last_sent)
         if self.last_received is not None:
-            data["lastNotificationReceived"] = self.last_received.to_control()
+            data["lastNotificationReceived"] = notification_to_control(self.last_received)
         if self.admin_down:
             data["adminDown"] = True
         if self.unsendable:

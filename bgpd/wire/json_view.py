@@ -10,12 +10,16 @@ wants to see the rest):
 - a header whose length is usable but whose type or per-type length is wrong: skip by the length;
 - a broken marker or an impossible length: search for the next marker (16 octets of ones);
 - a stream ending inside a message: Bad Message Length for that message, marked ``truncated``.
+
+A well-formed OPEN can still be refused by the session (RFC 4271 §6.2: version, peer AS, BGP
+Identifier, hold time). Those rules belong to the FSM, so the caller passes its check in
+(``open_check``) and a refusal is shown as the error object of the NOTIFICATION it would send.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from bgpd.wire import Message, decode_message
@@ -59,6 +63,7 @@ from bgpd.wire.route_refresh import RouteRefresh
 from bgpd.wire.update import Update
 
 JsonObject = dict[str, Any]
+OpenCheck = Callable[[Open], None]  # raises the NotificationError a session answers the OPEN with
 
 TYPE_NAMES: Final[Mapping[int, str]] = {
     MessageType.OPEN: "OPEN",
@@ -77,7 +82,9 @@ _ADD_PATH_MODES: Final = {1: "receive", 2: "send", 3: "both"}
 
 
 # --------------------------------------------------------------------------- stream walking
-def describe_stream(data: bytes, ctx: CodecContext) -> Iterator[JsonObject]:
+def describe_stream(
+    data: bytes, ctx: CodecContext, open_check: OpenCheck | None = None
+) -> Iterator[JsonObject]:
     """One object per message in ``data`` (messages back to back, as on a TCP connection)."""
     pos, size = 0, len(data)
     while pos < size:
@@ -109,7 +116,8 @@ def describe_stream(data: bytes, ctx: CodecContext) -> Iterator[JsonObject]:
         if pos + length > size:
             yield _truncated(pos, size - pos, length)
             return
-        yield describe_message(data[pos + 18], data[pos + HEADER_LEN : pos + length], length, ctx)
+        body = data[pos + HEADER_LEN : pos + length]
+        yield describe_message(data[pos + 18], body, length, ctx, open_check)
         pos += length
 
 
@@ -142,7 +150,9 @@ def _next_header(data: bytes, start: int, max_len: int) -> int:
     return -1
 
 
-def describe_message(type_code: int, body: bytes, length: int, ctx: CodecContext) -> JsonObject:
+def describe_message(
+    type_code: int, body: bytes, length: int, ctx: CodecContext, open_check: OpenCheck | None = None
+) -> JsonObject:
     """The object for one message whose header (marker, ``length``, ``type_code``) was read."""
     head: JsonObject = {"type": TYPE_NAMES.get(type_code, type_code), "length": length}
     try:
@@ -163,7 +173,13 @@ def describe_message(type_code: int, body: bytes, length: int, ctx: CodecContext
         return head | partial | {"error": error_object(err, err.action)}
     except NotificationError as err:
         return head | {"error": error_object(err, ErrorAction.SESSION_RESET)}
-    return head | message_fields(message)
+    fields = head | message_fields(message)
+    if isinstance(message, Open) and open_check is not None:
+        try:
+            open_check(message)
+        except NotificationError as err:  # RFC 4271 §6.2: answered with this NOTIFICATION, then closed
+            return fields | {"error": error_object(err, ErrorAction.SESSION_RESET)}
+    return fields
 
 
 def error_object(error: NotificationError, action: ErrorAction) -> JsonObject:

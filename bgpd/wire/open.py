@@ -113,8 +113,9 @@ def check_open(message: Open, peer_as: int | None = None) -> None:
             f"peer bid BGP version {message.version}",
         )
     if message.asn == 0 or (peer_as is not None and message.asn != peer_as):  # RFC 7607: AS 0 is bad
+        expected = "AS 0 is never valid (RFC 7607)" if peer_as is None else f"expected {peer_as}"
         raise NotificationError(
-            ErrorCode.OPEN_MESSAGE, OpenSub.BAD_PEER_AS, b"", f"peer AS {message.asn}, expected {peer_as}"
+            ErrorCode.OPEN_MESSAGE, OpenSub.BAD_PEER_AS, b"", f"peer AS {message.asn}, {expected}"
         )
     if message.bgp_id == 0:  # RFC 6286 §2.1: a non-zero 4-octet integer
         raise NotificationError(ErrorCode.OPEN_MESSAGE, OpenSub.BAD_BGP_IDENTIFIER, b"", "BGP Identifier 0")

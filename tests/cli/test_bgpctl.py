@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -85,18 +86,39 @@ class FakeDaemon:
     def __init__(self) -> None:
         self.resets: list[tuple[str, bool]] = []
         self.reloads = 0
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.received_routes: list[dict[str, Any]] = []
+        self.states: dict[str, str] = {}  # session name -> state, overriding SESSIONS (for --watch)
 
     async def sessions(self, args: Mapping[str, Any]) -> Any:
-        return _reported()
+        self.requests.append(("sessions", dict(args)))
+        reported = [{**s, "state": self.states.get(s["name"], s["state"])} for s in _reported()]
+        name = args.get("name")
+        if name is None:
+            return reported
+        found = [s for s in reported if s["name"] == name]
+        if not found:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+        return found
 
     async def routes(self, args: Mapping[str, Any]) -> Any:
+        self.requests.append(("advertised-routes", dict(args)))
         return ROUTES
 
     async def received(self, args: Mapping[str, Any]) -> Any:
-        return []
+        self.requests.append(("received-routes", dict(args)))
+        limit = args.get("limit")
+        return self.received_routes[:limit]
 
     async def allocations(self, args: Mapping[str, Any]) -> Any:
-        return [{"node": "node-01", "pool": "cluster-wide-1", "podCIDRs": ["222.2.0.0/24"]}]
+        return [
+            {
+                "node": "node-01",
+                "nodePool": "np1",
+                "clusterCIDRConfig": "cluster-wide-1",
+                "podCIDRs": ["222.2.0.0/24"],
+            }
+        ]
 
     async def describe(self, args: Mapping[str, Any]) -> Any:
         name = require_str(args, "name")
@@ -195,9 +217,14 @@ async def test_get_allocations_and_empty_received_routes(
     sock: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "allocations")
-    assert out == "NODE      POOL             POD CIDRS\nnode-01   cluster-wide-1   222.2.0.0/24\n"
-    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpreceivedroutes")
-    assert (code, out) == (0, "No resources found.\n")
+    assert out == (
+        "NODE      NODEPOOL   CLUSTERCIDRCONFIG   POD CIDRS\n"
+        "node-01   np1        cluster-wide-1      222.2.0.0/24\n"
+    )
+    code, out, err = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpreceivedroutes")
+    assert (code, out, err) == (0, "", "No resources found.\n")  # on stderr, as kubectl prints it
+    code, out, err = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpreceivedroutes", "-o", "json")
+    assert (code, json.loads(out), err) == (0, [], "")
 
 
 @pytest.mark.asyncio
@@ -281,22 +308,182 @@ def test_unknown_resource_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
     assert "unknown resource 'pods'" in capsys.readouterr().err
 
 
-@pytest.mark.asyncio
-async def test_as_a_separate_process(sock: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
+async def _bgpctl_process(sock: Path, *argv: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bgpd.cli.bgpctl",
         "--socket",
         str(sock),
-        "get",
-        "bgpsessions",
-        "-o",
-        "json",
+        *argv,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+@pytest.mark.asyncio
+async def test_as_a_separate_process(sock: Path) -> None:
+    proc = await _bgpctl_process(sock, "get", "bgpsessions", "-o", "json")
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err
     assert _without_report(json.loads(out)) == SESSIONS
+
+
+@pytest.mark.asyncio
+async def test_get_one_session_by_name(
+    sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpsessions", "10.0.3.254-node-01")
+    assert code == 0
+    assert out.splitlines()[1].split()[:6] == [
+        "10.0.3.254-node-01",
+        "65500",
+        "65000",
+        "10.0.1.100",
+        "10.0.3.254",
+        "NotEstablished",
+    ]
+    assert len(out.splitlines()) == 2
+    assert daemon.requests[-1] == ("sessions", {"name": "10.0.3.254-node-01"})  # the daemon filters
+    code, out, _ = await _bgpctl(
+        capsys, "--socket", str(sock), "get", "bgpsession", "10.0.1.254-node-01", "-o", "json"
+    )
+    assert json.loads(out)["name"] == "10.0.1.254-node-01"  # one object, as kubectl prints one resource
+    code, out, err = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpsessions", "ghost")
+    assert (code, out, err) == (1, "", "bgpd: no bgpsession named 'ghost' (not_found)\n")
+
+
+def _received(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "session": "s1",
+            "prefix": f"10.0.{i}.0/24",
+            "nextHop": "10.0.1.254",
+            "metric": None,
+            "asPath": [65000],
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_route_filters_travel_in_the_request(
+    sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    daemon.received_routes = _received(5)
+    argv = ["--socket", str(sock), "get", "bgpreceivedroutes", "--session", "s1", "--prefix", "10.0.0.0/8"]
+    code, out, err = await _bgpctl(capsys, *argv, "--limit", "2")
+    assert code == 0
+    assert daemon.requests[-1] == ("received-routes", {"session": "s1", "prefix": "10.0.0.0/8", "limit": 3})
+    assert [line.split()[1] for line in out.splitlines()[1:]] == ["10.0.0.0/24", "10.0.1.0/24"]
+    assert err == "(the first 2 shown; more routes match)\n"
+    code, out, err = await _bgpctl(capsys, *argv, "--limit", "5", "-o", "json")
+    assert (code, len(json.loads(out)), err) == (0, 5, "")  # exactly 5 exist: nothing more to say
+    code, _, _ = await _bgpctl(
+        capsys,
+        "--socket",
+        str(sock),
+        "get",
+        "bgpadvertisedroutes",
+        "--session",
+        "s1",
+        "--prefix",
+        "222.2.0.1",
+    )
+    assert code == 0
+    assert daemon.requests[-1] == ("advertised-routes", {"session": "s1", "prefix": "222.2.0.1/32"})
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["get", "allocations", "node-01"], "get allocations: NAME is only for bgpsessions"),
+        (["get", "bgpreceivedroutes", "s1"], "NAME is only for bgpsessions (use --session or --prefix)"),
+        (["get", "bgpsessions", "--prefix", "10.0.0.0/8"], "--prefix: only for bgpadvertisedroutes and"),
+        (["get", "allocations", "--limit", "3"], "--limit: only for bgpadvertisedroutes and"),
+        (
+            ["get", "bgpreceivedroutes", "--prefix", "10.0.0.1/8"],
+            "has host bits set; the prefix is 10.0.0.0/8",
+        ),
+        (["get", "bgpreceivedroutes", "--limit", "0"], "'0' is not a positive number"),
+        (["get", "bgpsessions", "-w", "--watch-interval", "-1"], "'-1' is not a positive number"),
+        (["get", "bgpsessions", "-w", "--watch-interval", "nan"], "'nan' is not a positive number"),
+    ],
+)
+def test_filters_that_cannot_apply_are_usage_errors(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        bgpctl.main(["--socket", "/nonexistent.sock", *argv])
+    assert info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_watch_prints_the_table_then_only_what_changed(
+    sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = bgpctl.build_parser().parse_args(["--socket", str(sock), "get", "bgpsessions", "-w"])
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:  # between answers: the next one sees a session come up
+        naps.append(seconds)
+        if len(naps) == 1:
+            daemon.states["10.0.1.254-node-02"] = "Established"
+
+    code = await asyncio.to_thread(bgpctl.watch, args, 3, nap)
+    out, err = capsys.readouterr()
+    assert (code, err, naps) == (0, "", [2.0, 2.0])
+    assert out.splitlines() == [
+        "NAME                 LOCAL ASN   PEER ASN   LOCAL IP     PEER IP      STATE            LAST REPORT",
+        "10.0.1.254-node-01   65500       65000      10.0.1.100   10.0.1.254   Established      2s",
+        "10.0.1.254-node-02   65500       65000      10.0.3.100   10.0.1.254   NotEstablished   2s",
+        "10.0.3.254-node-01   65500       65000      10.0.1.100   10.0.3.254   NotEstablished   2s",
+        "10.0.3.254-node-02   65500       65000      10.0.3.100   10.0.3.254   Established      2s",
+        "10.0.1.254-node-02   65500       65000      10.0.3.100   10.0.1.254   Established      2s",
+    ]  # the third answer changed nothing but LAST REPORT (time alone): nothing printed
+    assert len([r for r in daemon.requests if r[0] == "sessions"]) == 3
+
+
+@pytest.mark.asyncio
+async def test_watch_json_prints_changed_objects(
+    sock: Path, daemon: FakeDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = bgpctl.build_parser().parse_args(["--socket", str(sock), "get", "bgpsessions", "-w", "-o", "json"])
+
+    def nap(_seconds: float) -> None:
+        daemon.states["10.0.3.254-node-02"] = "NotEstablished"
+
+    assert await asyncio.to_thread(bgpctl.watch, args, 2, nap) == 0
+    objects = [json.loads(chunk) for chunk in re.split(r"(?<=\n})\n(?=\{)", capsys.readouterr().out.strip())]
+    assert [o["name"] for o in objects] == [*(s["name"] for s in SESSIONS), "10.0.3.254-node-02"]
+    assert objects[-1]["state"] == "NotEstablished"
+
+
+async def _start_watch(sock: Path) -> asyncio.subprocess.Process:
+    proc = await _bgpctl_process(sock, "get", "bgpsessions", "-w", "--watch-interval", "0.05")
+    assert proc.stdout is not None
+    for _ in range(1 + len(SESSIONS)):  # the first listing: header and one row per session
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line, "bgpctl -w ended before its first listing"
+    return proc
+
+
+@pytest.mark.asyncio
+async def test_watch_stops_cleanly_on_ctrl_c(sock: Path) -> None:
+    proc = await _start_watch(sock)
+    proc.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    assert err == b""
+
+
+@pytest.mark.asyncio
+async def test_watch_fails_when_the_daemon_goes_away(short_dir: Path, daemon: FakeDaemon) -> None:
+    async with ControlServer(short_dir / "gone.sock", daemon.commands()) as server:
+        proc = await _start_watch(server.path)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert err.decode().startswith("bgpd is not running")
+    assert b"Traceback" not in err

@@ -3,7 +3,9 @@ carrying on after malformed messages, exiting 1 if any was malformed, never prin
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +15,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bgpd.fsm.config import FsmConfig
+from bgpd.fsm.negotiation import check_peer_open
+from bgpd.wire import encode_message
 from bgpd.wire.attributes import Aggregator, AsSegment, Attributes, MpReach, MpUnreach, UnknownAttribute
-from bgpd.wire.constants import AsPathSegmentType, Origin
+from bgpd.wire.capabilities import FourOctetAs
+from bgpd.wire.constants import IPV4_UNICAST, AsPathSegmentType, Origin
 from bgpd.wire.context import DEFAULT_CONTEXT, CodecContext
+from bgpd.wire.errors import NotificationError
 from bgpd.wire.json_view import attribute_fields, describe_stream
-from tests.cli._run import ROOT
+from bgpd.wire.open import Open
+from bgpd.wire.update import Update
+from tests.cli._run import ROOT, bgpd
 
 VECTORS = ROOT / "tests" / "wire" / "vectors"
 SESSION = ROOT / "config" / "captures" / "gobgp-session.hex"
@@ -120,6 +129,58 @@ def test_addpath_reads_path_identifiers() -> None:
     code, out, _ = decode(stdin=msg)
     assert code == 1
     assert out[0]["error"]["action"] == "session-reset"
+
+
+def test_extended_nexthop_reads_rfc8950_ipv6_next_hops() -> None:
+    reach = MpReach(1, 1, ipaddress.IPv6Address("fd00::5").packed, ((0x0A140000, 24),))
+    enh = CodecContext(extended_next_hop=frozenset({IPV4_UNICAST}))
+    attrs = Attributes(origin=Origin.IGP, as_path=(AsSegment(AsPathSegmentType.AS_SEQUENCE, (65001,)),))
+    msg = encode_message(Update(attributes=attrs, mp_reach=reach), enh)
+    code, out, _ = decode("--extended-nexthop", "ipv4-unicast", stdin=msg)
+    assert code == 0
+    assert out[0]["attributes"]["mpReachNlri"] == {
+        "afi": "ipv4",
+        "safi": "unicast",
+        "nextHops": ["fd00::5"],
+        "nlri": ["10.20.0.0/24"],
+    }
+    # Not negotiated: a 16-octet next hop for IPv4 is a broken MP_REACH_NLRI (RFC 7606 §7.11).
+    code, out, _ = decode(stdin=msg)
+    assert code == 1
+    assert (out[0]["error"]["code"], out[0]["error"]["action"]) == (3, "session-reset")
+
+
+FOUR_OCTET = FourOctetAs(65001)
+
+
+@pytest.mark.parametrize(
+    ("open_msg", "notification", "reason"),
+    [
+        (Open(65001, 90, 0x0A000001, (FOUR_OCTET,), version=3), (2, 1, "0004"), "version 3"),
+        (Open(65001, 1, 0x0A000001, (FOUR_OCTET,)), (2, 6, ""), "hold time 1"),
+        (Open(65001, 2, 0x0A000001, (FOUR_OCTET,)), (2, 6, ""), "hold time 2"),
+        (Open(65001, 90, 0, (FOUR_OCTET,)), (2, 3, ""), "Identifier 0"),
+        (Open(0, 90, 0x0A000001), (2, 2, ""), "AS 0"),
+        (Open(65002, 90, 0x0A000001, (FOUR_OCTET,)), (2, 2, ""), "disagrees"),
+    ],
+    ids=["version", "hold-1", "hold-2", "bgp-id-0", "as-0", "my-as-vs-capability"],
+)
+def test_open_a_session_refuses_is_reported_with_its_notification(
+    open_msg: Open, notification: tuple[int, int, str], reason: str
+) -> None:
+    wire = encode_message(open_msg, DEFAULT_CONTEXT)
+    code, out, _ = decode(stdin=wire + KEEPALIVE)
+    assert code == 1
+    error = out[0]["error"]
+    assert (error["code"], error["subcode"], error["data"]) == notification
+    assert error["action"] == "session-reset"
+    assert reason in error["reason"]
+    assert out[0]["holdTime"] == open_msg.hold_time  # the OPEN itself is still shown
+    assert out[1] == {"type": "KEEPALIVE", "length": 19}
+    # the very function the FSM answers an OPEN with, for the same verdict
+    with pytest.raises(NotificationError) as refused:
+        check_peer_open(FsmConfig(local_as=65001, peer_as=None, bgp_id=0x0A0000FE), open_msg)
+    assert (refused.value.code, refused.value.subcode, refused.value.data.hex()) == notification
 
 
 def test_malformed_messages_are_reported_and_decoding_continues() -> None:
@@ -267,6 +328,20 @@ def test_documented_malformed_example_is_what_the_command_prints() -> None:
     documented = json.loads(block)
     bad_origin = update(bytes.fromhex("40010105") + bytes.fromhex("400200"))
     assert decode(stdin=bad_origin)[1] == [documented]
+
+
+def test_documented_refused_open_is_what_the_command_prints() -> None:
+    block = DOC.split("## OPENs a session refuses", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    documented = json.loads(block)
+    assert decode(stdin=encode_message(Open(65001, 2, 0x0A000001), DEFAULT_CONTEXT))[1] == [documented]
+
+
+def test_every_decode_option_is_documented() -> None:
+    options = DOC.split("## Input and options", 1)[1].split("\n## ", 1)[0]
+    usage = bgpd("decode", "--help").stdout
+    flags = set(re.findall(r"--[a-z][a-z0-9-]*", usage)) - {"--help"}
+    assert "--extended-nexthop" in flags
+    assert {flag for flag in flags if f"`{flag}" not in options} == set()
 
 
 EVERY_ATTRIBUTE = Attributes(

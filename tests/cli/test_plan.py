@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
+from bgpd.cli.tables import table_for
+from bgpd.daemon.handlers import allocations_data
 from tests.cli._run import EXAMPLES, bgpd
+from tests.daemon._fixtures import DUAL as DUAL_TEXT
+from tests.daemon._fixtures import plan
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 DUAL = EXAMPLES / "dual-stack-flat.yaml"
 
@@ -21,7 +29,8 @@ def test_json_has_the_documented_shape() -> None:
         "name": "10.0.3.21",
         "address": "10.0.3.22",
         "ipv6Address": "2001:db8:3::21",
-        "pool": "np1",
+        "nodePool": "np1",
+        "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": ["222.2.3.0/24", "2222:3::300/120"],
     }
     assert plan["sessions"][1] == {
@@ -139,3 +148,36 @@ def test_exhaustion_is_listed_in_the_plan(tmp_path: Path) -> None:
     assert [n["podCIDRs"] for n in plan["nodes"]][2:] == [[], []]
     table = bgpd("plan", "--config", path)
     assert "PROBLEMS" in table.stdout
+
+
+def test_allocation_keys_agree_between_plan_and_bgpctl() -> None:
+    """``bgpd plan -o json`` and ``bgpctl get allocations`` name the NodePool and the
+    ClusterCIDRConfig with the same keys and give them the same values for every node."""
+    result = bgpd("plan", "--config", DUAL, "-o", "json")
+    planned = {n["name"]: n for n in json.loads(result.stdout)["nodes"]}
+    served = {a["node"]: a for a in allocations_data(plan(DUAL_TEXT))}
+    assert planned.keys() == served.keys()
+    shared = {"nodePool", "clusterCIDRConfig", "podCIDRs"}
+    for name, node in planned.items():
+        assert shared <= node.keys() & served[name].keys()
+        assert {k: node[k] for k in shared} == {k: served[name][k] for k in shared}
+        assert "pool" not in node and "pool" not in served[name]
+    assert {n["nodePool"] for n in planned.values()} == {"bm", "bm-lb", "np1"}
+    assert {n["clusterCIDRConfig"] for n in planned.values()} == {"cluster-wide-1"}
+
+
+def test_allocations_columns_are_named_after_the_keys_they_show() -> None:
+    row = {
+        "node": "n",
+        "nodePool": "np",
+        "clusterCIDRConfig": "ccc",
+        "podCIDRs": ["10.0.0.0/24"],
+        "nodeIPs": ["10.0.1.1"],
+    }
+    header, cells = (
+        re.split(r" {3,}", line) for line in table_for("allocations", [row], NOW, wide=True).splitlines()
+    )
+    by_name = {key.lower(): key for key in row}
+    for column, cell in zip(header, cells, strict=True):
+        key = by_name[column.replace(" ", "").lower()]
+        assert cell == (",".join(row[key]) if isinstance(row[key], list) else row[key])

@@ -129,10 +129,16 @@ def test_received_routes_and_allocations() -> None:
     wide = table_for("bgpreceivedroutes", received, NOW, wide=True).splitlines()
     assert wide[1].endswith("<none>   65000")
     allocations = [
-        {"node": "node-01", "pool": "cluster-wide-1", "podCIDRs": ["222.2.0.0/24", "2222:3::/120"]}
+        {
+            "node": "node-01",
+            "nodePool": "np1",
+            "clusterCIDRConfig": "cluster-wide-1",
+            "podCIDRs": ["222.2.0.0/24", "2222:3::/120"],
+        }
     ]
     assert table_for("allocations", allocations, NOW) == (
-        "NODE      POOL             POD CIDRS\nnode-01   cluster-wide-1   222.2.0.0/24,2222:3::/120\n"
+        "NODE      NODEPOOL   CLUSTERCIDRCONFIG   POD CIDRS\n"
+        "node-01   np1        cluster-wide-1      222.2.0.0/24,2222:3::/120\n"
     )
 
 
@@ -218,3 +224,33 @@ def test_describe_renders_nested_sections() -> None:
         "    Reason:  manual start",
         "Last Error:  <none>",
     ]
+
+
+def test_describe_says_what_a_session_that_never_came_up_has_not_done_yet() -> None:
+    text = render_describe(
+        {
+            "name": "s1",
+            "uptimeSeconds": None,
+            "lastError": "connection refused by 127.0.1.254:17999",
+            "holdTime": None,
+            "capabilities": {},
+            "counters": {"messagesIn": {}, "messagesOut": {}, "flaps": 0, "somethingNew": []},
+            "routes": {"skipped": []},
+        },
+        NOW,
+    )
+    assert text.splitlines() == [
+        "Name:  s1",
+        "Uptime:  not established",
+        "Last Error:  connection refused by 127.0.1.254:17999",
+        "Hold Time:  none negotiated yet",
+        "Capabilities:  none negotiated yet",
+        "Counters:",
+        "  Messages In:  none yet",
+        "  Messages Out:  none yet",
+        "  Flaps:  0",
+        "  Something New:  none",
+        "Routes:",
+        "  Skipped:  none",
+    ]
+    assert "{}" not in text

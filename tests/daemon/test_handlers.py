@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bgpd.cli.bgpctl import main as bgpctl
 from bgpd.cli.tables import table_for
-from bgpd.control.protocol import ControlError, ErrorCode
+from bgpd.control.protocol import Command, ControlError, ErrorCode
+from bgpd.control.queries import RouteQuery, parse_prefix
 from bgpd.control.server import ControlServer
 from bgpd.daemon.handlers import (
     SESSION_FIELDS,
@@ -84,7 +86,8 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
     data = allocations_data(plan())
     assert data[0] == {
         "node": "10.0.1.11",
-        "pool": "cluster-wide-1",
+        "nodePool": "bm",
+        "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": [data[0]["podCIDRs"][0]],
         "nodeIPs": ["10.0.1.11"],
     }
@@ -158,3 +161,84 @@ async def test_commands_over_a_real_socket_with_bgpctl(short_dir: Path) -> None:
         assert code == 0
         missing = ["--socket", str(sock), "reset", "bgpsession", "10.0.3.254-node-02"]
         assert await loop.run_in_executor(None, bgpctl, missing) == 1
+
+
+def test_sessions_by_name_and_unknown_name() -> None:
+    data = sessions_data(snapshot(), "10.0.3.254-node-02")
+    assert [s["name"] for s in data] == ["10.0.3.254-node-02"]
+    with pytest.raises(ControlError) as missing:
+        sessions_data(snapshot(), "nope")
+    assert (missing.value.code, missing.value.message) == (ErrorCode.NOT_FOUND, "no bgpsession named 'nope'")
+
+
+def _prefixes(data: list[dict[str, Any]]) -> list[str]:
+    return [r["prefix"] for r in data]
+
+
+def test_advertised_routes_filtered_by_session_prefix_and_limit() -> None:
+    everything = advertised_routes_data(snapshot())
+    assert _prefixes(everything) == ["222.2.0.0/24", "222.2.1.0/24", "222.2.2.0/24", "222.2.3.0/24"]
+    carried = advertised_routes_data(snapshot(), RouteQuery(session="10.0.1.254-node-01"))
+    assert _prefixes(carried) == ["222.2.0.0/24", "222.2.1.0/24"]
+    inside = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.2.0/23")))
+    assert _prefixes(inside) == ["222.2.2.0/24", "222.2.3.0/24"]
+    exact = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/24")))
+    assert _prefixes(exact) == ["222.2.1.0/24"]
+    assert advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/25"))) == []
+    assert _prefixes(advertised_routes_data(snapshot(), RouteQuery(limit=3))) == _prefixes(everything)[:3]
+    with pytest.raises(ControlError) as missing:
+        advertised_routes_data(snapshot(), RouteQuery(session="nope"))
+    assert missing.value.code is ErrorCode.NOT_FOUND
+
+
+class _Received(_Control):
+    """Two running sessions with received routes, counting what the daemon had to fetch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fetched: list[str] = []
+
+    def received_routes(self, name: str) -> list[ReceivedRoute]:
+        self.fetched.append(name)
+        third = name[-1]
+        return [
+            ReceivedRoute(name, "ipv4-unicast", f"10.{third}.{i}.0/24", "10.0.1.254", None, (65002,))
+            for i in range(3)
+        ]
+
+
+@pytest.mark.asyncio
+async def test_received_routes_filtered_in_the_daemon() -> None:
+    control = _Received()
+    handler = commands(control)[Command.RECEIVED_ROUTES].handler
+    everything = await handler({})
+    assert [(r["session"], r["prefix"]) for r in everything][:4] == [
+        ("10.0.1.254-node-01", "10.1.0.0/24"),
+        ("10.0.1.254-node-01", "10.1.1.0/24"),
+        ("10.0.1.254-node-01", "10.1.2.0/24"),
+        ("10.0.3.254-node-01", "10.1.0.0/24"),
+    ]
+    control.fetched.clear()
+    one = await handler({"session": "10.0.1.254-node-01", "prefix": "10.1.1.0/24", "limit": 5})
+    assert [r["prefix"] for r in one] == ["10.1.1.0/24"]
+    assert control.fetched == ["10.0.1.254-node-01"]  # the other session's routes were not even read
+    control.fetched.clear()
+    assert len(await handler({"limit": 2})) == 2
+    assert control.fetched == ["10.0.1.254-node-01"]  # the first session had enough
+    assert len(await handler({"limit": 4})) == 4
+    assert await handler({"session": "10.0.3.254-node-02"}) == []  # planned, runs on another gateway
+    with pytest.raises(ControlError) as missing:
+        await handler({"session": "nope"})
+    assert missing.value.code is ErrorCode.NOT_FOUND
+    with pytest.raises(ControlError) as bad:
+        await handler({"limit": -1})
+    assert bad.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+@pytest.mark.asyncio
+async def test_sessions_command_takes_a_name_and_nothing_else() -> None:
+    handler = commands(_Control())[Command.SESSIONS].handler
+    assert [s["name"] for s in await handler({"name": "10.0.1.254-node-01"})] == ["10.0.1.254-node-01"]
+    with pytest.raises(ControlError) as bad:
+        await handler({"session": "10.0.1.254-node-01"})
+    assert bad.value.code is ErrorCode.INVALID_ARGUMENT

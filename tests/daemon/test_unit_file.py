@@ -59,7 +59,7 @@ def test_notify_service_with_reload_and_restart(service: dict[str, list[str]]) -
 def test_exec_start_uses_the_unit_directories(service: dict[str, list[str]]) -> None:
     argv = shlex.split(_one(service, "ExecStart"))
     assert argv == [
-        "/usr/local/bin/bgpd",
+        "/opt/bgpd/bin/bgpd",
         "run",
         "--config",
         "/etc/bgpd/cluster.yaml",
@@ -92,7 +92,7 @@ def test_systemd_analyze_verify(tmp_path: Path) -> None:
         pytest.skip("systemd-analyze not installed")
     # verify insists that ExecStart exists; point it at an executable that does.
     unit = tmp_path / "bgpd.service"
-    unit.write_text(UNIT.read_text().replace("/usr/local/bin/bgpd", sys.executable))
+    unit.write_text(UNIT.read_text().replace("/opt/bgpd/bin/bgpd", sys.executable))
     result = subprocess.run(
         [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60, check=False
     )

@@ -13,17 +13,19 @@ from bgpd.fsm import (
     FsmConfig,
     KeepaliveReceived,
     ManualStart,
+    MessageReceived,
     OpenReceived,
     Send,
     Session,
     State,
+    StateChanged,
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
     TcpConnectionFails,
 )
 from bgpd.fsm.events import BytesReceived
 from bgpd.wire.capabilities import FourOctetAs, Multiprotocol, RouteRefreshCapability
-from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST
+from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, MessageType
 from bgpd.wire.notification import Notification
 from bgpd.wire.open import Open
 
@@ -68,6 +70,19 @@ def sent(actions: list[Action]) -> list[object]:
 
 def notifications(actions: list[Action]) -> list[Notification]:
     return [m for m in sent(actions) if isinstance(m, Notification)]
+
+
+def sent_count(actions: list[Action], msg_type: MessageType) -> int:
+    return sum(1 for m in sent(actions) if getattr(m, "TYPE", None) is msg_type)
+
+
+def received_count(actions: list[Action], msg_type: MessageType) -> int:
+    """Messages of ``msg_type`` the session reported framing (``MessageReceived`` facts)."""
+    return sum(1 for a in actions if isinstance(a, MessageReceived) and a.type is msg_type)
+
+
+def changes(actions: list[Action]) -> list[StateChanged]:
+    return [a for a in actions if isinstance(a, StateChanged)]
 
 
 @dataclass

@@ -10,6 +10,7 @@ from bgpd.fsm import (
     FsmConfig,
     ManualStart,
     Origin,
+    PeerNotification,
     Reason,
     Session,
     State,
@@ -91,8 +92,8 @@ def test_both_speakers_close_the_same_connection() -> None:
     assert one.a.state is State.IDLE and one.a.reason is Reason.CONNECTION_COLLISION
     one.run()
     assert one.b.state is State.IDLE
-    got = one.b.last_notification_received
-    assert got is not None and got.message.name == "Cease / Connection Collision Resolution"
+    got = [a.message for a in one.log["b"] if isinstance(a, PeerNotification)]
+    assert [n.name for n in got] == ["Cease / Connection Collision Resolution"]
     two.run()
     assert (two.a.state, two.b.state) == (State.ESTABLISHED, State.ESTABLISHED)
 

@@ -29,7 +29,7 @@ from bgpd.fsm import (
 from bgpd.wire.constants import CeaseSub, ErrorCode
 from bgpd.wire.notification import Notification
 
-from ._helpers import CFG_A, PEER_OPEN, notifications, sent
+from ._helpers import CFG_A, PEER_OPEN, changes, notifications, sent
 
 # ConnectRetryTime apart from the IdleHoldTime values, so the tests tell which one was armed.
 CFG = dataclasses.replace(CFG_A, connect_retry_time=7.0)
@@ -154,7 +154,7 @@ def test_incoming_connection_while_awaiting_restart_is_accepted() -> None:
     actions = session.handle(TcpConnectionConfirmed(), 2.0)
     assert CloseConnection() not in actions and Connect() not in actions
     assert [type(m).__name__ for m in sent(actions)] == ["Open"]
-    assert [(t.new, t.reason) for t in list(session.history)[-2:]] == [
+    assert [(t.new, t.reason) for t in changes(actions)] == [
         (State.ACTIVE, Reason.AUTOMATIC_START),
         (State.OPEN_SENT, Reason.CONNECTED),
     ]

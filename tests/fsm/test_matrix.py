@@ -32,7 +32,7 @@ from bgpd.fsm import (
     UpdateMessageError,
     UpdateReceived,
 )
-from bgpd.fsm.session import TRANSITIONS
+from bgpd.fsm.session import _UNEXPECTED, TRANSITIONS, Rule
 from bgpd.wire.constants import ErrorAction
 from bgpd.wire.errors import NotificationError, UpdateError
 from bgpd.wire.notification import Notification
@@ -181,3 +181,21 @@ def test_table_keys_are_states_and_event_types() -> None:
     for state, event_type in TRANSITIONS:
         assert isinstance(state, State)
         assert event_type in event_types
+
+
+@pytest.mark.parametrize(("state", "name"), CASES, ids=[f"{s.value}-{n}" for s, n in CASES])
+def test_the_table_names_where_each_event_leads(state: State, name: str) -> None:
+    """h11's habit: the table itself says which states an event may lead to; the matrix above,
+    read from the RFC, must agree with it."""
+    rule = TRANSITIONS.get((state, type(EVENTS[name])), _UNEXPECTED)
+    assert MATRIX[state][name][0] in rule.targets
+
+
+def test_a_handler_landing_outside_its_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = session_in(State.CONNECT)
+    honest = TRANSITIONS[State.CONNECT, TcpConnectionAcknowledged]
+    table = dict(TRANSITIONS)
+    table[State.CONNECT, TcpConnectionAcknowledged] = Rule(honest.handler, frozenset({State.CONNECT}))
+    monkeypatch.setattr("bgpd.fsm.session.TRANSITIONS", table)
+    with pytest.raises(AssertionError, match="OpenSent"):
+        session.handle(TcpConnectionAcknowledged(), 1.0)

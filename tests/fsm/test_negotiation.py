@@ -25,7 +25,7 @@ from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, AddPathMode, Message
 from bgpd.wire.open import Open
 from bgpd.wire.update import Update
 
-from ._helpers import CFG_A, PEER_OPEN, session_in
+from ._helpers import CFG_A, PEER_OPEN, notifications, received_count, session_in
 
 GR = GracefulRestart(False, True, 120, (GracefulRestartFamily(1, 1, True),))
 
@@ -109,13 +109,12 @@ def test_extended_message_raises_the_framer_limit() -> None:
     raw = session.encode(big)
     assert 4096 < len(raw) <= 65535
     actions = session.handle(BytesReceived(raw), 1.0)
-    assert session.state is State.ESTABLISHED and len(actions) == 1
+    assert session.state is State.ESTABLISHED and len(actions) == 2  # MessageReceived, RoutesReceived
     plain = session_in(State.ESTABLISHED)
-    plain.handle(BytesReceived(raw), 1.0)
+    refused = plain.handle(BytesReceived(raw), 1.0)
     assert plain.state is State.IDLE
-    assert plain.last_notification_sent is not None
-    assert (plain.last_notification_sent.message.code, plain.last_notification_sent.message.subcode) == (1, 2)
-    assert plain.counters.messages_in[MessageType.UPDATE] == 0
+    assert [(n.code, n.subcode) for n in notifications(refused)] == [(1, 2)]
+    assert received_count(refused, MessageType.UPDATE) == 0
 
 
 def test_configured_keepalive_not_longer_than_hold() -> None:

@@ -12,6 +12,7 @@ from bgpd.fsm import (
     FsmUsageError,
     ManualStart,
     ManualStop,
+    PeerNotification,
     Reason,
     RouteRefreshRequested,
     RoutesReceived,
@@ -27,9 +28,10 @@ from bgpd.fsm import (
 from bgpd.fsm.negotiation import build_open
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, CeaseSub, MessageType, RouteRefreshSubtype
 from bgpd.wire.keepalive import Keepalive
+from bgpd.wire.notification import Notification
 from bgpd.wire.update import Update
 
-from ._helpers import CFG_A, CFG_B, ID_A, ID_B, Pair, notifications, sent
+from ._helpers import CFG_A, CFG_B, ID_A, ID_B, Pair, changes, notifications, received_count, sent, sent_count
 
 
 def established_pair(chunk: int | None = None, delay_a: float = 0.0, delay_b: float = 0.0) -> Pair:
@@ -65,11 +67,13 @@ def test_active_and_passive_reach_established(chunk: int | None, delay_a: float,
         assert neg.hold_time == 90 and neg.keepalive_time == 30
         assert neg.four_octet_as and neg.route_refresh and neg.enhanced_route_refresh
         assert session.peer_id == peer_id
-        assert session.counters.messages_out[MessageType.OPEN] == 1
-        assert session.counters.messages_in[MessageType.KEEPALIVE] == 1
-        assert session.counters.established_since == pair.now
-        assert [t.new for t in session.history][-1] is State.ESTABLISHED
-        assert session.history[-1].reason is Reason.OPEN_CONFIRMED
+        assert sent_count(pair.log[side], MessageType.OPEN) == 1
+        assert received_count(pair.log[side], MessageType.OPEN) == 1
+        assert received_count(pair.log[side], MessageType.KEEPALIVE) == 1
+        assert session.established_at == pair.now
+        assert changes(pair.log[side])[-1] == StateChanged(
+            State.OPEN_CONFIRM, State.ESTABLISHED, Reason.OPEN_CONFIRMED
+        )
 
 
 def test_delay_open_waits_for_the_peer_open() -> None:
@@ -101,9 +105,9 @@ def test_keepalives_keep_the_session_up_and_follow_hold_over_three() -> None:
         if pair.now - start >= 600:
             break
     assert (pair.a.state, pair.b.state) == (State.ESTABLISHED, State.ESTABLISHED)
-    keepalives = pair.a.counters.messages_out[MessageType.KEEPALIVE]
+    keepalives = sent_count(pair.log["a"], MessageType.KEEPALIVE)
     assert keepalives == 1 + 20  # the one answering OPEN, then one per 30 s
-    assert pair.b.counters.messages_in[MessageType.KEEPALIVE] == keepalives
+    assert received_count(pair.log["b"], MessageType.KEEPALIVE) == keepalives
 
 
 def test_sending_an_update_restarts_the_keepalive_timer() -> None:
@@ -112,7 +116,6 @@ def test_sending_an_update_restarts_the_keepalive_timer() -> None:
     actions = pair.a.send_update(Update.end_of_rib(IPV4_UNICAST), pair.now)
     assert sent(actions) == [Update()]
     assert pair.a.timers.deadline(Timer.KEEPALIVE) == pair.now + 30  # RFC 4271 §8.2.2
-    assert pair.a.counters.updates_out == 1
 
 
 def test_hold_timer_expiry_sends_4_0() -> None:
@@ -122,9 +125,7 @@ def test_hold_timer_expiry_sends_4_0() -> None:
     assert [(n.code, n.subcode) for n in notifications(actions)] == [(4, 0)]
     assert pair.a.state is State.IDLE and pair.a.reason is Reason.HOLD_TIMER_EXPIRED
     assert SessionDown(Reason.HOLD_TIMER_EXPIRED) in actions
-    assert pair.a.counters.flaps == 1 and pair.a.counters.established_since is None
-    record = pair.a.last_notification_sent
-    assert record is not None and record.message.code == 4 and record.time == 90.0
+    assert pair.a.established_at is None
 
 
 def test_peer_receives_hold_timer_expired() -> None:
@@ -133,8 +134,14 @@ def test_peer_receives_hold_timer_expired() -> None:
     pair.fire_timers("a")  # b is frozen: it sent no keepalive since the session came up
     pair.run()
     assert pair.b.state is State.IDLE and pair.b.reason is Reason.NOTIFICATION_RECEIVED
-    received = pair.b.last_notification_received
-    assert received is not None and received.message.name == "Hold Timer Expired"
+    assert PeerNotification(Notification(4, 0)) in pair.log["b"]
+    tail = pair.log["b"][-4:]  # the fact comes first, then the session goes down
+    assert [type(a).__name__ for a in tail] == [
+        "PeerNotification",
+        "CloseConnection",
+        "SessionDown",
+        "StateChanged",
+    ]
     assert SessionDown(Reason.NOTIFICATION_RECEIVED) in pair.log["b"]
 
 
@@ -147,9 +154,8 @@ def test_admin_shutdown_sends_cease_2_with_rfc9003_text() -> None:
     assert cease[0].data == bytes((18,)) + b"maintenance window"
     assert pair.a.state is State.IDLE and pair.a.reason is Reason.ADMIN_SHUTDOWN
     assert pair.a.next_deadline() is None  # no automatic restart after an operator's stop
-    got = pair.b.last_notification_received
-    assert got is not None and got.message.shutdown_message == "maintenance window"
-    assert got.text == "Cease / Administrative Shutdown: maintenance window"
+    (got,) = [a.message for a in pair.log["b"] if isinstance(a, PeerNotification)]
+    assert got.shutdown_message == "maintenance window"
     assert pair.b.state is State.IDLE
     assert pair.b.timers.running(Timer.IDLE_HOLD)  # the peer restarts by itself
 
@@ -176,8 +182,9 @@ def test_session_comes_back_after_a_flap() -> None:
     pair.connect()
     pair.run()
     assert (pair.a.state, pair.b.state) == (State.ESTABLISHED, State.ESTABLISHED)
-    assert pair.a.counters.flaps == 1 and pair.b.counters.flaps == 1
-    assert pair.a.counters.messages_out[MessageType.OPEN] == 2
+    for side in ("a", "b"):
+        assert sum(isinstance(x, SessionDown) for x in pair.log[side]) == 1
+    assert sent_count(pair.log["a"], MessageType.OPEN) == 2
 
 
 def test_updates_and_route_refresh_cross_the_wire() -> None:
@@ -187,8 +194,8 @@ def test_updates_and_route_refresh_cross_the_wire() -> None:
     pair.run()
     assert RoutesReceived(Update.end_of_rib(IPV6_UNICAST)) in pair.log["a"]
     assert RouteRefreshRequested(IPV4_UNICAST, RouteRefreshSubtype.BEGIN) in pair.log["a"]
-    assert pair.a.counters.updates_in == 1
-    assert pair.a.counters.messages_in[MessageType.ROUTE_REFRESH] == 1
+    assert received_count(pair.log["a"], MessageType.UPDATE) == 1
+    assert received_count(pair.log["a"], MessageType.ROUTE_REFRESH) == 1
 
 
 def test_open_and_keepalive_in_one_read_are_processed_in_order() -> None:
@@ -212,7 +219,8 @@ def test_bytes_after_a_fatal_message_are_not_processed() -> None:
     actions = a.handle(BytesReceived(data), 1.0)
     assert a.state is State.IDLE
     assert [(n.code, n.subcode, n.data) for n in notifications(actions)] == [(5, 1, bytes((4,)))]
-    assert a.counters.messages_in[MessageType.OPEN] == 0
+    assert received_count(actions, MessageType.KEEPALIVE) == 1
+    assert received_count(actions, MessageType.OPEN) == 0
 
 
 def test_send_outside_established_is_a_usage_error() -> None:

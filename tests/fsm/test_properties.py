@@ -20,11 +20,12 @@ def _check(session: Session) -> None:
         assert running <= {Timer.IDLE_HOLD}
         assert session.negotiated is None
     if session.state is State.ESTABLISHED:
-        assert session.negotiated is not None and session.counters.established_since is not None
+        assert session.negotiated is not None and session.established_at is not None
         assert Timer.HOLD in running
+    else:
+        assert session.established_at is None
     if session.state in (State.OPEN_CONFIRM, State.ESTABLISHED):
         assert session.peer_id is not None
-    assert len(session.history) <= CFG_A.history_size
 
 
 @settings(max_examples=300, deadline=None)

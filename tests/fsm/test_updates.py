@@ -6,7 +6,9 @@ import dataclasses
 
 from bgpd.fsm import (
     BytesReceived,
+    FamilyIgnored,
     KeepaliveReceived,
+    MessageReceived,
     OpenReceived,
     Reason,
     RoutesReceived,
@@ -15,6 +17,7 @@ from bgpd.fsm import (
     Timer,
     UpdateMessageError,
     UpdateReceived,
+    UpdateRepaired,
 )
 from bgpd.wire.attributes import AsSegment, Attributes, MpReach, MpUnreach
 from bgpd.wire.capabilities import FourOctetAs
@@ -25,6 +28,7 @@ from bgpd.wire.constants import (
     Afi,
     AsPathSegmentType,
     ErrorAction,
+    MessageType,
     Origin,
     Safi,
 )
@@ -51,9 +55,8 @@ def _raw_update(body: bytes) -> bytes:
 def test_valid_update_is_passed_on_and_restarts_hold() -> None:
     session = session_in(State.ESTABLISHED)
     actions = session.handle(BytesReceived(session.encode(V4_ROUTE)), 50.0)
-    assert actions == [RoutesReceived(V4_ROUTE)]
+    assert actions == [MessageReceived(MessageType.UPDATE), RoutesReceived(V4_ROUTE)]
     assert session.timers.deadline(Timer.HOLD) == 50.0 + 90
-    assert session.counters.updates_in == 1
 
 
 def test_treat_as_withdraw_from_the_wire_keeps_the_session() -> None:
@@ -62,9 +65,12 @@ def test_treat_as_withdraw_from_the_wire_keeps_the_session() -> None:
     attrs = bytes.fromhex("40010105" + "40020602010000fde9" + "4003040a000002")
     body = b"\x00\x00" + len(attrs).to_bytes(2, "big") + attrs + bytes((16, 10, 1))
     actions = session.handle(BytesReceived(_raw_update(body)), 5.0)
-    assert actions == [RoutesReceived(Update(withdrawn=((0x0A010000, 16),)), ErrorAction.TREAT_AS_WITHDRAW)]
+    assert actions == [
+        MessageReceived(MessageType.UPDATE),
+        UpdateRepaired(ErrorAction.TREAT_AS_WITHDRAW),  # one per UPDATE, whatever it withdraws
+        RoutesReceived(Update(withdrawn=((0x0A010000, 16),)), ErrorAction.TREAT_AS_WITHDRAW),
+    ]
     assert session.state is State.ESTABLISHED
-    assert session.counters.updates_treated_as_withdraw == 1
     assert session.timers.deadline(Timer.HOLD) == 5.0 + 90
 
 
@@ -72,8 +78,10 @@ def test_attribute_discard_passes_the_repaired_update() -> None:
     session = session_in(State.ESTABLISHED)
     error = UpdateError(3, 5, b"", action=ErrorAction.ATTRIBUTE_DISCARD, update=V4_ROUTE)
     actions = session.handle(UpdateMessageError(error), 1.0)
-    assert actions == [RoutesReceived(V4_ROUTE, ErrorAction.ATTRIBUTE_DISCARD)]
-    assert session.counters.updates_attribute_discard == 1
+    assert actions == [
+        UpdateRepaired(ErrorAction.ATTRIBUTE_DISCARD),
+        RoutesReceived(V4_ROUTE, ErrorAction.ATTRIBUTE_DISCARD),
+    ]
 
 
 def test_session_reset_sends_the_update_error_and_goes_idle() -> None:
@@ -98,11 +106,11 @@ def test_ipv6_routes_from_an_ipv4_only_peer_are_dropped_and_counted() -> None:
     session.handle(OpenReceived(dataclasses.replace(PEER_OPEN, capabilities=(FourOctetAs(65002),))), 0.0)
     session.handle(KeepaliveReceived(), 0.0)
     assert session.state is State.ESTABLISHED
-    assert session.handle(UpdateReceived(V6_ROUTE), 1.0) == []
-    assert session.counters.updates_ignored_family == 1
+    assert session.handle(UpdateReceived(V6_ROUTE), 1.0) == [FamilyIgnored()]
     mixed = dataclasses.replace(V4_ROUTE, mp_unreach=MpUnreach(Afi.IPV6, Safi.UNICAST, ((1 << 127, 1),)))
-    assert session.handle(UpdateReceived(mixed), 2.0) == [RoutesReceived(V4_ROUTE)]
+    assert session.handle(UpdateReceived(mixed), 2.0) == [RoutesReceived(V4_ROUTE), FamilyIgnored()]
     assert session.handle(UpdateReceived(Update.end_of_rib(IPV6_UNICAST)), 3.0) == []
+    assert session.handle(UpdateReceived(V4_ROUTE), 4.0) == [RoutesReceived(V4_ROUTE)]
     assert session.state is State.ESTABLISHED
 
 

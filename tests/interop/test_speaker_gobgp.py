@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bgpd.fsm import State
 from bgpd.speaker.status import SessionStatus
 from tests.interop.netlab import GoBgpPeer, wait_for
 from tests.interop.speaker_host import (
@@ -147,7 +148,7 @@ def test_peer_death_hold_timer_and_return(topo: Topology) -> None:
     status = host.wait_status("s1", lambda s: not s.established, 10)
     assert time.monotonic() - frozen_at <= 3 + 1.0  # the hold time, plus scheduling slack
     assert status.last_sent is not None and status.last_sent.code == 4  # Hold Timer Expired
-    assert status.history[-1].old == "Established"
+    assert status.history[-1].old is State.ESTABLISHED
 
     # kill -9: the peer is gone; bgpd keeps trying on its own and re-establishes when it returns.
     peer.kill()

@@ -1,9 +1,10 @@
 """The connection writer: coalescing, back-pressure, the pending cap, the send-hold watchdog; the
-listener's admission check."""
+listener's admission check; how a failed connect is reported."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 from typing import Any
@@ -11,9 +12,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from bgpd.speaker import Speaker
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener, RateLimitedLog
-from bgpd.speaker.sockets import TOS_CS6, connect, session_socket
+from bgpd.speaker.sockets import TOS_CS6, connect, connect_error_text, session_socket
+from tests.speaker.scripted_peer import free_port
+from tests.speaker.test_speaker import ASN_A, ASN_B, config
 
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
@@ -239,3 +243,49 @@ def test_ipv6_session_socket_options() -> None:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        (
+            ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed"),
+            "connection refused by 127.0.1.254:17999",
+        ),
+        (TimeoutError(errno.ETIMEDOUT, "Connection timed out"), "connection to 127.0.1.254:17999 timed out"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "no route to host 127.0.1.254:17999"),
+        (
+            OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"),
+            "cannot connect from 127.0.1.100: the address is not on this host",
+        ),
+        (
+            OSError(errno.EACCES, "Permission denied"),
+            "cannot connect to 127.0.1.254:17999: permission denied",
+        ),
+        (OSError("address families differ"), "cannot connect to 127.0.1.254:17999: address families differ"),
+    ],
+)
+def test_connect_errors_read_as_an_operator_says_them(error: OSError, text: str) -> None:
+    local, peer = ipaddress.ip_address("127.0.1.100"), ipaddress.ip_address("127.0.1.254")
+    assert connect_error_text(error, local, peer, 17999) == text
+
+
+def test_ipv6_endpoints_are_bracketed() -> None:
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+    v6 = ipaddress.ip_address("fd00::1")
+    assert connect_error_text(refused, v6, ipaddress.ip_address("fd00::fe"), 179) == (
+        "connection refused by [fd00::fe]:179"
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_refused_session_reports_who_refused_it() -> None:
+    port = free_port()  # nobody listens there
+    speaker = Speaker()
+    try:
+        cfg = config("127.0.0.1", "127.0.0.2", ASN_A, ASN_B, port)
+        await speaker.add_session(cfg)
+        status = await speaker.wait_for(cfg.name, lambda s: s.last_error is not None, 5)
+        assert status.last_error == f"connection refused by 127.0.0.2:{port}"
+    finally:
+        await speaker.close()

@@ -1,13 +1,12 @@
-"""Every NOTIFICATION sent or received is logged once, with its text, the session and the peer;
-refusals of incoming connections too, rate limited since a peer decides how often they happen."""
+"""Every NOTIFICATION sent or received is logged, with its text, the session and the peer; the
+same one again is counted rather than logged (refusals of incoming connections too, since a peer
+decides how often they happen), and the count is logged when that changes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from structlog.testing import capture_logs
 
 from bgpd.speaker import Speaker
@@ -15,15 +14,6 @@ from bgpd.wire import Keepalive, Notification, Open, Update
 from bgpd.wire.constants import CeaseSub, ErrorCode
 from tests.speaker.scripted_peer import ScriptedListener, ScriptedPeer, free_port, peer_open
 from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established, up_passive_session
-
-
-@pytest_asyncio.fixture
-async def speaker() -> AsyncIterator[Speaker]:
-    one = Speaker()
-    try:
-        yield one
-    finally:
-        await one.close()
 
 
 def notifications(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
@@ -38,7 +28,7 @@ async def refused(port: int, subcode: int) -> None:
 
 
 @pytest.mark.asyncio
-async def test_connection_rejected_refusals_are_logged_rate_limited(speaker: Speaker) -> None:
+async def test_connection_rejected_refusals_are_logged_once_then_counted(speaker: Speaker) -> None:
     port = free_port()
     cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
     with capture_logs() as logs:
@@ -46,11 +36,14 @@ async def test_connection_rejected_refusals_are_logged_rate_limited(speaker: Spe
         await speaker.shutdown_session(cfg.name, "maintenance")
         for _ in range(3):  # the peer keeps trying while the session is down
             await refused(port, CeaseSub.CONNECTION_REJECTED)
+        assert len(notifications(logs, "notification_sent")) == 1  # three refusals, one line
+        speaker.start_session(cfg.name)  # the episode ends: the count comes out
     sent = notifications(logs, "notification_sent")
-    assert len(sent) == 1  # three refusals, one line until the interval has passed
-    assert sent[0]["session"] == cfg.name and sent[0]["peer"] == B
-    assert sent[0]["text"] == "Cease / Connection Rejected"
-    assert sent[0]["reason"] == "incoming connection refused"
+    assert [(e["session"], e["peer"], e["text"], e["reason"], e.get("repeated")) for e in sent] == [
+        (cfg.name, B, "Cease / Connection Rejected", "incoming connection refused", None),
+        (cfg.name, B, "Cease / Connection Rejected", "incoming connection refused", 2),
+    ]
+    assert speaker.state(cfg.name).counters["messagesOut"]["notification"] == 3
 
 
 @pytest.mark.asyncio

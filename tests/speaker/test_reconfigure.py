@@ -6,10 +6,8 @@ import asyncio
 import dataclasses
 import ipaddress
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 
 from bgpd.speaker import Speaker
 from bgpd.speaker.status import SessionStatus
@@ -19,15 +17,6 @@ from tests.speaker.scripted_peer import ScriptedListener, ScriptedPeer, free_por
 from tests.speaker.test_speaker import ASN_A, ASN_B, A, B, config, established, up_passive_session
 
 C = "127.0.0.3"
-
-
-@pytest_asyncio.fixture
-async def speaker() -> AsyncIterator[Speaker]:
-    one = Speaker()
-    try:
-        yield one
-    finally:
-        await one.close()
 
 
 def live_ttl(speaker: Speaker, name: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bgpd.fsm import Reason
 from bgpd.rib.routes import Route
 from bgpd.speaker import SessionNotEstablishedError, SessionNotFoundError, Speaker
 from bgpd.speaker.config import SessionConfig
@@ -66,15 +67,6 @@ async def speakers() -> AsyncIterator[tuple[Speaker, Speaker]]:
     finally:
         await one.close()
         await two.close()
-
-
-@pytest_asyncio.fixture
-async def speaker() -> AsyncIterator[Speaker]:
-    one = Speaker()
-    try:
-        yield one
-    finally:
-        await one.close()
 
 
 def bulky_routes(count: int = 24_000) -> list[Route]:
@@ -170,7 +162,7 @@ async def test_peer_resetting_mid_message_then_returning(speaker: Speaker) -> No
     peer.reset()
     down = await speaker.wait_for(cfg.name, lambda s: not s.established, 5)
     assert down.counters["flaps"] == 1 and down.last_error is not None
-    assert down.history[-1].reason == "peer-closed"
+    assert down.history[-1].reason is Reason.PEER_CLOSED
     # After the IdleHoldTimer (damping, RFC 4271 §8.1.1) the session listens again by itself.
     await speaker.wait_for(cfg.name, lambda s: s.fsm_state == "Active", 5)
     again = await ScriptedPeer.connect(A, port, B)

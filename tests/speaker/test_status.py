@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from bgpd.speaker.status import NotificationRecord, ReceivedRoute, SessionStatus, Transition, rfc3339
+from bgpd.fsm import Reason, State
+from bgpd.speaker.record import NotificationRecord, Transition
+from bgpd.speaker.status import ReceivedRoute, SessionStatus, rfc3339
 from bgpd.wire import Notification
 
 
@@ -40,7 +42,7 @@ def test_session_status_renders_the_control_protocol_fields() -> None:
         last_error=None,
         last_sent=None,
         last_received=NotificationRecord.of(Notification(6, 4), at=0.0),
-        history=(Transition(0.0, "OpenConfirm", "Established", "open-confirmed"),),
+        history=(Transition(0.0, State.OPEN_CONFIRM, State.ESTABLISHED, Reason.OPEN_CONFIRMED),),
         last_report=0.0,
     )
     data = status.to_control()
