@@ -169,16 +169,31 @@ def received_routes_data(
 
 
 def allocations_data(plan: Plan) -> list[dict[str, Any]]:
-    return [
+    """Every node of the plan, then every node that left the file and whose blocks are reserved
+    (``nodePool`` null, ``missingSince`` set: what ``bgpctl release node`` can free)."""
+    present = [
         {
             "node": node.name,
             "nodePool": node.pool,
             "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
+            "missingSince": None,
         }
         for node in plan.nodes
     ]
+    reserved = [
+        {
+            "node": r.node,
+            "nodePool": None,
+            "clusterCIDRConfig": r.allocation.config,
+            "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+            "nodeIPs": [],
+            "missingSince": rfc3339(r.missing_since),
+        }
+        for r in plan.ledger.reserved
+    ]
+    return present + reserved
 
 
 def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:

@@ -173,6 +173,7 @@ def test_allocations_columns_are_named_after_the_keys_they_show() -> None:
         "clusterCIDRConfig": "ccc",
         "podCIDRs": ["10.0.0.0/24"],
         "nodeIPs": ["10.0.1.1"],
+        "missingSince": "2025-03-01T12:00:00.000Z",
     }
     header, cells = (
         re.split(r" {3,}", line) for line in table_for("allocations", [row], NOW, wide=True).splitlines()

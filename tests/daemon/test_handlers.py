@@ -90,6 +90,7 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
         "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": [data[0]["podCIDRs"][0]],
         "nodeIPs": ["10.0.1.11"],
+        "missingSince": None,
     }
     assert len(data) == 4
 

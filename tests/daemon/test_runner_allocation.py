@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
+from bgpd.cli.tables import table_for
 from bgpd.control.protocol import ControlError, ErrorCode
-from bgpd.daemon.handlers import ReloadRejectedError
+from bgpd.daemon.handlers import ReloadRejectedError, allocations_data
 from bgpd.daemon.host.statefile import LEDGER_FILE, load_ledger
 from bgpd.daemon.inputs import ConfigFile, read_settings
 from bgpd.daemon.runner import Daemon
@@ -91,6 +93,16 @@ async def test_removed_node_keeps_its_block_reserved_on_disk_and_gets_it_back(tm
     assert [(r.node, r.allocation.ipv4, r.missing_since) for r in on_disk.reserved] == [
         ("10.0.3.21", block, int(T0) + 60)
     ]
+    listed = allocations_data(daemon.snapshot().plan)
+    assert listed[-1] == {
+        "node": "10.0.3.21",
+        "nodePool": None,
+        "clusterCIDRConfig": "cluster-wide-1",
+        "podCIDRs": [block],
+        "nodeIPs": [],
+        "missingSince": "2025-03-01T12:01:00.000Z",
+    }
+    assert "MISSING SINCE" in table_for("allocations", listed, datetime.now(UTC), wide=True)
     (reserved,) = events(logs, "node_reserved")
     assert reserved["node"] == "10.0.3.21" and reserved["pod_cidrs"] == [block]
     assert reserved["missing_since"] == "2025-03-01T12:01:00Z"
