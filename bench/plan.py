@@ -11,6 +11,7 @@ numbers, then one JSON line with them for tooling.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import statistics
 import subprocess
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bgpd.manifests import load_manifests  # noqa: E402
-from bgpd.plan import build_plan  # noqa: E402
+from bgpd.plan import LocalAddress, Settings, build_plan  # noqa: E402
 from bgpd.rib.ledger import Ledger  # noqa: E402
 
 NS = "cluster-bench"
@@ -146,7 +147,10 @@ def main() -> int:
         plan_json = json.loads(outputs[-1])
         loaded = load_manifests(path)
         load = _timed(args.runs, lambda: load_manifests(path))
-        plan_times = _timed(args.runs, lambda: build_plan(loaded.manifests, Ledger.empty(), ["192.0.2.100"]))
+        held = [LocalAddress(ipaddress.ip_address("192.0.2.100"), ipaddress.ip_network("192.0.2.0/24"))]
+        plan_times = _timed(
+            args.runs, lambda: build_plan(loaded.manifests, Settings(), Ledger.empty(), held, now=0)
+        )
         size = path.stat().st_size
     result: dict[str, float | int] = {
         "nodes": len(plan_json["nodes"]),

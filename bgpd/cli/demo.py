@@ -40,7 +40,8 @@ from bgpd.control import client
 from bgpd.control.protocol import Command
 from bgpd.logs import configure_logging
 from bgpd.manifests import ManifestError, parse_manifests
-from bgpd.speaker import SessionConfig, SessionStatus, Speaker
+from bgpd.plan import SessionConfig
+from bgpd.speaker import SessionStatus, Speaker
 from bgpd.wire.constants import IPV4_UNICAST
 
 EXAMPLE = "single-stack-ipv4.yaml"

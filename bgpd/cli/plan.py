@@ -1,4 +1,10 @@
-"""``bgpd plan``: show the allocations, sessions and routes the daemon would run, without running it.
+"""``bgpd plan``: show what ``bgpd run`` would do with the same inputs, without running it.
+
+The same inputs as ``bgpd run`` and ``bgpd check``: the cluster file, the settings (``--settings``)
+and the addresses this host holds (``--local-address IP[/LEN]``, else the settings'
+``localAddresses``, else the host's own addresses). The output is the plan the daemon executes:
+allocations, every session with its settings, and for each session run here the routes it exports
+and every route it leaves out with the reason.
 
 Without ``--state-dir`` it plans from an empty ledger and writes nothing. With it, the ledger is
 read (a corrupt one is an error, never replaced) and written back only with ``--commit``; the
@@ -9,7 +15,6 @@ daemon. ``-o nodes`` prints the allocation as a ``kind: List`` of Node objects (
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
 import time
@@ -18,70 +23,52 @@ from typing import Any
 
 import yaml
 
-from bgpd.cli.check import add_config_arguments, load
+from bgpd.cli.check import add_input_arguments, load_inputs
 from bgpd.daemon.host.statefile import load_ledger, save_ledger
-from bgpd.plan import Plan, build_plan
-from bgpd.plan.allocation import AllocationPolicy, node_list
-from bgpd.plan.settings import SettingsError, load_settings
+from bgpd.plan import Plan, Session
+from bgpd.plan.allocation import node_list
+from bgpd.plan.session_config import declared_settings
 from bgpd.rib.ledger import Ledger, LedgerError, format_time
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "plan",
-        help="show the pod-CIDR allocations, BGP sessions and routes",
-        description="Show the plan: pod-CIDR allocations, BGP sessions and the routes they announce.",
+        help="show the pod-CIDR allocations, BGP sessions and the routes each one exports",
+        description="Show the plan bgpd run executes: allocations, sessions with their settings, "
+        "and per session the routes it exports and those it leaves out, with the reason.",
     )
-    add_config_arguments(parser)
+    add_input_arguments(parser)
     parser.add_argument("--state-dir", type=Path, metavar="DIR", help="read the allocation ledger from DIR")
-    parser.add_argument(
-        "--local-address",
-        action="append",
-        default=[],
-        type=_address,
-        metavar="IP",
-        help="a floating IP this host holds (repeat); its sessions are marked local",
-    )
-    parser.add_argument(
-        "--settings", type=Path, metavar="FILE", help="daemon settings (for allocation.reservationTime)"
-    )
     parser.add_argument(
         "-o",
         "--output",
         choices=("table", "json", "yaml", "nodes"),
         default="table",
-        help="nodes: the allocation as a List of Node objects, to apply and to add to the file",
+        help="table (default), json, yaml; nodes: the allocation as a List of Node objects, "
+        "to apply and to add to the cluster file",
     )
     parser.add_argument("--commit", action="store_true", help="write the new ledger to --state-dir")
     parser.set_defaults(handler=run)
-
-
-def _address(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 def run(args: argparse.Namespace) -> int:
     if args.commit and args.state_dir is None:
         print("bgpd plan: --commit needs --state-dir (where the ledger is kept)", file=sys.stderr)
         return 2
-    loaded = load(args)
-    if loaded is None:
+    inputs = load_inputs(args)
+    if inputs is None:
         return 1
     try:
         ledger = load_ledger(args.state_dir) if args.state_dir is not None else Ledger.empty()
-        settings = load_settings(args.settings)
-    except (LedgerError, SettingsError, OSError) as error:
+    except (LedgerError, OSError) as error:
         print(f"bgpd plan: {error}", file=sys.stderr)
         return 1
-    policy = AllocationPolicy(int(time.time()), settings.allocation.reservation_time)
-    plan = build_plan(loaded.manifests, ledger, args.local_address, policy)
+    plan = inputs.plan(ledger, int(time.time()))
     if args.output == "nodes":
         for problem in plan.problems:
             print(f"bgpd plan: node {problem.node}: {problem.reason}", file=sys.stderr)
-        sys.stdout.write(yaml.safe_dump(node_list(loaded.manifests, plan.ledger), sort_keys=False))
+        sys.stdout.write(yaml.safe_dump(node_list(inputs.loaded.manifests, plan.ledger), sort_keys=False))
     elif args.output == "json":
         sys.stdout.write(json.dumps(as_data(plan), indent=1) + "\n")
     elif args.output == "yaml":
@@ -98,6 +85,38 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json_value(value: object) -> object:
+    return value if value is None or isinstance(value, bool | int | float) else str(value)
+
+
+def session_settings(session: Session) -> dict[str, Any]:
+    """The session's router ID and every declared setting, by its settings-file key."""
+    values: dict[str, Any] = {"routerID": str(session.config.router_id)}
+    for row in declared_settings():
+        values[row.key] = _json_value(getattr(session.config, row.name))
+    return values
+
+
+def session_data(session: Session) -> dict[str, Any]:
+    return {
+        "name": session.name,
+        "peer": session.peer,
+        "localIP": session.local_ip,
+        "peerIP": session.peer_ip,
+        "localASN": session.local_asn,
+        "peerASN": session.peer_asn,
+        "families": [str(f) for f in session.families],
+        "local": session.local,
+        "segment": str(session.segment) if session.segment is not None else None,
+        "settings": session_settings(session),
+        "routes": [a.prefix for a in session.announced],
+        "announced": [
+            {"prefix": a.prefix, "nextHop": a.next_hop, "reason": a.reason} for a in session.announced
+        ],
+        "skipped": [{"prefix": s.prefix, "reason": s.reason} for s in session.skipped],
+    }
+
+
 def as_data(plan: Plan) -> dict[str, list[dict[str, Any]]]:
     """The plan as the documented JSON object (also the YAML output)."""
     return {
@@ -112,19 +131,7 @@ def as_data(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             }
             for n in plan.nodes
         ],
-        "sessions": [
-            {
-                "name": s.name,
-                "peer": s.peer,
-                "localIP": s.local_ip,
-                "peerIP": s.peer_ip,
-                "localASN": s.local_asn,
-                "peerASN": s.peer_asn,
-                "families": [str(f) for f in s.families],
-                "local": s.local,
-            }
-            for s in plan.sessions
-        ],
+        "sessions": [session_data(s) for s in plan.sessions],
         "routes": [
             {"name": r.name, "prefix": r.prefix, "nextHop": r.next_hop, "family": str(r.family)}
             for r in plan.routes
@@ -154,10 +161,20 @@ def as_tables(plan: Plan) -> str:
             s.local_ip,
             s.peer_ip,
             ",".join(str(f) for f in s.families) or "-",
-            str(len(plan.routes_for(s))),
             "yes" if s.local else "no",
+            str(s.segment) if s.segment is not None else "-",
+            str(len(s.announced)) if s.local else "-",
+            str(len(s.skipped)) if s.local else "-",
         ]
         for s in plan.sessions
+    ]
+    exports = [
+        row
+        for s in plan.sessions
+        for row in (
+            *([s.name, a.prefix, a.next_hop, a.reason] for a in s.announced),
+            *([s.name, k.prefix, "-", f"left out: {k.reason}"] for k in s.skipped),
+        )
     ]
     routes = [[r.name, r.prefix, r.next_hop, str(r.family)] for r in plan.routes]
     parts = [
@@ -168,8 +185,22 @@ def as_tables(plan: Plan) -> str:
         ),
         "SESSIONS",
         _table(
-            ["NAME", "LOCAL ASN", "PEER ASN", "LOCAL IP", "PEER IP", "FAMILIES", "ROUTES", "LOCAL"], sessions
+            [
+                "NAME",
+                "LOCAL ASN",
+                "PEER ASN",
+                "LOCAL IP",
+                "PEER IP",
+                "FAMILIES",
+                "LOCAL",
+                "SEGMENT",
+                "ROUTES",
+                "SKIPPED",
+            ],
+            sessions,
         ),
+        "EXPORTS",
+        _table(["SESSION", "PREFIX", "NEXT HOP", "REASON"], exports),
         "ROUTES",
         _table(["NAME", "PREFIX", "NEXT HOP", "FAMILY"], routes),
     ]

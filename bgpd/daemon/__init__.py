@@ -1,7 +1,8 @@
 """The daemon: plan → running sessions, live reloads, floating-IP tracking, control-socket answers.
 
-``segments`` (which routes a session carries and why, pure), ``reconcile`` (old vs new desired
-sessions → the fewest actions, pure), ``handlers`` (control-socket data from snapshots, pure),
-``inputs`` (the cluster and settings files, the held floating IPs), ``runner`` (asyncio: signals,
-reloads, address events, systemd notifications, the clean stop).
+What runs and what it announces is decided by the pure plan (``bgpd.plan``: the plan, and the diff
+of the running sessions against a new one); the daemon executes it. ``handlers`` (control-socket
+data from snapshots, pure), ``inputs`` (the cluster and settings files, the held addresses),
+``runner`` (asyncio: signals, reloads, address events, systemd notifications, the clean stop),
+``host`` (netlink, sd_notify, state files).
 """

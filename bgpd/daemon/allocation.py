@@ -1,32 +1,25 @@
-"""The daemon's side of allocation: the clock it hands the pure plan, the log lines that say what
-happened to reservations and node problems, and the reload guard against mass removals.
+"""The daemon's side of allocation: the log lines that say what happened to reservations and node
+problems, and the reload guard against mass removals.
 
-Kept apart from the runner so the runner only calls three hooks (docs/allocation.md):
-``policy`` when it plans, ``report`` after it planned, ``guard_reload`` before a reload swaps files.
+Kept apart from the runner so the runner only calls two hooks (docs/allocation.md): ``report``
+after it planned, ``guard_reload`` before a reload swaps files.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import structlog
 
 from bgpd.daemon.handlers import ReloadRejectedError
 from bgpd.manifests import Manifests
 from bgpd.plan import Plan, Problem
-from bgpd.plan.allocation import AllocationPolicy, ledger_changes
+from bgpd.plan.allocation import ledger_changes
 from bgpd.plan.removals import removal_refusals
 from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger, format_time
 
-__all__ = ["guard_reload", "policy", "report"]
+__all__ = ["guard_reload", "report"]
 
 _log = structlog.get_logger("bgpd.daemon")
-
-
-def policy(settings: Settings, clock: Callable[[], float]) -> AllocationPolicy:
-    """Now (whole POSIX seconds, as the ledger records them) and the reservation setting."""
-    return AllocationPolicy(int(clock()), settings.allocation.reservation_time)
 
 
 def report(reported: tuple[Problem, ...], plan: Plan, old_ledger: Ledger, reservation_time: int) -> None:

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
 from bgpd.control.queries import RouteQuery, only_known, optional_name
 from bgpd.control.server import CommandSpec
-from bgpd.daemon.reconcile import DesiredSession
 from bgpd.plan import Plan, Session
 from bgpd.speaker import ReceivedRoute, SessionStatus
 from bgpd.speaker.status import rfc3339
@@ -55,7 +54,7 @@ class Snapshot:
     """What the daemon runs right now: the plan, the sessions it runs here, and their status."""
 
     plan: Plan
-    desired: Mapping[str, DesiredSession]
+    running: Mapping[str, Session]  # as the speaker runs them
     statuses: Mapping[str, SessionStatus]
     planned_at: float  # POSIX time the plan (or the held floating IPs) last changed
 
@@ -136,11 +135,11 @@ def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) 
         key = (route.prefix, route.next_hop)
         carriers[key] = []
         names[key] = (route.name, str(route.family))
-    for name in sorted(snapshot.desired):
-        for announced in snapshot.desired[name].export.announced:
+    for name in sorted(snapshot.running):
+        for announced in snapshot.running[name].announced:
             key = (announced.prefix, announced.next_hop)
             carriers.setdefault(key, []).append(name)
-            names.setdefault(key, (announced.name, announced.family))
+            names.setdefault(key, (announced.name, str(announced.family)))
     wanted = (
         key
         for key in carriers
@@ -202,17 +201,18 @@ def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
     data = _session_detail(snapshot, session)
     data["peer"] = session.peer
     data["families"] = [str(f) for f in session.families]
-    desired = snapshot.desired.get(name)
-    if desired is not None:
-        export = desired.export
+    running = snapshot.running.get(name)
+    if running is not None:
         routes: dict[str, Any] = {
-            "segment": str(export.segment) if export.segment is not None else None,
-            "offSegmentNextHop": str(export.policy),
+            "segment": str(running.segment) if running.segment is not None else None,
+            "offSegmentNextHop": str(running.config.off_segment_next_hop),
             "announced": [
-                {"prefix": a.prefix, "nextHop": a.next_hop, "family": a.family, "reason": a.reason}
-                for a in export.announced
+                {"prefix": a.prefix, "nextHop": a.next_hop, "family": str(a.family), "reason": a.reason}
+                for a in running.announced
             ],
-            "skipped": [{"prefix": s.prefix, "family": s.family, "reason": s.reason} for s in export.skipped],
+            "skipped": [
+                {"prefix": s.prefix, "family": str(s.family), "reason": s.reason} for s in running.skipped
+            ],
         }
         previous = data.get("routes")
         if isinstance(previous, dict) and "notSent" in previous:

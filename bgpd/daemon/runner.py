@@ -1,11 +1,14 @@
 """The running daemon: plan → sessions, reloads, floating IPs that come and go, clean stops.
 
 Everything that changes what runs goes through one lock and one function, ``_apply``: build the
-plan for the current manifests, settings and held floating IPs, commit the ledger if allocations
-moved, derive the sessions this host should run, and carry out what ``reconcile`` says. So a
-SIGHUP, a config file edit, an address event and ``bgpctl reload`` can never interleave, and an
-unchanged session is never touched (``reconcile`` emits nothing for it).
+plan for the current manifests, settings and held addresses, commit the ledger if allocations
+moved, diff the plan against the sessions running now (``bgpd.plan.diff``) and carry out the
+changes. The plan decides everything that goes on the wire; this module only executes. So a
+SIGHUP, ``bgpctl reload`` and an address event can never interleave, and an unchanged session is
+never touched (the diff has nothing for it).
 
+Reloads happen only when asked for (SIGHUP, ``systemctl reload``, ``bgpctl reload``): the files are
+not watched, because a file caught half-written may be valid and wrong (see ``bgpd.daemon.inputs``).
 Signal handlers only wake the main task (OpenBGPD's ``sighdlr`` habit); a reload parses and
 validates first and keeps the old plan on any error (BIRD, knot-resolver). systemd hears
 READY/RELOADING/STOPPING/STATUS/WATCHDOG through ``bgpd.daemon.host.systemd`` (no-ops outside systemd).
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
@@ -29,7 +32,7 @@ from bgpd.control.server import ControlServer, ControlSocketError
 from bgpd.daemon import allocation
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
-from bgpd.daemon.host.addrwatch import Change
+from bgpd.daemon.host.addrwatch import Change as AddressChange
 from bgpd.daemon.host.statefile import save_ledger
 from bgpd.daemon.inputs import (
     AddressSource,
@@ -39,25 +42,24 @@ from bgpd.daemon.inputs import (
     WatchedAddresses,
     read_settings,
 )
-from bgpd.daemon.reconcile import (
-    Action,
-    DesiredSession,
-    ReconfigureSession,
-    ResetSession,
-    StartSession,
-    StopSession,
+from bgpd.manifests import Loaded
+from bgpd.plan import Plan, Problem, Session, SessionConfig, build_plan
+from bgpd.plan.diff import (
+    Change,
+    Reconfigure,
+    Reset,
+    Start,
+    Stop,
+    StopReason,
     UpdateRoutes,
-    desired_sessions,
-    reconcile,
+    diff,
+    speaker_changes,
 )
-from bgpd.manifests import Loaded, Manifests
-from bgpd.plan import Plan, Problem, build_plan
 from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger, LedgerError
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
-    SessionConfig,
     SessionNotEstablishedError,
     SessionStatus,
     SoftReset,
@@ -69,7 +71,6 @@ __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
 
 STOP_TEXT: Final = "bgpd stopping"
 STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come within 2 s
-CONFIG_POLL: Final = 1.0  # seconds between checks of the cluster file's content
 STATUS_INTERVAL: Final = 5.0
 
 _log = structlog.get_logger("bgpd.daemon")
@@ -103,8 +104,10 @@ class SpeakerLike(Protocol):
     async def close(self, text: str = "") -> None: ...
 
 
-def _held_floating(manifests: Manifests, held: Mapping[str, object]) -> list[str]:
-    return [ip for ip in manifests.floating_ips if ip in held]
+_STOP_SUBCODES: Final = {
+    StopReason.DECONFIGURED: CeaseSub.PEER_DECONFIGURED,  # RFC 4486 6/3
+    StopReason.ADDRESS_LEFT: CeaseSub.ADMINISTRATIVE_SHUTDOWN,  # 6/2: it runs elsewhere now
+}
 
 
 class Daemon:
@@ -134,8 +137,8 @@ class Daemon:
         self._addresses = addresses
         self._clock = clock
         self._lock = asyncio.Lock()
-        self._running: dict[str, DesiredSession] = {}
-        self._plan = build_plan(self._manifests, ledger, (), allocation.policy(settings, clock))
+        self._running: dict[str, Session] = {}  # as the speaker runs them (their config included)
+        self._plan = build_plan(self._manifests, settings, ledger, (), now=int(clock()))
         self._reported: tuple[Problem, ...] = ()  # node problems already logged
         self._planned_at = clock()
         self.generation = 0
@@ -162,18 +165,18 @@ class Daemon:
     # ------------------------------------------------------------------ changing
     async def start(self) -> None:
         async with self._lock:
-            actions = await self._apply(frozenset())
+            changes = await self._apply()
             _log.info(
                 "started",
                 sessions=len(self._plan.sessions),
                 running=sorted(self._running),
                 routes=len(self._plan.routes),
-                actions=len(actions),
+                changes=len(changes),
             )
 
     async def addresses_changed(self) -> None:
         async with self._lock:
-            await self._apply(frozenset())
+            await self._apply()
 
     async def reload(self, reason: str, force: bool = False) -> str:
         """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan.
@@ -208,12 +211,12 @@ class Daemon:
             _log.warning("reload_ignored_setting", setting="localAddresses", note="takes effect on restart")
             settings = settings.model_copy(update={"local_addresses": self._settings.local_addresses})
         allocation.guard_reload(self._manifests, loaded.manifests, settings, force=force, reason=reason)
-        old_plan, old_manifests = self._plan, self._manifests
+        old_manifests = self._manifests
         self._manifests, self._settings = loaded.manifests, settings
         self.generation += 1
         structlog.contextvars.bind_contextvars(generation=self.generation)
-        actions = await self._apply(self._dropped(old_plan, loaded.manifests))
-        summary = _summary(actions)
+        changes = await self._apply()
+        summary = _summary(changes)
         old_nodes = {n.name for n in old_manifests.nodes}
         new_nodes = {n.name for n in loaded.manifests.nodes}
         _log.info(
@@ -225,11 +228,6 @@ class Daemon:
         )
         return f"reloaded (generation {self.generation}): {summary}"
 
-    def _dropped(self, old_plan: Plan, new: Manifests) -> frozenset[str]:
-        """Sessions the new file no longer has (as opposed to sessions whose floating IP left)."""
-        new_plan = build_plan(new, self._ledger, (), allocation.policy(self._settings, self._clock))
-        return frozenset(s.name for s in old_plan.sessions) - {s.name for s in new_plan.sessions}
-
     async def release_node(self, name: str) -> str:
         """End the reservation of ``name``, a node missing from the file: its blocks become free."""
         async with self._lock:
@@ -240,8 +238,7 @@ class Daemon:
                 except LedgerError as err:
                     raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
             assert reservation is not None
-            released = self._ledger.release(name)
-            kept, self._ledger = self._ledger, released
+            kept, self._ledger = self._ledger, self._ledger.release(name)
             if not self._commit_ledger():
                 self._ledger = kept
                 raise ControlError(
@@ -249,22 +246,22 @@ class Daemon:
                 )
             blocks = [b for b in (reservation.allocation.ipv4, reservation.allocation.ipv6) if b is not None]
             _log.info("reservation_released", node=name, pod_cidrs=blocks, by="bgpctl release node")
-            await self._apply(frozenset())
+            await self._apply()
             return (
                 f"node {name}: reservation of {' and '.join(blocks)} released; another node may now get them"
             )
 
     async def reset_session(self, name: str, soft: bool) -> str:
         async with self._lock:
-            desired = self._running.get(name)
-            if desired is None:
+            running = self._running.get(name)
+            if running is None:
                 raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
             if soft:
-                return self._soft_reset(name, desired.plan.peer_ip)
+                return self._soft_reset(name, running.peer_ip)
             await self._speaker.remove_session(name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl")
             self._running.pop(name)
-            await self._start(desired)
-            _log.info("session_reset", session=name, peer=desired.plan.peer_ip)
+            await self._start(running)
+            _log.info("session_reset", session=name, peer=running.peer_ip)
             return f"bgpsession {name} reset"
 
     def _soft_reset(self, name: str, peer: str) -> str:
@@ -296,28 +293,26 @@ class Daemon:
                 self._commit_ledger()
 
     # ------------------------------------------------------------------ internals
-    async def _apply(self, dropped: frozenset[str]) -> list[Action]:
-        held = self._addresses.held()
-        policy = allocation.policy(self._settings, self._clock)
-        plan = build_plan(self._manifests, self._ledger, _held_floating(self._manifests, held), policy)
+    async def _apply(self) -> list[Change]:
+        now = self._clock()
+        plan = build_plan(self._manifests, self._settings, self._ledger, self._addresses.held(), now=int(now))
         if plan != self._plan:
-            self._planned_at = self._clock()
-        allocation.report(self._reported, plan, self._ledger, policy.reservation_time)
+            self._planned_at = now
+        allocation.report(self._reported, plan, self._ledger, self._settings.allocation.reservation_time)
         self._reported = plan.problems
         self._plan = plan
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
             self._ledger_dirty = True
             self._commit_ledger()
-        segments = {ip: held.get(ip) for ip in self._manifests.floating_ips}
-        desired = desired_sessions(plan, self._settings, segments)
-        actions = reconcile(self._running, desired, dropped_by_config=dropped)
-        for action in actions:
-            await self._execute(action)
-        for name, session in desired.items():  # untouched sessions: keep their explanations current
-            if name in self._running and self._running[name].config == session.config:
+        changes = diff(self._running, plan)
+        for change in changes:
+            await self._execute(change)
+        for name, session in plan.local_sessions().items():  # keep every explanation current
+            running = self._running.get(name)
+            if running is not None and not speaker_changes(running.config, session.config):
                 self._running[name] = session
-        return actions
+        return changes
 
     def _commit_ledger(self) -> bool:
         try:
@@ -334,84 +329,86 @@ class Daemon:
         )
         return True
 
-    async def _start(self, desired: DesiredSession) -> None:
+    async def _start(self, session: Session) -> None:
         try:
-            await self._speaker.add_session(desired.config, desired.routes)
+            await self._speaker.add_session(session.config, [a.route for a in session.announced])
         except (OSError, ValueError) as err:
             _log.error(
                 "session_start_failed",
-                session=desired.plan.name,
-                peer=desired.plan.peer_ip,
+                session=session.name,
+                peer=session.peer_ip,
                 error=getattr(err, "strerror", None) or str(err),
             )
             return
-        self._running[desired.plan.name] = desired
+        self._running[session.name] = session
         _log.info(
             "session_started",
-            session=desired.plan.name,
-            peer=desired.plan.peer_ip,
-            local_ip=desired.plan.local_ip,
-            routes=len(desired.routes),
-            skipped=len(desired.export.skipped),
+            session=session.name,
+            peer=session.peer_ip,
+            local_ip=session.local_ip,
+            routes=len(session.announced),
+            skipped=len(session.skipped),
         )
 
-    async def _execute(self, action: Action) -> None:
-        if isinstance(action, StartSession):
-            await self._start(action.session)
-        elif isinstance(action, StopSession):
-            stopped = self._running.pop(action.name)
-            await self._speaker.remove_session(action.name, action.subcode, action.text)
-            _log.info("session_stopped", session=action.name, peer=stopped.plan.peer_ip, reason=action.text)
-        elif isinstance(action, ResetSession):
-            name = action.session.plan.name
+    async def _execute(self, change: Change) -> None:
+        if isinstance(change, Start):
+            await self._start(change.session)
+        elif isinstance(change, Stop):
+            name = change.session.name
+            self._running.pop(name)
+            text = change.reason.value
+            if change.reason is StopReason.ADDRESS_LEFT:
+                text = f"floating IP {change.session.local_ip} left this host"
+            await self._speaker.remove_session(name, _STOP_SUBCODES[change.reason], text)
+            _log.info("session_stopped", session=name, peer=change.session.peer_ip, reason=text)
+        elif isinstance(change, Reset):
+            name = change.session.name
             self._running.pop(name)
             await self._speaker.remove_session(
                 name, CeaseSub.OTHER_CONFIGURATION_CHANGE, "configuration changed"
             )
             _log.info(
-                "session_reset", session=name, peer=action.session.plan.peer_ip, changed=list(action.changed)
+                "session_reset", session=name, peer=change.session.peer_ip, changed=list(change.changed)
             )
-            await self._start(action.session)
-        elif isinstance(action, ReconfigureSession):
-            name = action.session.plan.name
-            try:
-                await self._speaker.reconfigure_session(name, action.session.config)
-            except OSError as err:  # the new port's listener: the old config keeps running
-                _log.error(
-                    "session_reconfigure_failed",
-                    session=name,
-                    peer=action.session.plan.peer_ip,
-                    error=err.strerror or str(err),
-                )
-                return
-            self._running[name] = action.session
-            _log.info(
-                "session_reconfigured",
-                session=name,
-                peer=action.session.plan.peer_ip,
-                changed=list(action.changed),
-            )
+            await self._start(change.session)
+        elif isinstance(change, Reconfigure):
+            await self._reconfigure(change)
         else:
-            # The config stays what the speaker runs (a failed reconfiguration is retried next time).
-            running = self._running[action.session.plan.name].config
-            self._running[action.session.plan.name] = replace(action.session, config=running)
-            self._speaker.set_routes(action.session.plan.name, action.session.routes)
+            self._speaker.set_routes(change.session.name, [a.route for a in change.session.announced])
             _log.info(
                 "session_routes_updated",
-                session=action.session.plan.name,
-                peer=action.session.plan.peer_ip,
-                announced=action.announced,
-                withdrawn=action.withdrawn,
+                session=change.session.name,
+                peer=change.session.peer_ip,
+                announced=change.announced,
+                withdrawn=change.withdrawn,
             )
 
+    async def _reconfigure(self, change: Reconfigure) -> None:
+        name = change.session.name
+        try:
+            await self._speaker.reconfigure_session(name, change.session.config)
+        except OSError as err:  # the new port's listener: the old config keeps running, retried next time
+            _log.error(
+                "session_reconfigure_failed",
+                session=name,
+                peer=change.session.peer_ip,
+                error=err.strerror or str(err),
+            )
+            self._running[name] = replace(change.session, config=self._running[name].config)
+            return
+        self._running[name] = change.session
+        _log.info(
+            "session_reconfigured", session=name, peer=change.session.peer_ip, changed=list(change.changed)
+        )
 
-def _summary(actions: list[Action]) -> str:
+
+def _summary(changes: list[Change]) -> str:
     counts = {
-        "started": sum(isinstance(a, StartSession) for a in actions),
-        "stopped": sum(isinstance(a, StopSession) for a in actions),
-        "reset": sum(isinstance(a, ResetSession) for a in actions),
-        "reconfigured": sum(isinstance(a, ReconfigureSession) for a in actions),
-        "updated": sum(isinstance(a, UpdateRoutes) for a in actions),
+        "started": sum(isinstance(c, Start) for c in changes),
+        "stopped": sum(isinstance(c, Stop) for c in changes),
+        "reset": sum(isinstance(c, Reset) for c in changes),
+        "reconfigured": sum(isinstance(c, Reconfigure) for c in changes),
+        "updated": sum(isinstance(c, UpdateRoutes) for c in changes),
     }
     if not any(counts.values()):
         return "no change"
@@ -430,17 +427,9 @@ async def _pump_addresses(
     async for event in stream:
         address = str(event.address.address)
         if address in floating():
-            event_name = "floating_ip_added" if event.change is Change.ADDED else "floating_ip_removed"
+            event_name = "floating_ip_added" if event.change is AddressChange.ADDED else "floating_ip_removed"
             _log.info(event_name, address=address, prefixlen=event.address.prefixlen)
         await daemon.addresses_changed()
-
-
-async def _watch_config(daemon: Daemon, config: ConfigFile) -> None:
-    while True:
-        await asyncio.sleep(CONFIG_POLL)
-        if config.changed():
-            with contextlib.suppress(ReloadRejectedError):
-                await daemon.reload("config file changed")
 
 
 async def _heartbeat(daemon: Daemon) -> None:
@@ -498,7 +487,6 @@ async def serve(
         systemd.notify_ready()
         tasks = [
             asyncio.create_task(_pump_addresses(daemon, addresses, daemon.floating_ips)),
-            asyncio.create_task(_watch_config(daemon, config)),
             asyncio.create_task(_heartbeat(daemon)),
         ]
         while not stop.is_set():

@@ -1,6 +1,9 @@
 """What the state machine needs to know about one session: identities, timers, capabilities offered.
 
-Plain frozen data with no I/O; the speaker builds it from its own session configuration.
+Plain frozen data with no I/O; the speaker builds it from the session's configuration. The values
+an operator sets (hold, keepalive, connect-retry, DelayOpen and idle-hold timers, passive, peer
+damping) have no defaults here: their one declaration, defaults included, is ``SessionConfig`` in
+``bgpd.plan.session_config``, and a second default here could only drift from it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from bgpd.wire.constants import IPV4_UNICAST, AddPathMode, Family
 LARGE_HOLD_TIME: Final = 240.0  # RFC 4271 §8.2.2: "a HoldTimer value of 4 minutes is suggested"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FsmConfig:
     """One session's settings. Times are seconds on the driver's clock."""
 
@@ -23,18 +26,18 @@ class FsmConfig:
     bgp_id: int  # our BGP Identifier, a non-zero unsigned 32-bit integer (RFC 6286 §2.1)
     peer_as: int | None = None  # None: accept any AS the peer announces
     families: tuple[Family, ...] = (IPV4_UNICAST,)
-    hold_time: int = 90  # what we offer; 0 (no keepalives) or 3..65535 (RFC 4271 §4.2)
-    keepalive_time: float | None = None  # None: a third of the negotiated hold time (RFC 4271 §10)
-    connect_retry_time: float = 120.0  # RFC 4271 §10 suggests 120 s
+    hold_time: int  # what we offer; 0 (no keepalives) or 3..65535 (RFC 4271 §4.2)
+    keepalive_time: float | None  # None: a third of the negotiated hold time (RFC 4271 §10)
+    connect_retry_time: float  # between connection attempts (RFC 4271 §10 suggests 120 s)
     open_hold_time: float = LARGE_HOLD_TIME  # the HoldTimer in OpenSent (RFC 4271 §8.2.2)
-    passive: bool = False  # PassiveTcpEstablishment (§8.1.1): never initiate the connection
-    delay_open_time: float = 0.0  # DelayOpen (§8.1.1) when > 0
+    passive: bool  # PassiveTcpEstablishment (§8.1.1): never initiate the connection
+    delay_open_time: float  # DelayOpen (§8.1.1) when > 0
     automatic_restart: bool = True  # AllowAutomaticStart: after a failure, restart when IdleHold ends
     # DampPeerOscillations (§8.1.1): the IdleHoldTime doubles per session flap (a session that reached
     # OpenConfirm or Established went down); a connection that failed earlier waits connect_retry_time.
-    damp_peer_oscillations: bool = True
-    idle_hold_time: float = 5.0  # the first IdleHoldTime after a flap
-    idle_hold_max: float = 120.0  # cap of the doubling (the §8.1.1 example value)
+    damp_peer_oscillations: bool
+    idle_hold_time: float  # the first IdleHoldTime after a flap
+    idle_hold_max: float  # cap of the doubling
     stable_time: float = 60.0  # Established this long resets the IdleHoldTime to its first value
     route_refresh: bool = True  # RFC 2918
     enhanced_route_refresh: bool = True  # RFC 7313

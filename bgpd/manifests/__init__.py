@@ -24,10 +24,17 @@ from bgpd.manifests.cluster import (
     Peer,
     PodRange,
 )
-from bgpd.manifests.diagnostics import Diagnostic, DocumentRef, ManifestError, Severity
-from bgpd.manifests.documents import Parsed, document_ref, expand_list, format_path, parse_document
+from bgpd.manifests.diagnostics import Diagnostic, DocumentRef, InputError, ManifestError, Severity
+from bgpd.manifests.documents import (
+    Parsed,
+    document_ref,
+    duplicate_key_errors,
+    expand_list,
+    parse_document,
+    read_text,
+)
 from bgpd.manifests.rules import validate
-from bgpd.manifests.yamldocs import duplicate_keys, parse_documents, strip_elisions, syntax_error, too_deep
+from bgpd.manifests.yamldocs import parse_documents, strip_elisions, syntax_error, too_deep
 
 __all__ = [
     "NODE_LABEL",
@@ -35,6 +42,7 @@ __all__ = [
     "CidrConfig",
     "Diagnostic",
     "DocumentRef",
+    "InputError",
     "Loaded",
     "ManifestError",
     "Manifests",
@@ -60,13 +68,9 @@ class Loaded:
 def load_manifests(path: str | Path) -> Loaded:
     """Read and validate the file; raises ManifestError (every error, never just the first)."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise ManifestError(
-            source, (Diagnostic(Severity.ERROR, f"cannot read the file: {reason}"),)
-        ) from None
+    text, unreadable = read_text(path)
+    if text is None:
+        raise ManifestError(source, (unreadable,) if unreadable is not None else ())
     return parse_manifests(text, source)
 
 
@@ -83,16 +87,7 @@ def parse_manifests(text: str, source: str = "<string>") -> Loaded:
     parsed: dict[str, list[Parsed[Any]]] = {}
     seen: Counter[str] = Counter()
     for document in documents:
-        diagnostics += (
-            Diagnostic(
-                Severity.ERROR,
-                f"duplicate key (first given at line {first})",
-                line=line,
-                document=document_ref(document),
-                field=format_path(path),
-            )
-            for path, line, first in duplicate_keys(document)
-        )
+        diagnostics += duplicate_key_errors(document, document_ref(document))
         for each in expand_list(document, diagnostics):
             kind, result = parse_document(each, diagnostics)
             if kind:

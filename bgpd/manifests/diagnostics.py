@@ -1,7 +1,9 @@
-"""Findings about a manifest file: each one names the document, the field path and the reason.
+"""Findings about a file the operator writes: each one names the line, the field path and the reason.
 
 Errors and warnings are data rather than log lines or exceptions raised one at a time, because an
-operator fixing a file wants *all* of its problems in one run, each pointing at a line to edit.
+operator fixing a file wants *all* of its problems in one run, each pointing at a line to edit. Both
+user files (the cluster manifests and the daemon settings) report through these types, so a
+settings typo reads like a manifest typo.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ class Diagnostic:
         return "".join(parts)
 
 
-class ManifestError(Exception):
-    """The file cannot be used; ``diagnostics`` holds every error found (and the warnings)."""
+class InputError(Exception):
+    """A user file cannot be used; ``diagnostics`` holds every error found (and the warnings)."""
 
     def __init__(self, source: str, diagnostics: tuple[Diagnostic, ...]) -> None:
         self.source = source
@@ -73,3 +75,11 @@ class ManifestError(Exception):
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    def lines(self) -> list[str]:
+        """Every error as one ``FILE:LINE: error: …`` line."""
+        return [d.format(self.source) for d in self.errors] or [str(self)]
+
+
+class ManifestError(InputError):
+    """The cluster file cannot be used."""

@@ -12,14 +12,14 @@ else this gateway's ledger's (docs/allocation.md).
   document, or one without ``podCIDRs``, is not announced at all (another gateway might allocate it
   differently); its ledger block is what ``bgpd plan -o nodes`` proposes for it.
 
-Time is an input (``AllocationPolicy.now``): the plan stays pure, and a test can replay any history.
+Time is an input (``now``): the plan stays pure, and a test can replay any history.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from bgpd.manifests import Manifests
 from bgpd.rib.allocator import (
@@ -34,8 +34,6 @@ from bgpd.rib.allocator import (
 from bgpd.rib.ledger import Ledger, NodeAllocation, Reservation
 
 __all__ = [
-    "WHAT_IF",
-    "AllocationPolicy",
     "LedgerChange",
     "allocate_nodes",
     "ledger_changes",
@@ -43,20 +41,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class AllocationPolicy:
-    """The allocator's clock and the reservation setting, given as data."""
+def allocate_nodes(
+    manifests: Manifests, ledger: Ledger, *, now: int, reservation_time: int
+) -> AllocationResult:
+    """The blocks to announce per node (``allocations``), the problems, and the ledger to commit.
 
-    now: int  # POSIX seconds: when this plan is made
-    reservation_time: int  # seconds a node missing from the file keeps its blocks reserved
-
-
-WHAT_IF: Final = AllocationPolicy(now=0, reservation_time=0)
-"""For a plan that is never committed (``bgpd check``): a missing node's blocks are free at once."""
-
-
-def allocate_nodes(manifests: Manifests, ledger: Ledger, policy: AllocationPolicy) -> AllocationResult:
-    """The blocks to announce per node (``allocations``), the problems, and the ledger to commit."""
+    ``now`` (POSIX seconds) stamps new reservations; each lasts ``reservation_time`` seconds."""
     specs = [NodeSpec(n.name, n.labels) for n in manifests.nodes]
     configs = [
         CidrConfig(
@@ -68,13 +58,11 @@ def allocate_nodes(manifests: Manifests, ledger: Ledger, policy: AllocationPolic
         for c in manifests.cidr_configs
     ]
     if manifests.node_cidrs is None:
-        return allocate(specs, configs, ledger, now=policy.now, reservation_time=policy.reservation_time)
+        return allocate(specs, configs, ledger, now=now, reservation_time=reservation_time)
     pinned: dict[str, PodCidrs] = {
         n.node: (n.ipv4, n.ipv6) for n in manifests.node_cidrs if n.ipv4 is not None or n.ipv6 is not None
     }
-    result = allocate(
-        specs, configs, ledger, now=policy.now, reservation_time=policy.reservation_time, pinned=pinned
-    )
+    result = allocate(specs, configs, ledger, now=now, reservation_time=reservation_time, pinned=pinned)
     proposed = {a.node: a for a in result.allocations}
     notes: dict[str, list[str]] = {}
     for node in manifests.nodes:

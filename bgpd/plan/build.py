@@ -1,35 +1,53 @@
-"""The plan: validated manifests + allocation ledger + the addresses this host holds → what to run.
+"""The plan: the whole answer to "what does this host run and announce", as one pure function.
 
-Pure (no I/O, no clock), so ``bgpd plan`` can show exactly what the daemon would do, and the daemon
-can diff two plans: sessions and routes are frozen, hashable, ordered values.
+``build_plan(manifests, settings, ledger, local addresses, now=…)`` → ``Plan``: the pod-CIDR allocations,
+every session of the cluster with its full configuration (``SessionConfig``: addresses, ASNs,
+router ID and every per-session setting), and for each session this host runs, the routes it
+exports and, for every route left out, the reason. Nothing that decides what goes on the wire is
+left to the daemon: it diffs two plans (``bgpd.plan.diff``) and carries out the difference. Pure
+(no I/O, no clock: ``now`` is given), so ``bgpd plan`` shows exactly what ``bgpd run`` does with the
+same inputs.
 
 - Allocations come from the Node documents when the file has them, else from the allocator
-  (upstream ClusterCIDR semantics, stable through the ledger): ``bgpd.plan.allocation``.
+  (upstream ClusterCIDR semantics, stable through the ledger, missing nodes' blocks reserved from
+  ``now`` for ``allocation.reservationTime``): ``bgpd.plan.allocation`` is the one call into it.
 - Sessions: each selected BGPPeer gets ``sessions`` sessions, each from a different floating IP of
   the peer's address family. Peer *i* (peers ordered by peer IP) starts at floating IP *i mod n* and
   takes the next ones in turn, so peers do not all lean on the same first floating IP. A session is
   named ``<peer IP>-node-<NN>``, NN being the 1-based position of its floating IP in the
   NetworkGatewayGroup (the product's ``10.0.1.254-node-01``): a name always means the same
-  (peer, floating IP) pair.
+  (peer, floating IP) pair, which makes the name the key a diff goes by.
+- A session runs here when this host holds its floating IP; the address's prefix is the session's
+  segment, and ``bgpd.plan.segments`` decides its routes from it.
 - Routes: per node and enabled family, its pod block with the node's own address of that family as
   next hop (third-party next hop, RFC 4271 §5.1.3), named ``route-via-<next hop, dots/colons as
-  dashes>``. A route is one value shared by every session carrying its family, so all sessions
-  announce a prefix with identical attributes (ECMP on the routers depends on it).
+  dashes>``. A session's routes are keyed by prefix (one next hop per prefix and session), and one
+  route value is shared by every session announcing it, so all sessions announce a prefix with
+  identical attributes (ECMP on the routers depends on it).
+
+Built for diffs by key: sessions by name, routes by prefix, settings by field, so a later reload
+can rebuild only what its change touches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bgpd.manifests import Manifests, Peer
-from bgpd.plan.allocation import WHAT_IF, AllocationPolicy, allocate_nodes
+from bgpd.plan.allocation import allocate_nodes
+from bgpd.plan.segments import NOTHING, Announced, Exporter, Network, NodeRoute, Skipped, route_name
+from bgpd.plan.session_config import SessionConfig
+from bgpd.plan.settings import LocalAddress, Settings
 from bgpd.rib.allocator import AllocationResult
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 
-__all__ = ["Plan", "PlannedNode", "Problem", "Route", "Session", "build_plan", "route_name", "session_name"]
+__all__ = ["Plan", "PlannedNode", "Problem", "Route", "Session", "build_plan", "router_id", "session_name"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +65,53 @@ class PlannedNode:
         return tuple(c for c in (self.ipv4, self.ipv6) if c is not None)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Session:
-    name: str
+    """One session of the cluster: its configuration, whether it runs here, and what it exports.
+
+    ``segment``, ``announced`` and ``skipped`` are filled only for a session this host runs
+    (``local``): elsewhere another gateway runs it, from its own view of the segment."""
+
     peer: str  # the BGPPeer's name
-    local_ip: str  # the floating IP the session is bound to
-    peer_ip: str
-    local_asn: int
-    peer_asn: int
-    families: tuple[Family, ...]
-    local: bool  # this host holds ``local_ip`` now, so it runs this session
+    config: SessionConfig
+    local: bool  # this host holds the floating IP now, so it runs this session
+    segment: Network | None  # the floating IP's prefix here; None when unknown or not held
+    announced: tuple[Announced, ...]  # by family, then prefix
+    skipped: tuple[Skipped, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def local_ip(self) -> str:
+        return str(self.config.local_ip)
+
+    @property
+    def peer_ip(self) -> str:
+        return str(self.config.peer_ip)
+
+    @property
+    def local_asn(self) -> int:
+        return self.config.local_asn
+
+    @property
+    def peer_asn(self) -> int:
+        return self.config.peer_asn
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self.config.families
+
+    def routes(self) -> dict[str, Announced]:
+        """What the session announces, keyed by prefix."""
+        return {a.prefix: a for a in self.announced}
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Route:
+    """A node's pod block with the node's own address as next hop (what ``routes`` lists)."""
+
     name: str
     prefix: str
     next_hop: str
@@ -81,34 +132,37 @@ class Plan:
     problems: tuple[Problem, ...]
     ledger: Ledger  # the ledger after this allocation (commit it to keep the blocks stable)
 
-    def routes_for(self, session: Session) -> tuple[Route, ...]:
-        """What ``session`` announces: every route of the families it carries."""
-        return tuple(r for r in self.routes if r.family in session.families)
+    def by_name(self) -> dict[str, Session]:
+        return {s.name: s for s in self.sessions}
+
+    def local_sessions(self) -> dict[str, Session]:
+        """The sessions this host runs, keyed by name (what the daemon diffs)."""
+        return {s.name: s for s in self.sessions if s.local}
 
 
 def session_name(peer_ip: str, floating_index: int) -> str:
     return f"{peer_ip}-node-{floating_index + 1:02d}"
 
 
-def route_name(next_hop: str) -> str:
-    return "route-via-" + next_hop.replace(".", "-").replace(":", "-")
-
-
 def build_plan(
     manifests: Manifests,
+    settings: Settings,
     ledger: Ledger,
-    local_addresses: Collection[str],
-    allocation: AllocationPolicy = WHAT_IF,
+    local_addresses: Collection[LocalAddress],
+    *,
+    now: int,
 ) -> Plan:
-    """The plan; ``allocation`` gives the time and reservation setting (the daemon and ``bgpd plan
-    --state-dir`` pass them; the default suits a plan that is never committed)."""
-    result = allocate_nodes(manifests, ledger, allocation)
+    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``, at ``now``
+    (POSIX seconds: a node missing from the file is reserved from then; reservations end by it)."""
+    result = allocate_nodes(manifests, ledger, now=now, reservation_time=settings.allocation.reservation_time)
     nodes = _nodes(manifests, result)
     families = _families(manifests)
+    node_routes = _node_routes(nodes, families)
+    held = {a.address: a.prefix for a in local_addresses}
     return Plan(
         nodes=nodes,
-        sessions=_sessions(manifests, families, local_addresses),
-        routes=_routes(nodes, families),
+        sessions=_sessions(manifests, settings, families, held, Exporter(node_routes)),
+        routes=tuple(Route(route_name(r.next_hop), r.prefix, r.next_hop, r.family) for r in node_routes),
         problems=tuple(Problem(p.node, p.reason) for p in result.problems),
         ledger=result.ledger,
     )
@@ -148,12 +202,30 @@ def _network_key(text: str) -> tuple[int, int, int]:
     return network.version, int(network.network_address), network.prefixlen
 
 
-def _sessions(
-    manifests: Manifests, families: tuple[Family, ...], local_addresses: Collection[str]
-) -> tuple[Session, ...]:
-    local = {ipaddress.ip_address(a) for a in local_addresses}
+def _node_routes(nodes: tuple[PlannedNode, ...], families: tuple[Family, ...]) -> tuple[NodeRoute, ...]:
+    routes: list[NodeRoute] = []
+    for node in nodes:
+        v4 = ipaddress.ip_address(node.address)
+        v6 = ipaddress.ip_address(node.ipv6_address) if node.ipv6_address is not None else None
+        if IPV4_UNICAST in families and node.ipv4 is not None:
+            routes.append(NodeRoute(node.ipv4, IPV4_UNICAST, node.address, node.name, v4, v6))
+        if IPV6_UNICAST in families and node.ipv6 is not None and node.ipv6_address is not None:
+            routes.append(NodeRoute(node.ipv6, IPV6_UNICAST, node.ipv6_address, node.name, v4, v6))
+    return tuple(sorted(routes, key=lambda r: (r.family, _network_key(r.prefix))))
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """A session before its configuration: which peer, from which floating IP."""
+
+    peer: Peer
+    index: int  # the floating IP's position in the NetworkGatewayGroup
+    local_ip: IPAddress
+
+
+def _placements(manifests: Manifests) -> list[_Placement]:
     floating = [(i, ipaddress.ip_address(ip)) for i, ip in enumerate(manifests.floating_ips)]
-    sessions: list[Session] = []
+    placements: list[_Placement] = []
     for version in (4, 6):
         usable = [(i, ip) for i, ip in floating if ip.version == version]
         peers = sorted(
@@ -161,41 +233,51 @@ def _sessions(
             key=lambda p: _address_key(p.peer_ip),
         )
         for rank, peer in enumerate(peers):
-            sessions += _peer_sessions(peer, rank, usable, families, local)
-    return tuple(sessions)
+            if not usable:
+                break
+            count = min(peer.sessions, len(usable))
+            chosen = sorted(usable[(rank + k) % len(usable)] for k in range(count))
+            placements += [_Placement(peer, index, ip) for index, ip in chosen]
+    return placements
 
 
-def _peer_sessions(
-    peer: Peer,
-    rank: int,
-    usable: list[tuple[int, ipaddress.IPv4Address | ipaddress.IPv6Address]],
+def router_id(local_ip: IPAddress, floating: Collection[IPAddress]) -> ipaddress.IPv4Address:
+    """Our BGP Identifier for a session from ``local_ip``: that address when IPv4, else the lowest
+    IPv4 floating IP with sessions, else 32 bits derived from ``local_ip`` (RFC 6286: unique per AS
+    is enough)."""
+    if isinstance(local_ip, ipaddress.IPv4Address):
+        return local_ip
+    v4 = sorted(ip for ip in floating if isinstance(ip, ipaddress.IPv4Address))
+    if v4:
+        return v4[0]
+    digest = int.from_bytes(hashlib.sha256(local_ip.packed).digest()[:4], "big")
+    return ipaddress.IPv4Address(digest or 1)
+
+
+def _sessions(
+    manifests: Manifests,
+    settings: Settings,
     families: tuple[Family, ...],
-    local: set[ipaddress.IPv4Address | ipaddress.IPv6Address],
-) -> list[Session]:
-    if not usable:
-        return []
-    count = min(peer.sessions, len(usable))
-    chosen = sorted(usable[(rank + k) % len(usable)] for k in range(count))
-    return [
-        Session(
-            name=session_name(peer.peer_ip, index),
-            peer=peer.name,
-            local_ip=str(ip),
-            peer_ip=peer.peer_ip,
+    held: Mapping[IPAddress, Network | None],
+    exporter: Exporter,
+) -> tuple[Session, ...]:
+    placements = _placements(manifests)
+    floating = {p.local_ip for p in placements}
+    sessions: list[Session] = []
+    for placement in placements:
+        peer = placement.peer
+        config = SessionConfig(
+            name=session_name(peer.peer_ip, placement.index),
+            local_ip=placement.local_ip,
+            peer_ip=ipaddress.ip_address(peer.peer_ip),
             local_asn=peer.local_asn,
             peer_asn=peer.peer_asn,
+            router_id=router_id(placement.local_ip, floating),
             families=families,
-            local=ip in local,
+            **settings.session_values(peer.peer_ip),
         )
-        for index, ip in chosen
-    ]
-
-
-def _routes(nodes: tuple[PlannedNode, ...], families: tuple[Family, ...]) -> tuple[Route, ...]:
-    routes: list[Route] = []
-    for node in nodes:
-        if IPV4_UNICAST in families and node.ipv4 is not None:
-            routes.append(Route(route_name(node.address), node.ipv4, node.address, IPV4_UNICAST))
-        if IPV6_UNICAST in families and node.ipv6 is not None and node.ipv6_address is not None:
-            routes.append(Route(route_name(node.ipv6_address), node.ipv6, node.ipv6_address, IPV6_UNICAST))
-    return tuple(sorted(routes, key=lambda r: (r.family, _network_key(r.prefix))))
+        local = placement.local_ip in held
+        segment = held.get(placement.local_ip)
+        export = exporter.export(config, segment) if local else NOTHING
+        sessions.append(Session(peer.name, config, local, segment, export.announced, export.skipped))
+    return tuple(sessions)

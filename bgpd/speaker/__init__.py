@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.peer import SessionNotEstablishedError
 from bgpd.speaker.speaker import SessionNotFoundError, Speaker
 from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
 
 __all__ = [
     "ReceivedRoute",
-    "SessionConfig",
     "SessionNotEstablishedError",
     "SessionNotFoundError",
     "SessionStatus",

@@ -48,12 +48,12 @@ from bgpd.fsm import (
     UpdateRepaired,
 )
 from bgpd.logs import session_logger
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.adj_rib_in import AdjRibIn
 from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.record import SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.peer import PeerTask

@@ -105,3 +105,33 @@ def test_warnings_are_shown_on_a_valid_file(tmp_path: Path) -> None:
     result = bgpd("check", "--config", path)
     assert result.returncode == 0
     assert "warning: '...' treated as elided settings" in result.stderr
+
+
+def test_settings_errors_come_with_file_and_line_together_with_the_manifests(tmp_path: Path) -> None:
+    docs = copy.deepcopy(base())
+    kind(docs, "BGPPeer")["spec"]["localASN"] = 0
+    config = tmp_path / "c.yaml"
+    config.write_text(render(docs))
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 30\n  holdtime: 30\npeers:\n  10.0.1.254:\n    port: 0\n")
+    result = bgpd("check", "--config", config, "--settings", settings)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert any(line.startswith(f"{config}:") and "spec.localASN" in line for line in lines)
+    assert f"{settings}:3: error: defaults.holdtime: unknown field (bgpd reads this part strictly); " in (
+        result.stderr
+    )
+    assert f'{settings}:6: error: peers["10.0.1.254"].port: must be at least 1 (got 0)' in lines
+    assert f"{settings}: 2 errors" in lines
+    assert "Traceback" not in result.stderr
+
+
+def test_a_valid_settings_file_is_checked_against_the_cluster(tmp_path: Path) -> None:
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text('peers:\n  "10.0.1.254": {holdTime: 30}\n  "10.0.9.254": {holdTime: 30}\n')
+    single = EXAMPLES / "single-stack-ipv4.yaml"
+    result = bgpd("check", "--config", single, "--settings", settings, "--local-address", "10.0.1.100/24")
+    assert result.returncode == 0, result.stderr
+    assert f'{settings}: warning: peers["10.0.9.254"]: no BGPPeer has this peerIP' in result.stderr
+    assert "10.0.1.254" not in result.stderr
+    assert result.stdout.rstrip().endswith("2 sessions run here, exporting 2 routes, 6 left out")

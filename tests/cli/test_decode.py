@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgpd.fsm.config import FsmConfig
 from bgpd.fsm.negotiation import check_peer_open
 from bgpd.wire import encode_message
 from bgpd.wire.attributes import Aggregator, AsSegment, Attributes, MpReach, MpUnreach, UnknownAttribute
@@ -27,6 +27,7 @@ from bgpd.wire.json_view import attribute_fields, describe_stream
 from bgpd.wire.open import Open
 from bgpd.wire.update import Update
 from tests.cli._run import ROOT, bgpd
+from tests.fsm._helpers import CFG_A
 
 VECTORS = ROOT / "tests" / "wire" / "vectors"
 SESSION = ROOT / "config" / "captures" / "gobgp-session.hex"
@@ -179,7 +180,7 @@ def test_open_a_session_refuses_is_reported_with_its_notification(
     assert out[1] == {"type": "KEEPALIVE", "length": 19}
     # the very function the FSM answers an OPEN with, for the same verdict
     with pytest.raises(NotificationError) as refused:
-        check_peer_open(FsmConfig(local_as=65001, peer_as=None, bgp_id=0x0A0000FE), open_msg)
+        check_peer_open(replace(CFG_A, local_as=65001, peer_as=None, bgp_id=0x0A0000FE), open_msg)
     assert (refused.value.code, refused.value.subcode, refused.value.data.hex()) == notification
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
+from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionConfig, SessionNotEstablishedError, SessionStatus, SoftReset
+from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SoftReset
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -93,13 +95,13 @@ class FakeSpeaker:
 
 
 class FixedAddresses:
-    """An address source the test sets by hand (``held``)."""
+    """An address source the test sets by hand (``addresses``: address → its prefix)."""
 
     def __init__(self, held: dict[str, Network | None]) -> None:
         self.addresses = dict(held)
 
-    def held(self) -> dict[str, Network | None]:
-        return dict(self.addresses)
+    def held(self) -> tuple[LocalAddress, ...]:
+        return tuple(LocalAddress(ipaddress.ip_address(a), p) for a, p in self.addresses.items())
 
     def changes(self) -> AsyncIterator[AddressEvent] | None:
         return None

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.daemon._fixtures import SINGLE
+from tests.plan._fixtures import SINGLE
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,20 +23,19 @@ from bgpd.daemon.handlers import (
     describe_session_data,
     sessions_data,
 )
-from bgpd.daemon.reconcile import desired_sessions
 from bgpd.plan.settings import Settings, parse_settings
 from bgpd.speaker import ReceivedRoute
 from tests.daemon._fakes import status
-from tests.daemon._fixtures import SEGMENTS, plan
+from tests.plan._fixtures import plan
 
 ONE_HELD = ("10.0.1.100",)
 
 
 def snapshot(settings: Settings | None = None) -> Snapshot:
-    p = plan(held=ONE_HELD)
-    desired = desired_sessions(p, settings or Settings(), SEGMENTS)
-    statuses = {name: status(d.config, sent=len(d.routes)) for name, d in desired.items()}
-    return Snapshot(p, desired, statuses, planned_at=1_790_000_000.0)
+    p = plan(held=ONE_HELD, settings=settings)
+    running = p.local_sessions()
+    statuses = {name: status(s.config, sent=len(s.announced)) for name, s in running.items()}
+    return Snapshot(p, running, statuses, planned_at=1_790_000_000.0)
 
 
 def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_sessions() -> None:
@@ -50,7 +49,9 @@ def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_session
     assert all(tuple(s) == SESSION_FIELDS for s in data)
     running = {s["name"]: s for s in data if s["lastError"] is None}
     assert set(running) == {"10.0.1.254-node-01", "10.0.3.254-node-01"}
-    assert all(s["state"] == "Established" and s["prefixesSent"] == 2 for s in running.values())
+    assert running["10.0.1.254-node-01"]["prefixesSent"] == 2  # the two nodes on its peer's segment
+    assert running["10.0.3.254-node-01"]["prefixesSent"] == 0  # its peer is off 10.0.1.0/24
+    assert all(s["state"] == "Established" for s in running.values())
     away = next(s for s in data if s["name"] == "10.0.3.254-node-02")
     assert away["state"] == "NotEstablished" and away["fsmState"] == "Idle"
     assert away["lastError"] == "not run on this host: floating IP 10.0.3.100 is not here"
@@ -67,11 +68,11 @@ def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> N
         "metric": None,
         "nextHop": "10.0.1.11",
         "family": "ipv4-unicast",
-        "sessions": ["10.0.1.254-node-01", "10.0.3.254-node-01"],
+        "sessions": ["10.0.1.254-node-01"],  # not 10.0.3.254-node-01: that peer is off 10.0.1.0/24
     }
     assert by_hop["10.0.3.11"]["sessions"] == []  # off-segment for the only floating IP held here
     table = table_for("bgpadvertisedroutes", data, now=datetime.now(UTC), wide=True)
-    assert "route-via-10-0-1-11" in table and "10.0.1.254-node-01,10.0.3.254-node-01" in table
+    assert "route-via-10-0-1-11" in table and "10.0.1.254-node-01" in table
 
 
 def test_next_hop_self_shows_up_as_its_own_advertised_route() -> None:
@@ -79,7 +80,7 @@ def test_next_hop_self_shows_up_as_its_own_advertised_route() -> None:
     data = advertised_routes_data(snapshot(settings))
     selfs = [r for r in data if r["nextHop"] == "10.0.1.100"]
     assert {r["name"] for r in selfs} == {"route-via-10-0-1-100"}
-    assert len(selfs) == 2 and all(r["sessions"] == ["10.0.3.254-node-01"] for r in selfs)
+    assert len(selfs) == 4 and all(r["sessions"] == ["10.0.3.254-node-01"] for r in selfs)
 
 
 def test_allocations_name_node_pool_blocks_and_addresses() -> None:
@@ -102,6 +103,10 @@ def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
     assert routes["segment"] == "10.0.1.0/24" and routes["offSegmentNextHop"] == "skip"
     assert {r["nextHop"] for r in routes["announced"]} == {"10.0.1.11", "10.0.1.21"}
     assert len(routes["skipped"]) == 2 and "RFC 4271 §5.1.3" in routes["skipped"][0]["reason"]
+    off = describe_session_data(snapshot(), "10.0.3.254-node-01")["routes"]
+    assert off["announced"] == [] and all(
+        "the peer is off" in s["reason"] or "both off" in s["reason"] for s in off["skipped"]
+    )
     with pytest.raises(ControlError) as missing:
         describe_session_data(snapshot(), "nope")
     assert missing.value.code is ErrorCode.NOT_FOUND

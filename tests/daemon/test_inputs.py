@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from bgpd.daemon.host.addrwatch import HostAddress
-from bgpd.daemon.inputs import StaticAddresses, covering_prefix
+from bgpd.daemon.inputs import StaticAddresses, covering_prefix, held_now
 from bgpd.plan.settings import LocalAddress, parse_settings
 
 
@@ -42,7 +42,7 @@ def test_an_address_nothing_covers_has_no_prefix() -> None:
 async def test_static_addresses_are_held_and_loopback_ones_sit_on_lo() -> None:
     source = StaticAddresses([LocalAddress(ipaddress.ip_address(a)) for a in ("127.0.1.100", "192.0.2.77")])
     await source.start()
-    held = source.held()
+    held = {str(a.address): a.prefix for a in source.held()}
     assert set(held) == {"127.0.1.100", "192.0.2.77"}
     assert held["127.0.1.100"] is not None and ipaddress.ip_address("127.0.1.100") in held["127.0.1.100"]
     assert source.changes() is None
@@ -55,12 +55,24 @@ async def test_a_prefix_in_the_settings_is_the_segment_and_plain_entries_keep_th
     settings = parse_settings({"localAddresses": ["127.0.1.100/24", "127.0.3.100/24", "127.0.5.100"]})
     assert settings.local_addresses is not None
     source = StaticAddresses(settings.local_addresses)
-    before = source.held()
+    before = {str(a.address): a.prefix for a in source.held()}
     assert before["127.0.1.100"] == ipaddress.ip_network("127.0.1.0/24")  # known before any dump
     assert before["127.0.5.100"] is None
     await source.start()
-    held = source.held()
+    held = {str(a.address): a.prefix for a in source.held()}
     assert held["127.0.1.100"] == ipaddress.ip_network("127.0.1.0/24")
     assert held["127.0.3.100"] == ipaddress.ip_network("127.0.3.0/24")
     assert held["127.0.5.100"] is not None and held["127.0.5.100"].prefixlen < 24  # lo's covering prefix
     await source.close()
+
+
+def test_held_now_is_what_bgpd_run_starts_from() -> None:
+    # No entries: every host address with its interface prefix (what address watching reports).
+    host = {str(a.address): a.prefix for a in held_now(None)}
+    assert host["127.0.0.1"] == ipaddress.ip_network("127.0.0.0/8")
+    # Entries: as given when they carry a prefix; plain ones take the covering host prefix.
+    entries = [LocalAddress.parse("127.0.1.100/24"), LocalAddress.parse("127.0.3.100")]
+    assert held_now(entries) == (
+        LocalAddress(ipaddress.ip_address("127.0.1.100"), ipaddress.ip_network("127.0.1.0/24")),
+        LocalAddress(ipaddress.ip_address("127.0.3.100"), ipaddress.ip_network("127.0.0.0/8")),
+    )

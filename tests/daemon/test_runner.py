@@ -16,7 +16,7 @@ from bgpd.plan.settings import Settings
 from bgpd.rib.ledger import Ledger
 from bgpd.wire.constants import CeaseSub
 from tests.daemon._fakes import FakeSpeaker, FixedAddresses
-from tests.daemon._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, without_node
+from tests.plan._fixtures import SEGMENTS, SINGLE, with_node, with_peer_asn, without_node
 
 
 def make(
@@ -38,6 +38,16 @@ def make(
         addresses=addresses,
     )
     return daemon, speaker, addresses, path
+
+
+async def started_with_settings(tmp_path: Path) -> tuple[Daemon, FakeSpeaker, Path]:
+    """A started daemon that reads ``bgpd.yaml`` (holdTime 90), its speaker's calls cleared."""
+    settings = tmp_path / "bgpd.yaml"
+    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
+    daemon, speaker, _, _ = make(tmp_path, settings=settings)
+    await daemon.start()
+    speaker.calls.clear()
+    return daemon, speaker, settings
 
 
 @pytest.mark.asyncio
@@ -67,8 +77,8 @@ async def test_reload_with_a_new_node_only_sends_routes_and_commits_its_block(tm
     speaker.calls.clear()
     path.write_text(with_node(SINGLE, "10.0.1.31"), encoding="utf-8")
     message = await daemon.reload("test")
-    assert sorted(speaker.calls) == [("routes", "10.0.1.254-node-01"), ("routes", "10.0.3.254-node-01")]
-    assert "2 sessions updated" in message
+    assert speaker.calls == [("routes", "10.0.1.254-node-01")]  # the one session to the node's segment
+    assert "1 session updated" in message
     assert "10.0.1.31" in {e.node for e in load_ledger(tmp_path / "state").entries}
 
 
@@ -194,18 +204,6 @@ async def test_soft_reset_refreshes_without_removing_the_session(tmp_path: Path)
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
-def test_config_file_change_detection_compares_content(tmp_path: Path) -> None:
-    path = tmp_path / "cluster.yaml"
-    path.write_text(SINGLE, encoding="utf-8")
-    config = ConfigFile(path)
-    config.load()
-    assert not config.changed()
-    path.write_text(SINGLE, encoding="utf-8")  # rewritten, same content: mtime moves, hash does not
-    assert not config.changed()
-    path.write_text(with_node(SINGLE, "10.0.1.31"), encoding="utf-8")
-    assert config.changed()
-
-
 @pytest.mark.asyncio
 async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow(tmp_path: Path) -> None:
     daemon, speaker, _, path = make(tmp_path)
@@ -220,11 +218,7 @@ async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow
 
 @pytest.mark.asyncio
 async def test_a_settings_change_of_one_peers_timers_resets_only_that_peer(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text(
         'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    holdTime: 9\n', encoding="utf-8"
     )
@@ -236,16 +230,12 @@ async def test_a_settings_change_of_one_peers_timers_resets_only_that_peer(tmp_p
 
 @pytest.mark.asyncio
 async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text("defaults:\n  holdTime: 2\n", encoding="utf-8")
     with pytest.raises(ReloadRejectedError) as caught:
         await daemon.reload("test")
     assert caught.value.errors == (
-        f"{settings}: defaults.holdTime: must be 0 (no keepalives) or between 3 and 65535 seconds",
+        f"{settings}:2: error: defaults.holdTime: must be 0 (no keepalives) or between 3 and 65535 seconds",
     )
     assert speaker.calls == []
 
@@ -264,11 +254,7 @@ async def test_a_bad_settings_file_on_reload_keeps_everything(tmp_path: Path) ->
 async def test_a_connection_level_settings_change_reconfigures_without_a_flap(
     tmp_path: Path, setting: str, field: str, value: object
 ) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, _ = make(tmp_path, settings=settings)
-    await daemon.start()
-    speaker.calls.clear()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
     settings.write_text(
         f'defaults:\n  holdTime: 90\npeers:\n  "10.0.3.254":\n    {setting}\n', encoding="utf-8"
     )
@@ -287,10 +273,8 @@ async def test_a_connection_level_settings_change_reconfigures_without_a_flap(
 
 @pytest.mark.asyncio
 async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_path: Path) -> None:
-    settings = tmp_path / "bgpd.yaml"
-    settings.write_text("defaults:\n  holdTime: 90\n", encoding="utf-8")
-    daemon, speaker, _, path = make(tmp_path, settings=settings)
-    await daemon.start()
+    daemon, speaker, settings = await started_with_settings(tmp_path)
+    path = tmp_path / "cluster.yaml"
     speaker.unreconfigurable = {"10.0.1.254-node-01"}
     settings.write_text(
         'defaults:\n  holdTime: 90\npeers:\n  "10.0.1.254":\n    port: 1179\n', encoding="utf-8"
@@ -305,3 +289,17 @@ async def test_a_failed_reconfiguration_keeps_the_old_config_and_is_retried(tmp_
     await daemon.reload("retry")
     assert speaker.calls == [("reconfigure", "10.0.1.254-node-01")]
     assert speaker.sessions["10.0.1.254-node-01"].port == 1179
+
+
+@pytest.mark.asyncio
+async def test_a_next_hop_policy_change_only_sends_routes_and_describe_follows(tmp_path: Path) -> None:
+    daemon, speaker, settings = await started_with_settings(tmp_path)
+    settings.write_text('peers:\n  "10.0.3.254":\n    offSegmentNextHop: self\n', encoding="utf-8")
+    assert "2 sessions updated" in await daemon.reload("test")
+    assert sorted(speaker.calls) == [("routes", "10.0.3.254-node-01"), ("routes", "10.0.3.254-node-02")]
+    assert {str(r.path.next_hop) for r in speaker.routes["10.0.3.254-node-01"]} == {"10.0.1.100"}
+    detail = describe_session_data(daemon.snapshot(), "10.0.3.254-node-01")
+    assert detail["routes"]["offSegmentNextHop"] == "self"
+    speaker.calls.clear()
+    assert "no change" in await daemon.reload("again")
+    assert speaker.calls == []

@@ -20,8 +20,8 @@ from bgpd.daemon.inputs import ConfigFile, read_settings
 from bgpd.daemon.runner import Daemon
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from tests.daemon._fakes import FakeSpeaker, FixedAddresses
-from tests.daemon._fixtures import SEGMENTS, SINGLE, with_node, without_node
 from tests.manifests._cluster import as_list, node_object
+from tests.plan._fixtures import SEGMENTS, SINGLE, with_node, without_node
 
 T0 = 1_740_830_400.0  # 2025-03-01T12:00:00Z
 DAY = 86400

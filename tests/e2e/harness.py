@@ -79,6 +79,16 @@ class Cluster:
         assert self.daemon is not None
         self.daemon.send_signal(sig)
 
+    def bgpctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``bgpctl`` as the operator runs it, against this cluster's socket."""
+        return subprocess.run(
+            [sys.executable, "-m", "bgpd.cli.bgpctl", "--socket", str(self.socket), *args],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+
     def ctl(self, cmd: Command, args: dict[str, Any] | None = None) -> Any:
         reply = client.request(self.socket, cmd, args, timeout=5.0)
         assert reply.ok, reply.error_message

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,17 +74,29 @@ async def test_sighup_with_a_new_node_announces_it_within_two_seconds_without_fl
         assert NEW_NODE in ledger
 
 
-async def test_an_edited_file_is_picked_up_without_a_signal_and_removed_nodes_are_withdrawn(
+async def test_a_half_written_file_is_not_applied_and_bgpctl_reload_applies_the_finished_one(
     short_dir: Path,
 ) -> None:
     async with Cluster(short_dir) as cluster:
+        before = cluster.ctl(Command.ALLOCATIONS)
+        # A file cut right after the NodePool documents is valid YAML and valid manifests, but half
+        # of what the operator is writing. Once the old poll would have picked it up (1 s), nothing
+        # has moved: bgpd reads its files only when asked.
+        cut = cluster.text.index("---\napiVersion: networking.gke.io/v1\nkind: BGPPeer")
+        cluster.write(cluster.text[:cut].replace("  - address: 127.0.1.21\n", "", 1))
+        await asyncio.sleep(1.5)
+        assert not [e for e in cluster.log_events() if e.get("event", "").startswith("reload")]
+        assert cluster.ctl(Command.ALLOCATIONS) == before
+        # The finished edit, then the operator's reload: the removed node is withdrawn everywhere.
         cluster.write(cluster.text.replace("  - address: 127.0.3.21\n", "", 1))
+        reload = cluster.bgpctl("reload")
+        assert reload.returncode == 0, reload.stderr
         for router in cluster.routers:
             await cluster.wait_router(router, lambda s, r=router: len(cluster.received(r.name)) == 3)
         assert all("127.0.3.21" not in cluster.received(r.name).values() for r in cluster.routers)
         _no_flaps(cluster)
         entry = await cluster.wait_log("reload_applied")
-        assert entry["reason"] == "config file changed" and entry["nodes_removed"] == ["127.0.3.21"]
+        assert entry["reason"] == "bgpctl reload" and entry["nodes_removed"] == ["127.0.3.21"]
 
 
 async def test_an_invalid_file_keeps_the_old_plan_and_bgpctl_still_answers(short_dir: Path) -> None:
@@ -97,21 +107,9 @@ async def test_an_invalid_file_keeps_the_old_plan_and_bgpctl_still_answers(short
         errors = await cluster.wait_log("reload_rejected")
         assert errors["errors"] == 2
         assert sum(1 for e in cluster.log_events() if e.get("event") == "reload_error") == 2
-        bgpctl = subprocess.run(
-            [sys.executable, "-m", "bgpd.cli.bgpctl", "--socket", str(cluster.socket), "get", "bgpsessions"],
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
+        bgpctl = cluster.bgpctl("get", "bgpsessions")
         assert bgpctl.returncode == 0 and "Established" in bgpctl.stdout
-        reload = subprocess.run(
-            [sys.executable, "-m", "bgpd.cli.bgpctl", "--socket", str(cluster.socket), "reload"],
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
+        reload = cluster.bgpctl("reload")
         assert reload.returncode == 1
         assert "new configuration rejected (2 errors), the old one keeps running" in reload.stderr
         assert "(failed)" in reload.stderr
@@ -213,13 +211,7 @@ async def test_a_soft_reset_through_bgpctl_refreshes_routes_without_a_flap(short
         await _poll(lambda: learned()["prefixesIn"] == 1, "the router's route at bgpd")
         before = cluster.counters("tor1")
         command = ["reset", "bgpsession", name, "--soft"]
-        bgpctl = subprocess.run(
-            [sys.executable, "-m", "bgpd.cli.bgpctl", "--socket", str(cluster.socket), *command],
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
+        bgpctl = cluster.bgpctl(*command)
         assert bgpctl.returncode == 0, bgpctl.stderr
         assert bgpctl.stdout == (
             f"bgpsession {name} soft-reset: routes re-sent for ipv4-unicast; "

@@ -3,6 +3,7 @@ and ``Pair``: two sessions joined by an in-memory "network" with a fake clock (n
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from bgpd.fsm import (
@@ -24,6 +25,7 @@ from bgpd.fsm import (
     TcpConnectionFails,
 )
 from bgpd.fsm.events import BytesReceived
+from bgpd.plan import SessionConfig
 from bgpd.wire.capabilities import FourOctetAs, Multiprotocol, RouteRefreshCapability
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, MessageType
 from bgpd.wire.notification import Notification
@@ -31,8 +33,31 @@ from bgpd.wire.open import Open
 
 ID_A = 0x0A000001  # 10.0.0.1
 ID_B = 0x0A000002  # 10.0.0.2
-CFG_A = FsmConfig(local_as=65001, peer_as=65002, bgp_id=ID_A, families=(IPV4_UNICAST, IPV6_UNICAST))
-CFG_B = FsmConfig(local_as=65002, peer_as=65001, bgp_id=ID_B, families=(IPV4_UNICAST, IPV6_UNICAST))
+# The operator's settings as SessionConfig declares their defaults (the FSM has none of its own).
+TIMERS = SessionConfig(
+    name="fsm-tests",
+    local_ip=ipaddress.ip_address("10.0.0.1"),
+    peer_ip=ipaddress.ip_address("10.0.0.2"),
+    local_asn=65001,
+    peer_asn=65002,
+    router_id=ipaddress.IPv4Address(ID_A),
+)
+SETTINGS = {
+    "hold_time": TIMERS.hold_time,
+    "keepalive_time": TIMERS.keepalive_time,
+    "connect_retry_time": TIMERS.connect_retry_time,
+    "passive": TIMERS.passive,
+    "delay_open_time": TIMERS.delay_open_time,
+    "damp_peer_oscillations": TIMERS.damp_peer_oscillations,
+    "idle_hold_time": TIMERS.idle_hold_time,
+    "idle_hold_max": TIMERS.idle_hold_max,
+}
+CFG_A = FsmConfig(
+    local_as=65001, peer_as=65002, bgp_id=ID_A, families=(IPV4_UNICAST, IPV6_UNICAST), **SETTINGS
+)
+CFG_B = FsmConfig(
+    local_as=65002, peer_as=65001, bgp_id=ID_B, families=(IPV4_UNICAST, IPV6_UNICAST), **SETTINGS
+)
 
 PEER_OPEN = Open(
     my_as=65002,

@@ -12,7 +12,6 @@ from bgpd.fsm import (
     AutomaticStart,
     CloseConnection,
     Connect,
-    FsmConfig,
     KeepaliveReceived,
     ManualStart,
     ManualStop,
@@ -210,7 +209,7 @@ def test_passive_session_accepts_while_awaiting_restart_and_stays_passive() -> N
 
 def test_config_rejects_negative_delay_open() -> None:
     with pytest.raises(ValueError, match="delay open"):
-        FsmConfig(local_as=1, bgp_id=1, delay_open_time=-1.0)
+        dataclasses.replace(CFG_A, delay_open_time=-1.0)
 
 
 def test_automatic_start_waits_for_the_idle_hold_timer() -> None:

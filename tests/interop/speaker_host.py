@@ -21,9 +21,9 @@ from typing import Any, Final, TypeVar
 
 import uvloop
 
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
 from bgpd.speaker import Speaker
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.status import SessionStatus
 from tests.interop.netlab import Namespace, NetLab
 

@@ -405,7 +405,7 @@ CASES = [
         "pool-sets-pool-label",
         _set("spec.labels", {"baremetal.cluster.gke.io/node-pool": "x"}, "NodePool"),
         "NodePool",
-        "spec.labels.baremetal.cluster.gke.io/node-pool",
+        'spec.labels["baremetal.cluster.gke.io/node-pool"]',
         ("sets label",),
     ),
     Case(

@@ -7,7 +7,8 @@ import yaml
 
 from bgpd.manifests import Manifests, parse_manifests
 from bgpd.plan import Plan, build_plan
-from bgpd.plan.allocation import AllocationPolicy, LedgerChange, ledger_changes, node_list
+from bgpd.plan.allocation import LedgerChange, ledger_changes, node_list
+from bgpd.plan.settings import parse_settings
 from bgpd.rib.ledger import Ledger
 from tests.manifests._cluster import (
     Docs,
@@ -22,6 +23,7 @@ from tests.manifests._cluster import (
 )
 
 HOUR = 3600
+SETTINGS = parse_settings({"allocation": {"reservationTime": HOUR}})
 T0 = 1_740_830_400  # 2025-03-01T12:00:00Z
 N1, N2, N3, N4 = "10.0.1.11", "10.0.1.21", "10.0.1.31", "10.0.1.41"  # n1 is the control-plane node
 
@@ -43,7 +45,7 @@ def manifests(docs: Docs, extra: str = "") -> Manifests:
 
 
 def plan(m: Manifests, ledger: Ledger, now: int) -> Plan:
-    return build_plan(m, ledger, (), AllocationPolicy(now, HOUR))
+    return build_plan(m, SETTINGS, ledger, (), now=now)
 
 
 def routes(p: Plan) -> dict[str, str]:

@@ -25,11 +25,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from bgpd.manifests import POOL_LABEL, ManifestError, parse_manifests
 from bgpd.plan import Plan, build_plan
-from bgpd.plan.allocation import AllocationPolicy
+from bgpd.plan.settings import parse_settings
 from bgpd.rib.ledger import Ledger
 from tests.manifests._cluster import cidr_config, cluster, flat_mode, gateway, node_pool, peer, render
 
 RESERVATION = 1000
+SETTINGS = parse_settings({"allocation": {"reservationTime": RESERVATION}})
 NAMES = [f"10.0.1.{20 + i}" for i in range(6)]
 POOLS = ["np-a", "np-b"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -121,7 +122,7 @@ class Gateway(RuleBasedStateMachine):
             manifests = parse_manifests(text, "c.yaml").manifests
         except ManifestError:
             return  # refused: the running plan (or the stopped daemon) stays as it is
-        plan = build_plan(manifests, ledger, (), AllocationPolicy(self.now, RESERVATION))
+        plan = build_plan(manifests, SETTINGS, ledger, (), now=self.now)
         if cut is not None and {n.name for n in manifests.nodes} != {*self.nodes, CONTROL_PLANE}:
             event("a cut file with other nodes was applied")
         if crash == "before-commit":

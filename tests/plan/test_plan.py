@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import ipaddress
 
 import pytest
 
 from bgpd.manifests import Manifests, parse_manifests
-from bgpd.plan import Plan, Route, Session, build_plan, route_name, session_name
+from bgpd.plan import (
+    LocalAddress,
+    Plan,
+    SessionConfig,
+    Settings,
+    build_plan,
+    route_name,
+    router_id,
+    session_name,
+)
+from bgpd.plan.settings import parse_settings
 from bgpd.rib.ledger import Ledger
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST
 from tests.manifests._cluster import Docs, base, cidr_config, gateway, kind, node_pool, peer, render
@@ -19,7 +30,8 @@ def _manifests(docs: Docs) -> Manifests:
 
 
 def _plan(docs: Docs, ledger: Ledger | None = None, local: tuple[str, ...] = ()) -> Plan:
-    return build_plan(_manifests(docs), ledger or Ledger.empty(), local)
+    held = [LocalAddress(ipaddress.ip_address(a)) for a in local]
+    return build_plan(_manifests(docs), Settings(), ledger or Ledger.empty(), held, now=0)
 
 
 def _three_peers(sessions: int) -> Docs:
@@ -73,18 +85,39 @@ def test_sessions_capped_at_the_floating_ips_of_the_peer_family() -> None:
     assert [s.local_ip for s in plan.sessions if s.peer == "p1"] == ["10.0.1.100", "10.0.3.100"]
 
 
-def test_sessions_carry_peer_and_families() -> None:
+def test_sessions_carry_peer_families_and_their_full_configuration() -> None:
     (first, *_) = _plan(base()).sessions
-    assert first == Session(
-        "10.0.1.254-node-01",
-        "p1",
-        "10.0.1.100",
-        "10.0.1.254",
-        65001,
-        65002,
-        (IPV4_UNICAST, IPV6_UNICAST),
-        False,
+    assert first.peer == "p1" and not first.local
+    assert first.config == SessionConfig(
+        name="10.0.1.254-node-01",
+        local_ip=ipaddress.ip_address("10.0.1.100"),
+        peer_ip=ipaddress.ip_address("10.0.1.254"),
+        local_asn=65001,
+        peer_asn=65002,
+        router_id=ipaddress.IPv4Address("10.0.1.100"),
+        families=(IPV4_UNICAST, IPV6_UNICAST),
     )
+
+
+def test_settings_reach_each_peers_sessions() -> None:
+    settings = parse_settings({"defaults": {"holdTime": 30}, "peers": {"10.0.3.254": {"port": 1179}}})
+    plan = build_plan(_manifests(base()), settings, Ledger.empty(), (), now=0)
+    configs = {s.name: s.config for s in plan.sessions}
+    assert {c.hold_time for c in configs.values()} == {30}
+    assert {n: c.port for n, c in configs.items()} == {
+        "10.0.1.254-node-01": 179,
+        "10.0.1.254-node-02": 179,
+        "10.0.3.254-node-01": 1179,
+        "10.0.3.254-node-02": 1179,
+    }
+
+
+def test_router_id_is_the_ipv4_floating_ip_else_the_lowest_ipv4_one() -> None:
+    v4, v6 = ipaddress.IPv4Address("10.0.3.100"), ipaddress.IPv6Address("2001:db8::100")
+    assert router_id(v4, {v4, v6}) == v4
+    assert router_id(v6, {ipaddress.IPv4Address("10.0.9.1"), v4, v6}) == v4
+    only_v6 = router_id(v6, {v6})
+    assert only_v6 == router_id(v6, {v6}) and int(only_v6) != 0  # derived, stable
 
 
 def test_local_marks_sessions_whose_floating_ip_this_host_holds() -> None:
@@ -111,12 +144,19 @@ def test_routes_use_each_node_address_of_the_family_as_next_hop() -> None:
 
 
 def test_every_session_announces_a_prefix_with_identical_attributes() -> None:
-    plan = _plan(base())
-    announced: dict[str, set[Route]] = {}
+    docs = base()
+    docs[3] = gateway("10.0.1.100", "10.0.1.101")
+    docs[5:] = [peer("a", "10.0.1.254", 2), peer("b", "10.0.1.253", 2)]
+    held = [
+        LocalAddress(ipaddress.ip_address(a), ipaddress.ip_network("10.0.1.0/24"))
+        for a in ("10.0.1.100", "10.0.1.101")
+    ]
+    plan = build_plan(_manifests(docs), Settings(), Ledger.empty(), held, now=0)
+    announced: dict[str, set[object]] = {}
     for session in plan.sessions:
-        for route in plan.routes_for(session):
-            announced.setdefault(route.prefix, set()).add(route)
-    assert len(announced) == 6
+        for route in session.announced:
+            announced.setdefault(route.prefix, set()).add(route.route)
+    assert len(plan.sessions) == 4 and len(announced) == 4  # the nodes on 10.0.1.0/24, both families
     assert all(len(routes) == 1 for routes in announced.values())
 
 
@@ -129,7 +169,7 @@ def test_ipv4_only_plan_has_no_ipv6_routes() -> None:
     assert all(n.ipv6 is not None for n in plan.nodes)  # still allocated: the config is dual-stack
 
 
-def test_sessions_and_routes_are_hashable_values_for_diffing() -> None:
+def test_sessions_and_routes_are_values_for_diffing() -> None:
     one, two = _plan(base()), _plan(base())
     assert one == two
     assert set(one.sessions) == set(two.sessions)
@@ -137,6 +177,7 @@ def test_sessions_and_routes_are_hashable_values_for_diffing() -> None:
     moved = dataclasses.replace(one.sessions[0], local=True)
     assert moved != one.sessions[0]
     assert len({*one.sessions, moved}) == len(one.sessions) + 1
+    assert list(one.by_name()) == [s.name for s in one.sessions]
 
 
 def test_file_order_of_pools_does_not_change_the_plan() -> None:
@@ -159,8 +200,9 @@ def test_ledger_keeps_blocks_when_nodes_join_and_leave() -> None:
     assert after["10.0.1.11"] == before["10.0.1.11"]
     assert after["10.0.3.21"] == before["10.0.3.21"]
     assert "10.0.1.21" not in after
-    assert after["10.0.1.5"] == before["10.0.1.21"]  # the released block is the lowest free one
+    assert after["10.0.1.5"] != before["10.0.1.21"]  # the leaver's block stays reserved for it
     assert {e.node for e in second.ledger.entries} == set(after)
+    assert [r.node for r in second.ledger.reserved] == ["10.0.1.21"]
 
 
 def test_exhaustion_is_a_problem_for_that_node_only() -> None:

@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 
 from bgpd.fsm import Reason
+from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
 from bgpd.speaker import SessionNotEstablishedError, SessionNotFoundError, Speaker
-from bgpd.speaker.config import SessionConfig
 from bgpd.speaker.connection import HIGH_WATER
 from bgpd.speaker.peer import PUMP_BUDGET
 from bgpd.speaker.status import SessionStatus

@@ -1,4 +1,4 @@
-"""Plans from the shipped examples (optionally edited), for the daemon's pure functions."""
+"""Plans from the shipped examples (optionally edited), for the plan's and the daemon's tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bgpd.manifests import Manifests, parse_manifests
-from bgpd.plan import Plan, build_plan
+from bgpd.plan import LocalAddress, Plan, Settings, build_plan
 from bgpd.rib.ledger import Ledger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
@@ -24,8 +24,18 @@ def manifests(text: str = SINGLE) -> Manifests:
     return parse_manifests(text, "test").manifests
 
 
-def plan(text: str = SINGLE, held: Iterable[str] = FLOATING, ledger: Ledger | None = None) -> Plan:
-    return build_plan(manifests(text), ledger or Ledger.empty(), list(held))
+def local(held: Iterable[str] = FLOATING) -> tuple[LocalAddress, ...]:
+    """``held`` floating IPs on their /24 segments (None for an address outside them)."""
+    return tuple(LocalAddress(ipaddress.ip_address(ip), SEGMENTS.get(ip)) for ip in held)
+
+
+def plan(
+    text: str = SINGLE,
+    held: Iterable[str] = FLOATING,
+    ledger: Ledger | None = None,
+    settings: Settings | None = None,
+) -> Plan:
+    return build_plan(manifests(text), settings or Settings(), ledger or Ledger.empty(), local(held), now=0)
 
 
 def with_node(text: str, address: str) -> str:

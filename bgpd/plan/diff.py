@@ -1,0 +1,129 @@
+"""The sessions running now vs a new plan → the fewest changes. Pure, so the "reload without flaps"
+rule is a tested function rather than a property of the event loop.
+
+Sessions are compared by name (a name always means the same peer and floating IP), their settings
+field by field, their routes prefix by prefix:
+
+- a session only in the plan starts; one only running stops — as de-configured (Cease 6/3) when the
+  plan no longer has it at all, as an administrative shutdown (6/2) when it is still planned but
+  its floating IP left this host;
+- a changed setting takes effect as its declaration says (``Apply`` on ``SessionConfig``):
+  ``OPEN`` resets the session (Cease 6/6, RFC 4486 "Other Configuration Change"), because the peer
+  only learns it from a new OPEN (RFC 4271 §4.2) or it names another session; ``CONNECTION``
+  reconfigures it in place, without a flap; ``ROUTES`` changes only what it announces;
+- a session whose routes changed gets only the new route set (the speaker's Adj-RIB-Out turns it
+  into announcements and withdrawals);
+- anything else is not touched at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bgpd.plan.build import Plan, Session
+from bgpd.plan.session_config import Apply, SessionConfig, apply_of
+
+__all__ = [
+    "Change",
+    "Reconfigure",
+    "Reset",
+    "Start",
+    "Stop",
+    "StopReason",
+    "UpdateRoutes",
+    "changed_settings",
+    "diff",
+    "needs_reset",
+    "speaker_changes",
+]
+
+
+class StopReason(enum.Enum):
+    DECONFIGURED = "peer de-configured"  # the plan has no such session any more
+    ADDRESS_LEFT = "floating IP left this host"  # still planned, run elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    session: Session  # as it ran
+    reason: StopReason
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    session: Session
+    changed: tuple[str, ...]  # the SessionConfig fields that differ, for the log
+
+
+@dataclass(frozen=True, slots=True)
+class Reconfigure:
+    """Only connection-level settings changed: swap the session's config without a reset."""
+
+    session: Session
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRoutes:
+    session: Session
+    announced: int  # prefixes added or with a new next hop
+    withdrawn: int  # prefixes no longer carried
+
+
+Change = Start | Stop | Reset | Reconfigure | UpdateRoutes
+
+
+def changed_settings(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
+    """The ``SessionConfig`` fields whose values differ, in field order."""
+    return tuple(
+        f.name for f in dataclasses.fields(SessionConfig) if getattr(old, f.name) != getattr(new, f.name)
+    )
+
+
+def speaker_changes(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
+    """The changed fields the speaker must act on (``ROUTES`` ones reach it as routes)."""
+    return tuple(name for name in changed_settings(old, new) if apply_of(name) is not Apply.ROUTES)
+
+
+def needs_reset(changed: tuple[str, ...]) -> bool:
+    """True if any of the ``changed`` fields applies with a new OPEN (undeclared ones do)."""
+    return any(apply_of(name) is Apply.OPEN for name in changed)
+
+
+def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
+    """The changes that turn the ``running`` sessions into ``plan``'s local ones, stops first (they
+    free listeners), then the rest by session name."""
+    desired = plan.local_sessions()
+    planned = {s.name for s in plan.sessions}
+    changes: list[Change] = []
+    for name in sorted(set(running) - set(desired)):
+        reason = StopReason.ADDRESS_LEFT if name in planned else StopReason.DECONFIGURED
+        changes.append(Stop(running[name], reason))
+    for name in sorted(desired):
+        new = desired[name]
+        old = running.get(name)
+        if old is None:
+            changes.append(Start(new))
+            continue
+        changed = speaker_changes(old.config, new.config)
+        if needs_reset(changed):
+            changes.append(Reset(new, changed))
+            continue
+        if changed:
+            changes.append(Reconfigure(new, changed))
+        if old.announced is new.announced:
+            continue  # the same export (the plan shares it between alike sessions): nothing moved
+        before = {a.prefix: a.route for a in old.announced}
+        after = {a.prefix: a.route for a in new.announced}
+        if before != after:  # a new reason alone (the segment's wording) sends nothing
+            moved = sum(1 for prefix, route in after.items() if before.get(prefix) != route)
+            changes.append(UpdateRoutes(new, moved, len(before.keys() - after.keys())))
+    return changes
