@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from bgpd.daemon.inputs import held_now
 from bgpd.manifests import Diagnostic, InputError, Loaded, Severity, load_manifests
 from bgpd.plan import LocalAddress, Plan, Settings, build_plan
-from bgpd.plan.settings import load_settings
+from bgpd.plan.settings import load_settings, settings_warnings
 from bgpd.rib.ledger import Ledger
 
 
@@ -133,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     for peer in _unused_overrides(inputs):
         where = f'{args.settings}: warning: peers["{peer}"]'
         print(f"{where}: no BGPPeer has this peerIP; the override applies to nothing", file=sys.stderr)
+    for warning in settings_warnings(inputs.settings):
+        print(f"{args.settings}: warning: {warning}", file=sys.stderr)
     plan = inputs.plan(Ledger.empty(), int(time.time()))
     source = inputs.loaded.source
     for problem in plan.problems:

@@ -7,6 +7,11 @@ are handled here through one table, ``_EXECUTE`` (action type -> method): comman
 (``session_log.py``) and its RIBs. Then the one loop timer of the session is re-armed from the
 FSMs' next deadline. Connection collisions (RFC 4271 §6.8) are decided in ``collision.py``.
 
+Routes in: each UPDATE goes to the Adj-RIB-In, then the prefix limit (``prefix_limit.py``) looks at
+the counts; over the limit, the FSM gets ``PrefixLimitReached`` and stops the session (Cease 6/1).
+The routes that arrived in the same read after that UPDATE belong to a session that is over, and
+are dropped.
+
 Routes out: while Established, the Adj-RIB-Out is drained by a pump that runs once per loop
 iteration and only while the connection is writable, so back-pressure stops UPDATE production
 rather than growing a buffer (see ``connection.py``).
@@ -34,6 +39,8 @@ from bgpd.fsm import (
     MessageReceived,
     Origin,
     PeerNotification,
+    PrefixLimitReached,
+    Reason,
     RouteRefreshRequested,
     RoutesReceived,
     Send,
@@ -45,6 +52,7 @@ from bgpd.fsm import (
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
     TcpConnectionFails,
+    Timer,
     UpdateRepaired,
 )
 from bgpd.logs import session_logger
@@ -55,6 +63,7 @@ from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
+from bgpd.speaker.prefix_limit import LimitState, PrefixGuard, PrefixLimit, Verdict
 from bgpd.speaker.record import SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
@@ -92,6 +101,16 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
     )
 
 
+def socket_options(config: SessionConfig) -> sockets.SocketOptions:
+    """The session's TTL, GTSM minimum and TCP-MD5 key (``ttl`` counts hops; see ``sockets``)."""
+    return sockets.SocketOptions.for_session(config.ttl, config.ttl_security, config.md5_key)
+
+
+def prefix_limit(config: SessionConfig) -> PrefixLimit:
+    restart = config.max_prefixes_restart
+    return PrefixLimit(config.max_prefixes, config.max_prefixes_warning, restart or None)
+
+
 class SessionNotEstablishedError(Exception):
     """The operation needs an Established session (e.g. a soft reset)."""
 
@@ -107,6 +126,7 @@ class PeerTask:
         self._log = SessionLog(session_logger(config.name, str(config.peer_ip)))
         self.record = SessionRecord(last_report=time.time())
         self._rib_in = AdjRibIn(frozenset(config.families))
+        self._prefix_guard = PrefixGuard(prefix_limit(config))
         self._rib_out = AdjRibOut()
         self._policy = ExportPolicy(config.local_asn, config.ibgp)
         self._links = Links(Link(Session(self._fsm_config)))
@@ -187,8 +207,8 @@ class PeerTask:
         a refused connection gets its NOTIFICATION from here, never reaching an FSM."""
         cfg = self.config
         sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
-        if sock is not None:
-            sockets.apply_session_options(sock, cfg.local_ip.version, cfg.ttl)
+        if sock is not None:  # the MD5 key came with it from the listener
+            sockets.apply_session_options(sock, cfg.local_ip.version, socket_options(cfg))
         self.record.counters.connections_accepted += 1
         arrival = self._links.arrival(self._admin_down)
         if arrival is Arrival.REFUSE:
@@ -261,6 +281,8 @@ class PeerTask:
             keepalive_time=round(negotiated.keepalive_time) if negotiated is not None else None,
             capabilities=capabilities_to_control(negotiated),
             counters=counters_to_control(rec.counters),
+            prefix_limit=self._prefix_limit_status(),
+            security=self._security_status(),
             last_error=rec.last_error,
             last_sent=rec.last_sent,
             last_received=rec.last_received,
@@ -268,6 +290,24 @@ class PeerTask:
             last_report=rec.last_report,
             unsendable=tuple(f"{u.route.text}: {u.reason}" for u in self._rib_out.unsendable()),
         )
+
+    def _prefix_limit_status(self) -> dict[str, Any]:
+        fsm = self._links.primary.fsm
+        stopped = fsm.state is State.IDLE and fsm.reason is Reason.PREFIX_LIMIT
+        deadline = fsm.timers.deadline(Timer.PREFIX_LIMIT_RESTART)
+        restart_in = None if deadline is None else max(0.0, deadline - self._loop.time())
+        return self._prefix_guard.to_control(self._prefix_counts(), stopped, restart_in)
+
+    def _security_status(self) -> dict[str, Any]:
+        """What protects the session's connections; never the key itself (see ``Secret``)."""
+        cfg = self.config
+        options = socket_options(cfg)
+        return {
+            "tcpMd5": cfg.md5_key is not None,
+            "gtsm": cfg.ttl_security,
+            "ttl": options.ttl,
+            "minTtl": options.min_ttl or None,
+        }
 
     def received_routes(self) -> list[ReceivedRoute]:
         out = []
@@ -409,6 +449,7 @@ class PeerTask:
         if link is not self._links.primary:
             return
         self.record.counters.flaps += 1
+        self._prefix_guard.session_down()
         self._rib_in.clear()
         self._rib_out.stop()
         if self._pump_handle is not None:
@@ -417,6 +458,8 @@ class PeerTask:
         self._on_change()
 
     def _on_routes(self, link: Link, fact: RoutesReceived) -> None:
+        if link.fsm.state is not State.ESTABLISHED:
+            return  # read together with an UPDATE that went over the prefix limit: the session is over
         if fact.error is ErrorAction.TREAT_AS_WITHDRAW:
             change = self._rib_in.withdraw_all(fact.update)  # never taken for an End-of-RIB
         else:
@@ -424,7 +467,39 @@ class PeerTask:
         counters = self.record.counters
         counters.prefixes_in += change.announced
         counters.withdrawn_in += change.withdrawn
+        if change.announced or change.withdrawn:
+            self._check_prefix_limit(link)
         self._on_change()
+
+    def _prefix_counts(self) -> dict[Family, int]:
+        return {family: self._rib_in.count(family) for family in self._rib_in.families}
+
+    def _check_prefix_limit(self, link: Link) -> None:
+        """RFC 4486 §4 over the Adj-RIB-In's counts: warn once, or stop the session."""
+        verdict = self._prefix_guard.check(self._prefix_counts())
+        if verdict is None:
+            return
+        if verdict.state is LimitState.OVER:
+            self._prefix_limit_reached(link, verdict)
+            return
+        limit = self._prefix_guard.limit
+        self.record.counters.prefix_limit_warnings += 1
+        family = str(verdict.family)  # no count: the same warning again is counted, not logged
+        self._log.problem(
+            "prefix_limit_warning", family=family, limit=limit.limit, warning_at=limit.warning_at
+        )
+
+    def _prefix_limit_reached(self, link: Link, verdict: Verdict) -> None:
+        """Stop the session (the Cease it sends becomes the session's last error and is logged)."""
+        limit = self._prefix_guard.limit
+        self._prefix_guard.stopped(verdict, time.time())
+        self.record.counters.prefix_limit_stops += 1
+        restart = "bgpctl reset" if limit.restart_after is None else f"after {limit.restart_after:g}s"
+        family = str(verdict.family)
+        self._log.problem(
+            "prefix_limit_reached", family=family, received=verdict.count, limit=limit.limit, restart=restart
+        )
+        self._feed(link, PrefixLimitReached(verdict.family, limit.limit, limit.restart_after))
 
     def _on_route_refresh(self, link: Link, fact: RouteRefreshRequested) -> None:
         self._rib_out.refresh(fact.family)  # RFC 2918 §4: send the family again
@@ -436,7 +511,12 @@ class PeerTask:
         self.record.counters.connect_attempts += 1
         try:  # no timeout of our own: the FSM's ConnectRetryTimer abandons a hanging attempt
             _, conn = await sockets.connect(
-                cfg.local_ip, cfg.peer_ip, cfg.port, Connection, ttl=cfg.ttl, freebind=cfg.freebind
+                cfg.local_ip,
+                cfg.peer_ip,
+                cfg.port,
+                Connection,
+                options=socket_options(cfg),
+                freebind=cfg.freebind,
             )
         except OSError as err:
             self._connecting = None
@@ -504,22 +584,34 @@ class PeerTask:
     def reconfigure(self, config: SessionConfig) -> None:
         """Take ``config`` without a flap. The caller (the daemon's reconcile) only does this when
         connection-level settings changed — nothing the peer saw in our OPEN: the FSMs read their
-        timers from the new config from now on, live connections get the new TTL at once, and
-        port, passive and freebind apply to the next connection. A session only trying to connect
-        (Connect/Active, or Idle waiting to retry; no connection yet) restarts that attempt with the
-        new settings right away: there is no session to flap, and a corrected port or passive mode
-        should not wait for the retry timer."""
+        timers from the new config from now on, live connections get the new TTL and send hold
+        time at once, and port, passive and freebind apply to the next connection. A new prefix
+        limit is checked against what the session holds now (a lower one can stop it at once). A
+        session only trying to connect (Connect/Active, or Idle waiting to retry; no connection
+        yet) restarts that attempt with the new settings right away: there is no session to flap,
+        and a corrected port or passive mode should not wait for the retry timer. A session held
+        down by its prefix limit stays down (``bgpctl reset`` ends the hold-down)."""
         self.config = config
         self._fsm_config = fsm_config(config)
+        options = socket_options(config)
         for link in self._links.all():
             link.fsm.config = self._fsm_config
             transport = None if link.conn is None else link.conn.transport
             sock = None if transport is None else transport.get_extra_info("socket")
             if sock is not None:
                 with contextlib.suppress(OSError):  # closing under us: the next connection has it
-                    sockets.apply_session_options(sock, config.local_ip.version, config.ttl)
+                    sockets.apply_session_options(sock, config.local_ip.version, options)
+            negotiated = link.fsm.negotiated
+            if link.conn is not None and negotiated is not None:
+                link.conn.send_hold_time = config.send_hold_for(negotiated.hold_time)
         primary = self._links.primary
-        if not self._admin_down and self._links.seeking:
+        limit = prefix_limit(config)
+        if limit != self._prefix_guard.limit:
+            self._prefix_guard.limit = limit
+            if self.established:
+                self._check_prefix_limit(primary)
+        held_down = primary.fsm.state is State.IDLE and primary.fsm.reason is Reason.PREFIX_LIMIT
+        if not self._admin_down and self._links.seeking and not held_down:
             self._feed(primary, ManualStop(CeaseSub.OTHER_CONFIGURATION_CHANGE))
             self._feed(primary, ManualStart(passive=config.passive))
         self._on_change()

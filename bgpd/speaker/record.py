@@ -20,7 +20,7 @@ from typing import Final
 
 from bgpd.fsm import Reason, State, StateChanged
 from bgpd.wire import Notification
-from bgpd.wire.constants import MessageType
+from bgpd.wire.constants import MessageType, known_family
 
 HISTORY_LENGTH: Final = 32
 
@@ -50,9 +50,17 @@ class NotificationRecord:
 
 
 def notification_text(message: Notification) -> str:
-    """``Cease / Administrative Shutdown: "draining node-3"``: the name, then any RFC 9003 text."""
+    """``Cease / Administrative Shutdown: "draining node-3"``: the name, then any RFC 9003 text;
+    ``Cease / Maximum Number of Prefixes Reached: ipv4-unicast, limit 1000`` with RFC 4486 data."""
     communication = message.shutdown_message
-    return f'{message.name}: "{communication}"' if communication else message.name
+    if communication:
+        return f'{message.name}: "{communication}"'
+    limit = message.max_prefixes_data
+    if limit is not None:
+        afi, safi, bound = limit
+        family = known_family(afi, safi)
+        return f"{message.name}: {family or f'AFI {afi} SAFI {safi}'}, limit {bound}"
+    return message.name
 
 
 @dataclass(slots=True)
@@ -72,6 +80,8 @@ class Counters:
     connect_attempts: int = 0
     connections_accepted: int = 0
     collisions: int = 0  # connections closed by RFC 4271 §6.8 collision resolution
+    prefix_limit_warnings: int = 0  # times a family reached the max-prefix warning threshold
+    prefix_limit_stops: int = 0  # times the session was stopped by its prefix limit (Cease 6/1)
 
 
 @dataclass(slots=True)

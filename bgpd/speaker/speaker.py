@@ -3,8 +3,9 @@
 The daemon calls ``add_session`` / ``remove_session`` / ``reconfigure_session`` / ``set_routes`` /
 ``shutdown_session`` / ``refresh_session`` and reads ``state``, ``received_routes`` and
 ``advertised_routes``. One listener serves every session with the same local address and port; it
-is opened with the first such session and closed with the last, and its TTL is the largest of
-theirs (see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
+is opened with the first such session and closed with the last; its TTL is the largest of theirs,
+its GTSM minimum TTL the lowest, and it holds the TCP-MD5 key of each of their peers that has one
+(see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
 completes between two loop iterations.
 """
 
@@ -17,7 +18,7 @@ from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
-from bgpd.speaker.peer import PeerTask
+from bgpd.speaker.peer import PeerTask, socket_options
 from bgpd.speaker.sockets import IPAddress
 from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
 from bgpd.wire.constants import CeaseSub
@@ -167,23 +168,37 @@ class Speaker:
         """Open the listener ``config`` needs unless it is open already."""
         key = _key(config)
         if key not in self._listeners:
+            options = socket_options(config)
+            keys = {config.peer_ip: options.md5_key} if options.md5_key is not None else {}
             listener = Listener(
-                config.local_ip, config.port, self._admit, freebind=config.freebind, ttl=config.ttl
+                config.local_ip,
+                config.port,
+                self._admit,
+                freebind=config.freebind,
+                ttl=options.ttl,
+                min_ttl=options.min_ttl,
+                md5_keys=keys,
             )
             await listener.start()
             self._listeners[key] = listener
 
     def _tune_listener(self, key: _ListenerKey) -> None:
-        """Give the listener at ``key`` the largest TTL of its sessions, or close it if it has none."""
+        """Give the listener at ``key`` the largest TTL of its sessions, their lowest GTSM minimum
+        and their peers' MD5 keys, or close it if it has no session left."""
         listener = self._listeners.get(key)
         if listener is None:
             return
-        ttls = [t.config.ttl for t in self._sessions.values() if _key(t.config) == key]
-        if ttls:
-            listener.set_ttl(max(ttls))
-        else:
+        configs = [t.config for t in self._sessions.values() if _key(t.config) == key]
+        if not configs:
             del self._listeners[key]
             listener.close()
+            return
+        options = {config.peer_ip: socket_options(config) for config in configs}
+        listener.tune(
+            ttl=max(o.ttl for o in options.values()),
+            min_ttl=min(o.min_ttl for o in options.values()),
+            md5_keys={peer: o.md5_key for peer, o in options.items() if o.md5_key is not None},
+        )
 
     def _admit(self, conn: Connection) -> bool:
         """Listener callback: hand the connection to the session configured for its addresses

@@ -10,7 +10,7 @@ durations use the loop's monotonic clock.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -117,6 +117,8 @@ class SessionStatus:
     history: tuple[Transition, ...]
     last_report: float
     unsendable: tuple[str, ...] = ()
+    prefix_limit: dict[str, Any] = field(default_factory=dict)
+    security: dict[str, Any] = field(default_factory=dict)
 
     @property
     def established(self) -> bool:
@@ -143,6 +145,10 @@ class SessionStatus:
             "counters": self.counters,
             "history": [transition_to_control(t) for t in self.history],
         }
+        if self.prefix_limit:
+            data["maxPrefixes"] = self.prefix_limit
+        if self.security:
+            data["security"] = self.security
         if self.last_sent is not None:
             data["lastNotificationSent"] = notification_to_control(self.last_sent)
         if self.last_received is not None:

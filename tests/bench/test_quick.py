@@ -62,6 +62,14 @@ def test_plan_small() -> None:
     assert report["nodes"] == 200 and report["problems"] == 0 and report["end_to_end_s"] > 0
 
 
+def test_prefix_flood_small() -> None:
+    report = _report("bench/prefix_flood.py", "--prefixes", "50000")
+    reference, limited = report["reference"], report["limited"]
+    assert (reference["kept"], reference["stopped"]) == (50_000, False)
+    assert limited["stopped"] and limited["limit"] < limited["kept"] < 50_000
+    assert report["memory_ratio"] > 0
+
+
 def test_allocation_small() -> None:
     report = _report("bench/allocation.py", "--nodes", "400", "--runs", "1")
     assert report["nodes"] == 400

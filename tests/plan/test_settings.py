@@ -42,6 +42,13 @@ def test_no_file_means_the_declared_defaults() -> None:
         "ttl": 1,
         "freebind": False,
         "off_segment_next_hop": NextHopPolicy.SKIP,
+        "send_hold_time": None,  # max(480, 2 × the negotiated hold time), RFC 9687
+        "max_prefixes": 20_000,
+        "max_prefixes_warning": 75,
+        "max_prefixes_restart": 300,
+        "ttl_security": False,
+        "password": None,
+        "password_file": None,
     }
     assert settings.session_values("192.0.2.1") == {row.name: row.default for row in declared_settings()}
     assert settings.log.format is LogFormat.AUTO and settings.log.level == "info"
