@@ -15,7 +15,15 @@ from bgpd.cli.tables import TABLES
 from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
 from bgpd.plan.session_config import SEND_HOLD_MINIMUM, DeclaredSetting, declared_settings
-from bgpd.plan.settings import LogSettings, MetricsSettings, PeerOverrides, PeerSettings, Settings
+from bgpd.plan.settings import (
+    AllocationSettings,
+    LogSettings,
+    MetricsSettings,
+    PeerOverrides,
+    PeerSettings,
+    RemovalSettings,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "operator-guide.md").read_text()
@@ -37,6 +45,8 @@ ALL_KEYS = [
     *_keys(PeerSettings),
     *(f"log.{k}" for k in _keys(LogSettings)),
     *(f"metrics.{k}" for k in _keys(MetricsSettings)),
+    *(f"allocation.{k}" for k in _keys(AllocationSettings)),
+    *(f"removals.{k}" for k in _keys(RemovalSettings)),
 ]
 
 
@@ -78,6 +88,8 @@ def test_documented_log_defaults_match_the_code() -> None:
     rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
     assert rows["log.format"] == LogSettings().format.value
     assert rows["log.level"] == LogSettings().level
+    assert rows["allocation.reservationTime"] == str(AllocationSettings().reservation_time)
+    assert rows["removals.maxShare"] == str(RemovalSettings().max_share)
 
 
 def test_documented_metrics_defaults_match_the_code() -> None:

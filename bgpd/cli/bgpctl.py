@@ -78,6 +78,12 @@ def _resource(value: str) -> str:
     return name
 
 
+def _node_resource(value: str) -> str:
+    if value.lower() not in ("node", "nodes"):
+        raise argparse.ArgumentTypeError(f"unknown resource {value!r} (only node)")
+    return "node"
+
+
 def _session_resource(value: str) -> str:
     if value.lower() not in ("bgpsession", "bgpsessions"):
         raise argparse.ArgumentTypeError(f"unknown resource {value!r} (only bgpsession)")
@@ -176,7 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     describe.set_defaults(handler=_run_describe)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
+    reload.add_argument(
+        "--force",
+        action="store_true",
+        help="apply it even if it removes more nodes or BGP peers at once than removals.maxShare",
+    )
     reload.set_defaults(handler=_run_reload)
+
+    release = sub.add_parser(
+        "release", help="free the pod CIDRs reserved for a node that left the file; needs privilege"
+    )
+    release.add_argument("resource", type=_node_resource, metavar="node")
+    release.add_argument("name", metavar="NAME", help="the node's name (its address in the cluster file)")
+    release.set_defaults(handler=_run_release)
 
     reset = _session_verb(sub, "reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
@@ -368,7 +386,12 @@ def _summary(data: Any, default: str) -> str:
 
 
 def _run_reload(args: argparse.Namespace) -> int:
-    _out(_summary(_call(args, Command.RELOAD), "reload done"))
+    _out(_summary(_call(args, Command.RELOAD, {"force": True} if args.force else None), "reload done"))
+    return 0
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    _out(_summary(_call(args, Command.RELEASE_NODE, {"name": args.name}), f"node {args.name} released"))
     return 0
 
 

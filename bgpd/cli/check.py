@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,8 +75,9 @@ class Inputs:
     settings: Settings
     local: tuple[LocalAddress, ...]
 
-    def plan(self, ledger: Ledger, maintenance: Maintenance | None = None) -> Plan:
-        return build_plan(self.loaded.manifests, self.settings, ledger, self.local, maintenance)
+    def plan(self, ledger: Ledger, now: int, maintenance: Maintenance | None = None) -> Plan:
+        """The plan at ``now`` (POSIX seconds: when reservations in ``ledger`` start and end)."""
+        return build_plan(self.loaded.manifests, self.settings, ledger, self.local, maintenance, now=now)
 
 
 def _report(error: InputError, verbose: bool) -> None:
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{where}: no BGPPeer has this peerIP; the override applies to nothing", file=sys.stderr)
     for warning in settings_warnings(inputs.settings):
         print(f"{args.settings}: warning: {warning}", file=sys.stderr)
-    plan = inputs.plan(Ledger.empty())
+    plan = inputs.plan(Ledger.empty(), int(time.time()))
     source = inputs.loaded.source
     for problem in plan.problems:
         print(f"{source}: error: node {problem.node}: {problem.reason}", file=sys.stderr)

@@ -153,6 +153,7 @@ _ALLOCATIONS = (
     Column("CLUSTERCIDRCONFIG", _field("clusterCIDRConfig")),
     Column("POD CIDRS", _field("podCIDRs")),
     Column("NODE IPS", _field("nodeIPs"), wide_only=True),
+    Column("MISSING SINCE", _field("missingSince"), wide_only=True),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {

@@ -63,6 +63,7 @@ class Command(enum.StrEnum):
     DRAIN = "drain"
     UNDRAIN = "undrain"
     METRICS = "metrics"
+    RELEASE_NODE = "release-node"
 
 
 class ControlError(Exception):

@@ -80,7 +80,7 @@ class DaemonControl(Protocol):
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
-    async def reload(self, reason: str) -> str: ...
+    async def reload(self, reason: str, force: bool = False) -> str: ...
 
     async def reset_session(self, name: str, soft: bool) -> str: ...
 
@@ -91,6 +91,8 @@ class DaemonControl(Protocol):
     async def set_drained(self, name: str | None, drained: bool) -> str: ...
 
     async def metrics_text(self, fmt: Format) -> str: ...
+
+    async def release_node(self, name: str) -> str: ...
 
 
 def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
@@ -199,16 +201,31 @@ def received_routes_data(
 
 
 def allocations_data(plan: Plan) -> list[dict[str, Any]]:
-    return [
+    """Every node of the plan, then every node that left the file and whose blocks are reserved
+    (``nodePool`` null, ``missingSince`` set: what ``bgpctl release node`` can free)."""
+    present = [
         {
             "node": node.name,
             "nodePool": node.pool,
             "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
+            "missingSince": None,
         }
         for node in plan.nodes
     ]
+    reserved = [
+        {
+            "node": r.node,
+            "nodePool": None,
+            "clusterCIDRConfig": r.allocation.config,
+            "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+            "nodeIPs": [],
+            "missingSince": rfc3339(r.missing_since),
+        }
+        for r in plan.ledger.reserved
+    ]
+    return present + reserved
 
 
 def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
@@ -268,9 +285,12 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def describe(args: Mapping[str, Any]) -> Any:
         return describe_session_data(daemon.snapshot(), require_str(args, "name"))
 
-    async def reload(_args: Mapping[str, Any]) -> Any:
+    async def reload(args: Mapping[str, Any]) -> Any:
+        force = optional_bool(args, "force")
         try:
-            return {"message": await daemon.reload("bgpctl reload")}
+            return {
+                "message": await daemon.reload("bgpctl reload --force" if force else "bgpctl reload", force)
+            }
         except ReloadRejectedError as err:
             count = len(err.errors)
             text = "; ".join(err.errors)
@@ -322,6 +342,9 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         fmt = METRICS_FORMATS[wanted]
         return {"contentType": fmt.content_type, "text": await daemon.metrics_text(fmt)}
 
+    async def release(args: Mapping[str, Any]) -> Any:
+        return {"message": await daemon.release_node(require_str(args, "name"))}
+
     return {
         Command.SESSIONS: CommandSpec(sessions),
         Command.ADVERTISED_ROUTES: CommandSpec(advertised),
@@ -335,4 +358,5 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         Command.DRAIN: CommandSpec(drain, privileged=True),
         Command.UNDRAIN: CommandSpec(undrain, privileged=True),
         Command.METRICS: CommandSpec(metrics),
+        Command.RELEASE_NODE: CommandSpec(release, privileged=True),
     }

@@ -29,6 +29,7 @@ import structlog
 
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer, ControlSocketError
+from bgpd.daemon import allocation
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
 from bgpd.daemon.host.addrwatch import Change as AddressChange
@@ -45,7 +46,7 @@ from bgpd.daemon.looplag import LoopLagProbe
 from bgpd.daemon.metrics import DaemonReading, Format, render
 from bgpd.daemon.metrics_http import MetricsListener
 from bgpd.manifests import Loaded
-from bgpd.plan import Plan, Session, SessionConfig, build_plan
+from bgpd.plan import Plan, Problem, Session, SessionConfig, build_plan
 from bgpd.plan.diff import (
     Change,
     Disable,
@@ -62,7 +63,7 @@ from bgpd.plan.diff import (
 from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.settings import Settings
 from bgpd.plan.usage import PoolUsage, PoolUsageCounter
-from bgpd.rib.ledger import Ledger
+from bgpd.rib.ledger import Ledger, LedgerError
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
@@ -155,7 +156,8 @@ class Daemon:
         self._lock = asyncio.Lock()
         self._maintenance = maintenance or Maintenance()
         self._running: dict[str, Session] = {}  # as the speaker runs them (their config included)
-        self._plan = build_plan(self._manifests, settings, ledger, (), self._maintenance)
+        self._plan = build_plan(self._manifests, settings, ledger, (), self._maintenance, now=int(clock()))
+        self._reported: tuple[Problem, ...] = ()  # node problems already logged
         self._planned_at = clock()
         self.generation = 0
         # for the metrics (``metrics_text``): maintained where things happen, read by a scrape
@@ -224,17 +226,19 @@ class Daemon:
         async with self._lock:
             await self._apply()
 
-    async def reload(self, reason: str) -> str:
-        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan."""
+    async def reload(self, reason: str, force: bool = False) -> str:
+        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan.
+
+        ``force`` applies a file that removes more nodes or peers at once than ``removals.maxShare``."""
         systemd.notify_reloading()
         try:
             async with self._lock:
-                return await self._reload(reason)
+                return await self._reload(reason, force)
         finally:
             systemd.notify_ready()
             systemd.notify_status(self.status_line())
 
-    async def _reload(self, reason: str) -> str:
+    async def _reload(self, reason: str, force: bool) -> str:
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
@@ -257,6 +261,7 @@ class Daemon:
             if getattr(settings, field) != getattr(self._settings, field):
                 _log.warning("reload_ignored_setting", setting=key, note="takes effect on restart")
                 settings = settings.model_copy(update={field: getattr(self._settings, field)})
+        allocation.guard_reload(self._manifests, loaded.manifests, settings, force=force, reason=reason)
         old_manifests = self._manifests
         self._manifests, self._settings = loaded.manifests, settings
         self.generation += 1
@@ -275,6 +280,29 @@ class Daemon:
             changes=summary,
         )
         return f"reloaded (generation {self.generation}): {summary}"
+
+    async def release_node(self, name: str) -> str:
+        """End the reservation of ``name``, a node missing from the file: its blocks become free."""
+        async with self._lock:
+            reservation = self._ledger.reservation(name)
+            if reservation is None:
+                try:
+                    self._ledger.release(name)  # raises, saying why there is nothing to release
+                except LedgerError as err:
+                    raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
+            assert reservation is not None
+            kept, self._ledger = self._ledger, self._ledger.release(name)
+            if not self._commit_ledger():
+                self._ledger = kept
+                raise ControlError(
+                    ErrorCode.FAILED, f"cannot write the ledger in {self._state_dir}: not released"
+                )
+            blocks = [b for b in (reservation.allocation.ipv4, reservation.allocation.ipv6) if b is not None]
+            _log.info("reservation_released", node=name, pod_cidrs=blocks, by="bgpctl release node")
+            await self._apply()
+            return (
+                f"node {name}: reservation of {' and '.join(blocks)} released; another node may now get them"
+            )
 
     async def reset_session(self, name: str, soft: bool) -> str:
         async with self._lock:
@@ -393,14 +421,19 @@ class Daemon:
 
     # ------------------------------------------------------------------ internals
     async def _apply(self) -> list[Change]:
+        now = self._clock()
         plan = build_plan(
-            self._manifests, self._settings, self._ledger, self._addresses.held(), self._maintenance
+            self._manifests,
+            self._settings,
+            self._ledger,
+            self._addresses.held(),
+            self._maintenance,
+            now=int(now),
         )
         if plan != self._plan:
-            self._planned_at = self._clock()
-        for problem in plan.problems:
-            if problem not in self._plan.problems:
-                _log.warning("node_not_served", node=problem.node, reason=problem.reason)
+            self._planned_at = now
+        allocation.report(self._reported, plan, self._ledger, self._settings.allocation.reservation_time)
+        self._reported = plan.problems
         self._plan = plan
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
@@ -422,14 +455,20 @@ class Daemon:
                 self._running[name] = session
         return changes
 
-    def _commit_ledger(self) -> None:
+    def _commit_ledger(self) -> bool:
         try:
             save_ledger(self._state_dir, self._ledger)
         except OSError as err:
             _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
-            return
+            return False
         self._ledger_dirty = False
-        _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
+        _log.info(
+            "ledger_committed",
+            state_dir=str(self._state_dir),
+            nodes=len(self._ledger.entries),
+            reserved=len(self._ledger.reserved),
+        )
+        return True
 
     async def _start(self, session: Session) -> None:
         """Add ``session`` to the speaker: started, or held down when the operator disabled it."""

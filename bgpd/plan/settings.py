@@ -1,13 +1,15 @@
 """The daemon settings file: what the vendor manifests have no field for.
 
 Per-peer settings (timers, passive mode, TCP port, TTL/multihop, IP_FREEBIND, the off-segment
-next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; logging; the metrics
-listener; and (for hosts without address watching) the floating IPs to treat as local, each
-optionally with its segment's prefix length. Every key is optional; unknown keys are errors, so a
-typo cannot silently fall back to a default. Reference: docs/operator-guide.md, "Settings reference".
+next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; how long a missing
+node's pod CIDRs stay reserved (``allocation``); the reload guard against mass removals
+(``removals``); logging; the metrics listener; and (for hosts without address watching) the
+floating IPs to treat as local, each optionally with its segment's prefix length. Every key is
+optional; unknown keys are errors, so a typo cannot silently fall back to a default. Reference:
+docs/operator-guide.md, "Settings reference".
 
-Daemon-level sections (``log``, ``metrics``) are plain models here, one class each (``LogSettings``,
-``MetricsSettings``): a new one is a class, a field of ``Settings``, and its rows in the reference.
+Daemon-level sections (``log``, ``metrics``, ``allocation``, ``removals``) are plain models here, one
+class each: a new one is a class, a field of ``Settings``, and its rows in the reference.
 
 The per-peer models are not written here: they are generated from the settings declared on
 ``SessionConfig`` (``bgpd.plan.session_config``), so a setting, its default and its bounds exist
@@ -44,12 +46,14 @@ from bgpd.plan.secret import Secret
 from bgpd.plan.session_config import DeclaredSetting, check_keepalive, check_send_hold, declared_settings
 
 __all__ = [
+    "AllocationSettings",
     "LocalAddress",
     "LogSettings",
     "MetricsSettings",
     "PeerFields",
     "PeerOverrides",
     "PeerSettings",
+    "RemovalSettings",
     "Settings",
     "SettingsError",
     "load_settings",
@@ -165,6 +169,19 @@ else:
     )
 
 
+class AllocationSettings(_Strict):
+    """How long a node missing from the cluster file keeps its pod CIDRs (docs/allocation.md)."""
+
+    reservation_time: int = Field(default=86400, alias="reservationTime", ge=0)  # seconds
+
+
+class RemovalSettings(_Strict):
+    """The reload guard: a reload removing more than ``max_share`` of the nodes, or of the BGP peers,
+    at once is refused unless forced (``bgpctl reload --force``); 1 turns the guard off."""
+
+    max_share: float = Field(default=0.25, alias="maxShare", ge=0, le=1)
+
+
 class LogSettings(_Strict):
     format: LogFormat = LogFormat.AUTO
     level: str = "info"
@@ -193,6 +210,8 @@ class Settings(_Strict):
     peers: dict[IPField, PeerOverrides] = {}
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    allocation: AllocationSettings = AllocationSettings()
+    removals: RemovalSettings = RemovalSettings()
     local_addresses: tuple[LocalAddressField, ...] | None = Field(default=None, alias="localAddresses")
 
     @field_validator("local_addresses")

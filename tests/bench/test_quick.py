@@ -76,3 +76,10 @@ def test_metrics_quick() -> None:
     for key in ("ours_openmetrics_s", "ours_text_s", "prometheus_client_text_s", "longest_chunk_s"):
         assert report[key] > 0, key
     assert report["ours_text_vs_prometheus_client"] > 0
+
+
+def test_allocation_small() -> None:
+    report = _report("bench/allocation.py", "--nodes", "400", "--runs", "1")
+    assert report["nodes"] == 400
+    for key in ("reference_s", "reserved_s", "pinned_s", "reserved_ratio", "pinned_ratio"):
+        assert report[key] > 0, key

@@ -26,7 +26,7 @@ def test_json_has_the_documented_shape() -> None:
     result = bgpd("plan", "--config", DUAL, "-o", "json", "--local-address", "10.0.3.100/24")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert list(plan) == ["nodes", "sessions", "routes", "problems"]
+    assert list(plan) == ["nodes", "sessions", "routes", "problems", "reserved"]
     assert plan["nodes"][3] == {
         "name": "10.0.3.21",
         "address": "10.0.3.22",
@@ -286,6 +286,7 @@ def test_allocations_columns_are_named_after_the_keys_they_show() -> None:
         "clusterCIDRConfig": "ccc",
         "podCIDRs": ["10.0.0.0/24"],
         "nodeIPs": ["10.0.1.1"],
+        "missingSince": "2025-03-01T12:00:00.000Z",
     }
     header, cells = (
         re.split(r" {3,}", line) for line in table_for("allocations", [row], NOW, wide=True).splitlines()

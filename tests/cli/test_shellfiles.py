@@ -111,6 +111,7 @@ def test_bash_completes_commands_resources_options_and_paths(prefix: Path, tmp_p
         "get",
         "describe",
         "reload",
+        "release",
         "reset",
         "disable",
         "enable",

@@ -95,6 +95,7 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
         "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": [data[0]["podCIDRs"][0]],
         "nodeIPs": ["10.0.1.11"],
+        "missingSince": None,
     }
     assert len(data) == 4
 
@@ -126,7 +127,8 @@ class _Control:
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return []
 
-    async def reload(self, reason: str) -> str:
+    async def reload(self, reason: str, force: bool = False) -> str:
+        self.calls.append(("reload", reason, str(force)))
         return f"reloaded because {reason}"
 
     async def reset_session(self, name: str, soft: bool) -> str:
@@ -146,6 +148,31 @@ class _Control:
     async def set_drained(self, name: str | None, drained: bool) -> str:
         self.calls.append(("drain" if drained else "undrain", name))
         return "done"
+
+    async def release_node(self, name: str) -> str:
+        self.calls.append(("release", name))
+        return f"node {name} released"
+
+
+@pytest.mark.asyncio
+async def test_bgpctl_reload_force_and_release_node_reach_the_daemon(
+    short_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = short_dir / "bgpd.sock"
+    control = _Control()
+    async with ControlServer(sock, commands(control)):
+        loop = asyncio.get_running_loop()
+        for argv in (["reload"], ["reload", "--force"], ["release", "node", "10.0.1.99"]):
+            assert await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), *argv]) == 0
+        bad = ["--socket", str(sock), "release", "bgpsession", "x"]
+        with pytest.raises(SystemExit):
+            await loop.run_in_executor(None, bgpctl, bad)
+    assert control.calls == [
+        ("reload", "bgpctl reload", "False"),
+        ("reload", "bgpctl reload --force", "True"),
+        ("release", "10.0.1.99"),
+    ]
+    assert "node 10.0.1.99 released" in capsys.readouterr().out
 
 
 @pytest.mark.asyncio

@@ -38,7 +38,7 @@ def plan(
     maintenance: Maintenance | None = None,
 ) -> Plan:
     return build_plan(
-        manifests(text), settings or Settings(), ledger or Ledger.empty(), local(held), maintenance
+        manifests(text), settings or Settings(), ledger or Ledger.empty(), local(held), maintenance, now=0
     )
 
 

@@ -159,7 +159,7 @@ def test_hold_time_zero_is_allowed_and_a_keepalive_with_it_is_not() -> None:
         (
             {"bogus": 1},
             "bogus: unknown field (bgpd reads this part strictly); "
-            "known fields: defaults, peers, log, metrics, localAddresses",
+            "known fields: defaults, peers, log, metrics, allocation, removals, localAddresses",
         ),
         ({"defaults": {"port": 0}}, "defaults.port: must be at least 1 (got 0)"),
         ({"defaults": {"multihop": 256}}, "defaults.multihop: must be at most 255 (got 256)"),
