@@ -17,9 +17,11 @@ from typing import Any, Protocol
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
 from bgpd.control.queries import RouteQuery, only_known, optional_name
 from bgpd.control.server import CommandSpec
+from bgpd.daemon.metrics import Format
 from bgpd.plan import Plan, Session
 from bgpd.speaker import ReceivedRoute, SessionStatus
 from bgpd.speaker.status import rfc3339
+from bgpd.wire.notification import MAX_SHUTDOWN_COMMUNICATION
 
 __all__ = [
     "DaemonControl",
@@ -32,6 +34,9 @@ __all__ = [
     "received_routes_data",
     "sessions_data",
 ]
+
+METRICS_FORMATS = {"openmetrics": Format.OPENMETRICS, "prometheus": Format.PROMETHEUS}
+DEFAULT_SHUTDOWN_MESSAGE = "disabled by bgpctl"  # what the peer reads when no --message is given
 
 SESSION_FIELDS = (
     "name",
@@ -46,6 +51,9 @@ SESSION_FIELDS = (
     "prefixesSent",
     "prefixesReceived",
     "lastError",
+    "disabled",
+    "disabledMessage",
+    "drained",
 )
 
 
@@ -72,11 +80,21 @@ class DaemonControl(Protocol):
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
-    async def reload(self, reason: str) -> str: ...
+    async def reload(self, reason: str, force: bool = False) -> str: ...
 
     async def reset_session(self, name: str, soft: bool, hard: bool = False) -> str: ...
 
     def request_stop(self, withdraw: bool) -> str: ...
+
+    async def disable_session(self, name: str, message: str) -> str: ...
+
+    async def enable_session(self, name: str) -> str: ...
+
+    async def set_drained(self, name: str | None, drained: bool) -> str: ...
+
+    async def metrics_text(self, fmt: Format) -> str: ...
+
+    async def release_node(self, name: str) -> str: ...
 
 
 def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
@@ -98,9 +116,11 @@ def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
 
 def _session_detail(snapshot: Snapshot, session: Session) -> dict[str, Any]:
     status = snapshot.statuses.get(session.name)
-    if status is None:
-        return _not_running(session, snapshot.planned_at)
-    return status.to_control()
+    data = _not_running(session, snapshot.planned_at) if status is None else status.to_control()
+    data["disabled"] = session.disabled is not None
+    data["disabledMessage"] = session.disabled
+    data["drained"] = session.drained
+    return data
 
 
 def _planned(snapshot: Snapshot, name: str) -> Session:
@@ -120,29 +140,43 @@ def sessions_data(snapshot: Snapshot, name: str | None = None) -> list[dict[str,
     return out
 
 
+_RouteKey = tuple[str, str, tuple[str, ...]]  # prefix, next hop, communities
+
+
 def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
-    """The ``advertised-routes`` reply: one object per (prefix, next hop) with the sessions carrying it.
+    """The ``advertised-routes`` reply: one object per (prefix, next hop, communities) with the
+    sessions carrying it.
 
     Every planned route is listed, even when no session here carries it (``sessions`` empty); a
-    route announced with next-hop-self on some sessions is an extra object with that next hop.
+    route announced differently on some sessions — with next-hop-self, or with GRACEFUL_SHUTDOWN
+    from a drained session — is an extra object, right after the planned one.
     ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``."""
     query = query or RouteQuery()
     if query.session is not None:
         _planned(snapshot, query.session)
-    carriers: dict[tuple[str, str], list[str]] = {}
-    names: dict[tuple[str, str], tuple[str, str]] = {}
-    for route in snapshot.plan.routes:
-        key = (route.prefix, route.next_hop)
-        carriers[key] = []
-        names[key] = (route.name, str(route.family))
+    carriers: dict[_RouteKey, list[str]] = {}
+    names: dict[_RouteKey, tuple[str, str]] = {}
+    variants: dict[tuple[str, str], list[_RouteKey]] = {}  # (prefix, next hop) → its keys
     for name in sorted(snapshot.running):
         for announced in snapshot.running[name].announced:
-            key = (announced.prefix, announced.next_hop)
-            carriers.setdefault(key, []).append(name)
-            names.setdefault(key, (announced.name, str(announced.family)))
+            key = (announced.prefix, announced.next_hop, announced.communities)
+            if key not in carriers:
+                carriers[key] = []
+                names[key] = (announced.name, str(announced.family))
+                variants.setdefault(key[:2], []).append(key)
+            carriers[key].append(name)
+    ordered: list[_RouteKey] = []
+    for route in snapshot.plan.routes:
+        keys = variants.pop((route.prefix, route.next_hop), None)
+        if keys is None:
+            keys = [(route.prefix, route.next_hop, ())]
+            carriers[keys[0]] = []
+            names[keys[0]] = (route.name, str(route.family))
+        ordered += sorted(keys, key=lambda k: k[2])
+    ordered += [key for keys in variants.values() for key in sorted(keys, key=lambda k: k[2])]
     wanted = (
         key
-        for key in carriers
+        for key in ordered
         if query.wants_prefix(key[0]) and (query.session is None or query.session in carriers[key])
     )
     return [
@@ -152,6 +186,7 @@ def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) 
             "metric": None,
             "nextHop": key[1],
             "family": names[key][1],
+            "communities": list(key[2]),
             "sessions": carriers[key],
         }
         for key in itertools.islice(wanted, query.limit)
@@ -168,16 +203,31 @@ def received_routes_data(
 
 
 def allocations_data(plan: Plan) -> list[dict[str, Any]]:
-    return [
+    """Every node of the plan, then every node that left the file and whose blocks are reserved
+    (``nodePool`` null, ``missingSince`` set: what ``bgpctl release node`` can free)."""
+    present = [
         {
             "node": node.name,
             "nodePool": node.pool,
             "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
+            "missingSince": None,
         }
         for node in plan.nodes
     ]
+    reserved = [
+        {
+            "node": r.node,
+            "nodePool": None,
+            "clusterCIDRConfig": r.allocation.config,
+            "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+            "nodeIPs": [],
+            "missingSince": rfc3339(r.missing_since),
+        }
+        for r in plan.ledger.reserved
+    ]
+    return present + reserved
 
 
 def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
@@ -192,7 +242,13 @@ def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
             "segment": str(running.segment) if running.segment is not None else None,
             "offSegmentNextHop": str(running.config.off_segment_next_hop),
             "announced": [
-                {"prefix": a.prefix, "nextHop": a.next_hop, "family": str(a.family), "reason": a.reason}
+                {
+                    "prefix": a.prefix,
+                    "nextHop": a.next_hop,
+                    "family": str(a.family),
+                    "communities": list(a.communities),
+                    "reason": a.reason,
+                }
                 for a in running.announced
             ],
             "skipped": [
@@ -231,9 +287,12 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def describe(args: Mapping[str, Any]) -> Any:
         return describe_session_data(daemon.snapshot(), require_str(args, "name"))
 
-    async def reload(_args: Mapping[str, Any]) -> Any:
+    async def reload(args: Mapping[str, Any]) -> Any:
+        force = optional_bool(args, "force")
         try:
-            return {"message": await daemon.reload("bgpctl reload")}
+            return {
+                "message": await daemon.reload("bgpctl reload --force" if force else "bgpctl reload", force)
+            }
         except ReloadRejectedError as err:
             count = len(err.errors)
             text = "; ".join(err.errors)
@@ -257,6 +316,44 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         only_known(args, ("withdraw",))
         return {"message": daemon.request_stop(optional_bool(args, "withdraw"))}
 
+    async def disable(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("name", "message"))
+        message = args.get("message", DEFAULT_SHUTDOWN_MESSAGE)
+        if not isinstance(message, str):
+            raise ControlError(ErrorCode.INVALID_ARGUMENT, 'argument "message" must be a string')
+        size = len(message.encode("utf-8"))
+        if size > MAX_SHUTDOWN_COMMUNICATION:
+            raise ControlError(
+                ErrorCode.INVALID_ARGUMENT,
+                f'argument "message" is {size} octets in UTF-8; a shutdown communication holds at '
+                f"most {MAX_SHUTDOWN_COMMUNICATION} (RFC 9003 §2)",
+            )
+        return {"message": await daemon.disable_session(require_str(args, "name"), message)}
+
+    async def enable(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("name",))
+        return {"message": await daemon.enable_session(require_str(args, "name"))}
+
+    async def drain(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("session",))
+        return {"message": await daemon.set_drained(optional_name(args, "session"), True)}
+
+    async def undrain(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("session",))
+        return {"message": await daemon.set_drained(optional_name(args, "session"), False)}
+
+    async def metrics(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("format",))
+        wanted = args.get("format", "openmetrics")
+        if wanted not in METRICS_FORMATS:
+            known = ", ".join(METRICS_FORMATS)
+            raise ControlError(ErrorCode.INVALID_ARGUMENT, f'argument "format" must be one of {known}')
+        fmt = METRICS_FORMATS[wanted]
+        return {"contentType": fmt.content_type, "text": await daemon.metrics_text(fmt)}
+
+    async def release(args: Mapping[str, Any]) -> Any:
+        return {"message": await daemon.release_node(require_str(args, "name"))}
+
     return {
         Command.SESSIONS: CommandSpec(sessions),
         Command.ADVERTISED_ROUTES: CommandSpec(advertised),
@@ -265,5 +362,11 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         Command.DESCRIBE_SESSION: CommandSpec(describe),
         Command.RELOAD: CommandSpec(reload, privileged=True),
         Command.RESET_SESSION: CommandSpec(reset, privileged=True),
+        Command.DISABLE_SESSION: CommandSpec(disable, privileged=True),
+        Command.ENABLE_SESSION: CommandSpec(enable, privileged=True),
+        Command.DRAIN: CommandSpec(drain, privileged=True),
+        Command.UNDRAIN: CommandSpec(undrain, privileged=True),
+        Command.METRICS: CommandSpec(metrics),
+        Command.RELEASE_NODE: CommandSpec(release, privileged=True),
         Command.STOP: CommandSpec(stop, privileged=True),
     }

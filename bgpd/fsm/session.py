@@ -40,6 +40,12 @@ Choices where RFC 4271 leaves room, each marked where it is made:
 - A header error is answered with its own Message Header Error (RFC 4271 §6.1) in every state,
   not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
 - A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
+- A prefix limit (``PrefixLimitReached``, a form of event 8: the driver counts, the session acts)
+  sends Cease 6/1 with the RFC 4486 §4 data (inside a Hard Reset with the N bit, RFC 8538 §5) and
+  does not restart through the IdleHoldTimer: a peer that floods us would be back at once. Its own
+  PrefixLimitRestartTimer restarts the session after the configured hold-down, and meanwhile Idle
+  refuses the peer's connections (only the IdleHoldTimer's pending restart takes them); without a
+  hold-down only a ManualStart restarts it.
 
 Graceful restart (RFC 4724, with the Notification support of RFC 8538), both roles:
 
@@ -107,6 +113,7 @@ from bgpd.fsm.events import (
     OpenMessageError,
     OpenReceived,
     PeerReconnected,
+    PrefixLimitReached,
     RouteRefreshReceived,
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
@@ -495,10 +502,17 @@ class Session:
         neg = self.negotiated
         if self.state is not State.ESTABLISHED or neg is None or neg.graceful_restart is None:
             return cease
-        if not neg.graceful_notification:
-            return None if graceful else cease
-        # RFC 8538 §3; a Hard Reset standing for a Hard Reset would say nothing more
-        return cease if graceful or cease.is_hard_reset else Notification.hard_reset(cease)
+        if graceful:
+            return cease if neg.graceful_notification else None
+        return self._withdrawing(cease)
+
+    def _withdrawing(self, cease: Notification) -> Notification:
+        """``cease`` for a stop that withdraws: Hard Reset standing for it when the N bit was
+        negotiated (RFC 8538 §3), as it is otherwise (a Hard Reset of a Hard Reset says nothing more)."""
+        neg = self.negotiated
+        if neg is None or not neg.graceful_notification or cease.is_hard_reset:
+            return cease
+        return Notification.hard_reset(cease)
 
     def _next_idle_hold(self, stable: bool) -> float:
         """§8.1.1 DampPeerOscillations, after a session flap: the first value, doubled per
@@ -606,13 +620,15 @@ class Session:
         self._start(event.passive, Reason.AUTOMATIC_START, now)
 
     def _idle_timer(self, event: TimerExpired, now: float) -> None:
-        if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
+        # event 13, the automatic restart; or the end of a prefix limit's hold-down
+        if event.timer in (Timer.IDLE_HOLD, Timer.PREFIX_LIMIT_RESTART):
             self._start(self._manual_passive, Reason.AUTOMATIC_START, now)
 
     def _idle_manual_stop(self, event: ManualStop, now: float) -> None:
         """Ignored by §8.2.2, except that it cancels a pending automatic restart (and our wait for
         a restarting peer: its stale routes go)."""
         self.timers.stop(Timer.IDLE_HOLD)
+        self.timers.stop(Timer.PREFIX_LIMIT_RESTART)
         self._damp_level = 0
         if self.stale:
             self._delete_stale(self.stale, StaleCause.SESSION_ENDED)
@@ -648,6 +664,18 @@ class Session:
         if self._has_peer:
             notification = self._stop_notification(event.subcode, event.text, event.graceful)
         self._go_idle(Reason.AUTOMATIC_STOP, now, notification=notification)
+
+    def _prefix_limit(self, event: PrefixLimitReached, now: float) -> None:
+        """Cease / Maximum Number of Prefixes Reached with AFI, SAFI and the limit (RFC 4486 §4), as
+        a Hard Reset when the N bit was negotiated (RFC 8538 §5), then Idle with the hold-down
+        timer, or none (see the module docstring)."""
+        family = event.family
+        cease = Notification.max_prefixes(family.afi, family.safi, event.limit)
+        # RFC 8538 §5: a prefix limit MUST be a Hard Reset when the N bit was negotiated
+        notification = self._withdrawing(cease)
+        self._go_idle(Reason.PREFIX_LIMIT, now, notification=notification, restart=False)
+        if event.restart_after is not None:
+            self.timers.start(Timer.PREFIX_LIMIT_RESTART, now, event.restart_after)
 
     @property
     def _has_peer(self) -> bool:
@@ -872,6 +900,7 @@ def _build_table() -> dict[tuple[State, type | Timer], Rule]:
     table[ESTABLISHED, UpdateReceived] = _rule(s._established_update, ESTABLISHED)
     table[ESTABLISHED, UpdateMessageError] = _rule(s._established_update_error, ESTABLISHED, IDLE)
     table[ESTABLISHED, RouteRefreshReceived] = _rule(s._established_route_refresh, ESTABLISHED)
+    table[ESTABLISHED, PrefixLimitReached] = _rule(s._prefix_limit, IDLE)
     return table
 
 

@@ -12,13 +12,15 @@ from typing import Final
 
 class Timer(Enum):
     """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold);
-    RFC 4724 §4.2 for a peer that restarts gracefully (Restart, Stale)."""
+    RFC 4724 §4.2 for a peer that restarts gracefully (Restart, Stale). PrefixLimitRestart is ours:
+    the hold-down after a prefix limit (RFC 4486 §4)."""
 
     CONNECT_RETRY = "connect-retry"  # event 9
     HOLD = "hold"  # event 10
     KEEPALIVE = "keepalive"  # event 11
     DELAY_OPEN = "delay-open"  # event 12
     IDLE_HOLD = "idle-hold"  # event 13
+    PREFIX_LIMIT_RESTART = "prefix-limit-restart"  # restarts a session a prefix limit stopped
     RESTART = "restart"  # the peer's Restart Time: it must be back (Established) before this
     STALE = "stale"  # our bound on its stale routes once it is back: its End-of-RIB before this
 
@@ -30,6 +32,7 @@ _FIRE_ORDER = (
     Timer.CONNECT_RETRY,
     Timer.DELAY_OPEN,
     Timer.IDLE_HOLD,
+    Timer.PREFIX_LIMIT_RESTART,
     Timer.KEEPALIVE,
     Timer.RESTART,
     Timer.STALE,

@@ -14,12 +14,22 @@ from typing import Any
 
 import yaml
 
-from bgpd.manifests.cluster import NODE_LABEL, POOL_LABEL, CidrConfig, Manifests, Node, Peer, PodRange
+from bgpd.manifests.cluster import (
+    NODE_LABEL,
+    POOL_LABEL,
+    CidrConfig,
+    Manifests,
+    Node,
+    NodePodCidrs,
+    Peer,
+    PodRange,
+)
 from bgpd.manifests.diagnostics import Diagnostic, DocumentRef, InputError, ManifestError, Severity
 from bgpd.manifests.documents import (
     Parsed,
     document_ref,
     duplicate_key_errors,
+    expand_list,
     parse_document,
     read_text,
 )
@@ -37,6 +47,7 @@ __all__ = [
     "ManifestError",
     "Manifests",
     "Node",
+    "NodePodCidrs",
     "Peer",
     "PodRange",
     "Severity",
@@ -77,11 +88,12 @@ def parse_manifests(text: str, source: str = "<string>") -> Loaded:
     seen: Counter[str] = Counter()
     for document in documents:
         diagnostics += duplicate_key_errors(document, document_ref(document))
-        kind, result = parse_document(document, diagnostics)
-        if kind:
-            seen[kind] += 1
-        if result is not None:
-            parsed.setdefault(kind, []).append(result)
+        for each in expand_list(document, diagnostics):
+            kind, result = parse_document(each, diagnostics)
+            if kind:
+                seen[kind] += 1
+            if result is not None:
+                parsed.setdefault(kind, []).append(result)
     manifests, findings = validate(parsed, seen)
     diagnostics += findings
     ordered = tuple(sorted(diagnostics, key=_order))

@@ -17,11 +17,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from bgpd.manifests import models
-from bgpd.manifests.cluster import NODE_LABEL, POOL_LABEL, CidrConfig, Manifests, Node, Peer, PodRange
+from bgpd.manifests.cluster import (
+    NODE_LABEL,
+    POOL_LABEL,
+    CidrConfig,
+    Manifests,
+    Node,
+    NodePodCidrs,
+    Peer,
+    PodRange,
+)
 from bgpd.manifests.diagnostics import Diagnostic, Severity
 from bgpd.manifests.documents import Parsed, format_path
+from bgpd.manifests.node_docs import NodeIdentity, check_node_documents
 from bgpd.manifests.yamldocs import PathPart
 
+# Kinds outside any namespace: the Cluster names the namespace itself; Kubernetes Nodes have none.
+_UNNAMESPACED = frozenset({"Cluster", "Node"})
 MAX_ASN = 4_294_967_295  # RFC 6793: four-octet AS numbers
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -81,6 +93,7 @@ class _Rules:
         floating = self._floating_ips(gateway, node_addresses)
         peers = self._peers(flat, floating, node_addresses)
         self._overlaps(configs, network, node_addresses, floating, peers)
+        node_cidrs = self._node_documents(nodes, configs)
         if any(d.severity is Severity.ERROR for d in self.out) or not (cluster and gateway and flat):
             return None
         spec = flat.model.spec
@@ -94,6 +107,7 @@ class _Rules:
             enable_ipv4=spec.enable_bgp_ipv4,
             enable_ipv6=spec.enable_bgp_ipv6,
             service_cidrs=tuple(str(n) for n, _ in network),
+            node_cidrs=node_cidrs,
         )
 
     def _cluster(self) -> Parsed[models.Cluster] | None:
@@ -115,7 +129,7 @@ class _Rules:
     def _namespaces(self, namespace: str) -> None:
         for kind, items in self.parsed.items():
             for item in items:
-                if kind == "Cluster" or item.model.metadata.namespace == namespace:
+                if kind in _UNNAMESPACED or item.model.metadata.namespace == namespace:
                     continue
                 got = item.model.metadata.namespace
                 reason = f"is {got!r}" if got else "is missing"
@@ -212,6 +226,23 @@ class _Rules:
             sources += self._pool_nodes(item, ("spec",), pool, item.model.spec)
         self._node_addresses(sources, flat)
         return sources
+
+    def _node_documents(
+        self, nodes: list[_NodeSource], configs: list[Parsed[models.ClusterCIDRConfig]]
+    ) -> tuple[NodePodCidrs, ...] | None:
+        """The Node documents' pod CIDRs (checked), or None when the file has no Node document."""
+        if self.seen["Node"] == 0:
+            return None
+        identities = [
+            NodeIdentity(
+                n.entry.address,
+                tuple(a for a in (n.entry.address, n.entry.k8s_ip, n.entry.ipv6_address) if a is not None),
+            )
+            for n in nodes
+        ]
+        cidrs, findings = check_node_documents(self.parsed.get("Node", []), identities, configs)
+        self.out += findings
+        return cidrs
 
     def _pool_nodes(
         self, owner: Parsed[Any], base: Path, pool: str, spec: models.NodePoolSpec

@@ -40,12 +40,17 @@ _DEEP = re.compile(_OPENER + "{" + str(MAX_DEPTH) + "}")
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One YAML document: 1-based position, first line, the data and its node tree for line lookups."""
+    """One YAML document: 1-based position, first line, the data and its node tree for line lookups.
+
+    An object inside a ``kind: List`` document is a document of its own with ``item`` set to its
+    index in ``items`` (``list_items``), so it is validated like a top-level one.
+    """
 
     index: int
     line: int
     data: Any
     node: yaml.Node
+    item: int | None = None
 
     def line_of(self, path: Sequence[PathPart]) -> int:
         """The line of the deepest node ``path`` reaches (the document's line if none)."""
@@ -58,6 +63,24 @@ class Document:
             node = child
             line = node.start_mark.line + 1
         return line
+
+
+def list_items(document: Document) -> list[Document] | None:
+    """The objects of a ``kind: List`` document (``kubectl get … -o yaml``), or None if it is not one.
+
+    A List whose ``items`` is not a sequence yields no objects; the caller reports it.
+    """
+    data = document.data
+    if not isinstance(data, dict) or data.get("kind") != "List":
+        return None
+    items = _child(document.node, "items")
+    values = data.get("items")
+    if not isinstance(items, yaml.SequenceNode) or not isinstance(values, list):
+        return []
+    return [
+        Document(document.index, node.start_mark.line + 1, value, node, item=i)
+        for i, (value, node) in enumerate(zip(values, items.value, strict=True))
+    ]
 
 
 def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:

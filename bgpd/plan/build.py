@@ -1,14 +1,16 @@
 """The plan: the whole answer to "what does this host run and announce", as one pure function.
 
-``build_plan(manifests, settings, ledger, local addresses)`` → ``Plan``: the pod-CIDR allocations,
+``build_plan(manifests, settings, ledger, local addresses, now=…)`` → ``Plan``: the pod-CIDR allocations,
 every session of the cluster with its full configuration (``SessionConfig``: addresses, ASNs,
 router ID and every per-session setting), and for each session this host runs, the routes it
 exports and, for every route left out, the reason. Nothing that decides what goes on the wire is
 left to the daemon: it diffs two plans (``bgpd.plan.diff``) and carries out the difference. Pure
-(no I/O, no clock), so ``bgpd plan`` shows exactly what ``bgpd run`` does with the same inputs.
+(no I/O, no clock: ``now`` is given), so ``bgpd plan`` shows exactly what ``bgpd run`` does with the
+same inputs.
 
-- Allocations come from the allocator (upstream ClusterCIDR semantics, stable through the ledger);
-  ``_allocate`` is the one call into it.
+- Allocations come from the Node documents when the file has them, else from the allocator
+  (upstream ClusterCIDR semantics, stable through the ledger, missing nodes' blocks reserved from
+  ``now`` for ``allocation.reservationTime``): ``bgpd.plan.allocation`` is the one call into it.
 - Sessions: each selected BGPPeer gets ``sessions`` sessions, each from a different floating IP of
   the peer's address family. Peer *i* (peers ordered by peer IP) starts at floating IP *i mod n* and
   takes the next ones in turn, so peers do not all lean on the same first floating IP. A session is
@@ -17,6 +19,8 @@ left to the daemon: it diffs two plans (``bgpd.plan.diff``) and carries out the 
   (peer, floating IP) pair, which makes the name the key a diff goes by.
 - A session runs here when this host holds its floating IP; the address's prefix is the session's
   segment, and ``bgpd.plan.segments`` decides its routes from it.
+- Maintenance (``bgpd.plan.maintenance``): a disabled session is still planned (the daemon holds
+  it down); a drained one announces its routes with the GRACEFUL_SHUTDOWN community (RFC 8326).
 - Routes: per node and enabled family, its pod block with the node's own address of that family as
   next hop (third-party next hop, RFC 4271 §5.1.3), named ``route-via-<next hop, dots/colons as
   dashes>``. A session's routes are keyed by prefix (one next hop per prefix and session), and one
@@ -35,10 +39,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bgpd.manifests import Manifests, Peer
+from bgpd.plan.allocation import allocate_nodes
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.segments import NOTHING, Announced, Exporter, Network, NodeRoute, Skipped, route_name
 from bgpd.plan.session_config import SessionConfig
 from bgpd.plan.settings import LocalAddress, Settings
-from bgpd.rib.allocator import AllocationResult, CidrConfig, CidrRange, NodeSpec, allocate
+from bgpd.rib.allocator import AllocationResult
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 
@@ -75,6 +81,10 @@ class Session:
     segment: Network | None  # the floating IP's prefix here; None when unknown or not held
     announced: tuple[Announced, ...]  # by family, then prefix
     skipped: tuple[Skipped, ...]
+    # the operator's maintenance state (``bgpd.plan.maintenance``): held down with this RFC 9003
+    # text (None: not disabled); routes tagged GRACEFUL_SHUTDOWN (RFC 8326)
+    disabled: str | None = None
+    drained: bool = False
 
     @property
     def name(self) -> str:
@@ -142,35 +152,36 @@ def session_name(peer_ip: str, floating_index: int) -> str:
 
 
 def build_plan(
-    manifests: Manifests, settings: Settings, ledger: Ledger, local_addresses: Collection[LocalAddress]
+    manifests: Manifests,
+    settings: Settings,
+    ledger: Ledger,
+    local_addresses: Collection[LocalAddress],
+    maintenance: Maintenance | None = None,
+    *,
+    now: int,
 ) -> Plan:
-    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``."""
-    result = _allocate(manifests, ledger)
+    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``, with the
+    operator's disabled and drained sessions (``maintenance``; None: none), at ``now`` (POSIX
+    seconds: a node missing from the file is reserved from then; reservations end by it)."""
+    result = allocate_nodes(manifests, ledger, now=now, reservation_time=settings.allocation.reservation_time)
     nodes = _nodes(manifests, result)
     families = _families(manifests)
     node_routes = _node_routes(nodes, families)
     held = {a.address: a.prefix for a in local_addresses}
     return Plan(
         nodes=nodes,
-        sessions=_sessions(manifests, settings, families, held, Exporter(node_routes)),
+        sessions=_sessions(
+            manifests,
+            settings,
+            families,
+            held,
+            Exporter(node_routes),
+            maintenance=maintenance or Maintenance(),
+        ),
         routes=tuple(Route(route_name(r.next_hop), r.prefix, r.next_hop, r.family) for r in node_routes),
         problems=tuple(Problem(p.node, p.reason) for p in result.problems),
         ledger=result.ledger,
     )
-
-
-def _allocate(manifests: Manifests, ledger: Ledger) -> AllocationResult:
-    specs = [NodeSpec(n.name, n.labels) for n in manifests.nodes]
-    configs = [
-        CidrConfig(
-            name=c.name,
-            selector=c.selector,
-            ipv4=CidrRange(c.ipv4.cidr, c.ipv4.per_node_mask) if c.ipv4 is not None else None,
-            ipv6=CidrRange(c.ipv6.cidr, c.ipv6.per_node_mask) if c.ipv6 is not None else None,
-        )
-        for c in manifests.cidr_configs
-    ]
-    return allocate(specs, configs, ledger)
 
 
 def _nodes(manifests: Manifests, result: AllocationResult) -> tuple[PlannedNode, ...]:
@@ -265,6 +276,8 @@ def _sessions(
     families: tuple[Family, ...],
     held: Mapping[IPAddress, Network | None],
     exporter: Exporter,
+    *,
+    maintenance: Maintenance,
 ) -> tuple[Session, ...]:
     placements = _placements(manifests)
     floating = {p.local_ip for p in placements}
@@ -283,6 +296,10 @@ def _sessions(
         )
         local = placement.local_ip in held
         segment = held.get(placement.local_ip)
-        export = exporter.export(config, segment) if local else NOTHING
-        sessions.append(Session(peer.name, config, local, segment, export.announced, export.skipped))
+        drained = maintenance.is_drained(config.name)
+        export = exporter.export(config, segment, drained) if local else NOTHING
+        disabled = maintenance.shutdown_message(config.name)
+        sessions.append(
+            Session(peer.name, config, local, segment, export.announced, export.skipped, disabled, drained)
+        )
     return tuple(sessions)

@@ -12,7 +12,11 @@ field by field, their routes prefix by prefix:
   only learns it from a new OPEN (RFC 4271 §4.2) or it names another session; ``CONNECTION``
   reconfigures it in place, without a flap; ``ROUTES`` changes only what it announces;
 - a session whose routes changed gets only the new route set (the speaker's Adj-RIB-Out turns it
-  into announcements and withdrawals);
+  into announcements and withdrawals); draining or undraining a session is such a change (its
+  routes gain or lose the GRACEFUL_SHUTDOWN community);
+- a session the operator disabled (``Session.disabled``) is held down: ``Disable`` takes it down
+  first, and every later change (a start, a reset) leaves it down, so no reload or restart brings
+  it up; ``Enable`` comes last, once the session has its new configuration;
 - anything else is not touched at all.
 """
 
@@ -28,6 +32,8 @@ from bgpd.plan.session_config import Apply, SessionConfig, apply_of
 
 __all__ = [
     "Change",
+    "Disable",
+    "Enable",
     "Reconfigure",
     "Reset",
     "Start",
@@ -74,11 +80,25 @@ class Reconfigure:
 @dataclass(frozen=True, slots=True)
 class UpdateRoutes:
     session: Session
-    announced: int  # prefixes added or with a new next hop
+    announced: int  # prefixes added or with a new next hop or communities
     withdrawn: int  # prefixes no longer carried
 
 
-Change = Start | Stop | Reset | Reconfigure | UpdateRoutes
+@dataclass(frozen=True, slots=True)
+class Disable:
+    """The operator disabled a running session: Cease 6/2 with ``session.disabled`` (RFC 9003)."""
+
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class Enable:
+    """The operator enabled a session held down: start it."""
+
+    session: Session
+
+
+Change = Start | Stop | Reset | Reconfigure | UpdateRoutes | Disable | Enable
 
 
 def changed_settings(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
@@ -113,17 +133,28 @@ def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
         if old is None:
             changes.append(Start(new))
             continue
+        if new.disabled is not None and old.disabled is None:
+            changes.append(Disable(new))
         changed = speaker_changes(old.config, new.config)
         if needs_reset(changed):
             changes.append(Reset(new, changed))
-            continue
-        if changed:
-            changes.append(Reconfigure(new, changed))
-        if old.announced is new.announced:
-            continue  # the same export (the plan shares it between alike sessions): nothing moved
-        before = {a.prefix: a.route for a in old.announced}
-        after = {a.prefix: a.route for a in new.announced}
-        if before != after:  # a new reason alone (the segment's wording) sends nothing
-            moved = sum(1 for prefix, route in after.items() if before.get(prefix) != route)
-            changes.append(UpdateRoutes(new, moved, len(before.keys() - after.keys())))
+        else:
+            if changed:
+                changes.append(Reconfigure(new, changed))
+            routes = _route_change(old, new)
+            if routes is not None:
+                changes.append(routes)
+        if new.disabled is None and old.disabled is not None:
+            changes.append(Enable(new))
     return changes
+
+
+def _route_change(old: Session, new: Session) -> UpdateRoutes | None:
+    if old.announced is new.announced:
+        return None  # the same export (the plan shares it between alike sessions): nothing moved
+    before = {a.prefix: a.route for a in old.announced}
+    after = {a.prefix: a.route for a in new.announced}
+    if before == after:  # a new reason alone (the segment's wording) sends nothing
+        return None
+    moved = sum(1 for prefix, route in after.items() if before.get(prefix) != route)
+    return UpdateRoutes(new, moved, len(before.keys() - after.keys()))

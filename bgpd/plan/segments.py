@@ -13,7 +13,9 @@ or a segment bgpd does not know — is the peer's ``offSegmentNextHop`` policy's
   cannot carry an IPv4 next hop, and an IPv4 route with an IPv6 one needs RFC 8950);
 - ``node``: announce the node's own address anyway (multihop fabrics that resolve it).
 
-Every route gets a reason that says which side was off. An unknown segment is never guessed.
+Every route gets a reason that says which side was off. An unknown segment is never guessed. A
+drained session (``bgpd.plan.maintenance``) announces the same routes, each with the
+GRACEFUL_SHUTDOWN community (RFC 8326), so the routers prefer other paths before it goes down.
 
 What one session exports depends only on its segment, whether its peer is on it, its policy, its
 families and (for ``self``) its floating IP, so sessions alike share one computation and one tuple
@@ -30,7 +32,8 @@ from dataclasses import dataclass
 from bgpd.plan.session_config import NextHopPolicy, SessionConfig
 from bgpd.rib.routes import Route as RibRoute
 from bgpd.rib.routes import RouteError
-from bgpd.wire.constants import Afi, Family
+from bgpd.wire.attributes import community_to_text
+from bgpd.wire.constants import GRACEFUL_SHUTDOWN, Afi, Family
 
 __all__ = ["Announced", "Exporter", "Network", "NodeRoute", "SessionExport", "Skipped", "route_name"]
 
@@ -68,6 +71,11 @@ class Announced:
     node: str
     reason: str
     route: RibRoute
+
+    @property
+    def communities(self) -> tuple[str, ...]:
+        """The communities it is announced with, as text (``65535:0`` while drained)."""
+        return tuple(community_to_text(c) for c in self.route.path.communities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +119,21 @@ class Exporter:
     def __init__(self, routes: Iterable[NodeRoute]) -> None:
         self._routes = tuple(routes)
         self._exports: dict[tuple[object, ...], SessionExport] = {}
-        self._rib_routes: dict[tuple[str, str], RibRoute | RouteError] = {}
+        self._rib_routes: dict[tuple[str, str, tuple[int, ...]], RibRoute | RouteError] = {}
 
-    def export(self, config: SessionConfig, segment: Network | None) -> SessionExport:
-        """The routes ``config``'s session announces from a floating IP on ``segment``."""
+    def export(self, config: SessionConfig, segment: Network | None, drained: bool = False) -> SessionExport:
+        """The routes ``config``'s session announces from a floating IP on ``segment``; a
+        ``drained`` session's carry the GRACEFUL_SHUTDOWN community (RFC 8326)."""
         peer_on = segment is not None and config.peer_ip in segment
         policy = config.off_segment_next_hop
         local_ip = config.local_ip if policy is NextHopPolicy.SELF else None
-        key = (segment, peer_on, policy, config.families, local_ip)
+        communities = (GRACEFUL_SHUTDOWN,) if drained else ()
+        key = (segment, peer_on, policy, config.families, local_ip, communities)
         found = self._exports.get(key)
         if found is None:
-            found = self._exports[key] = self._compute(segment, peer_on, policy, config.families, local_ip)
+            found = self._exports[key] = self._compute(
+                segment, peer_on, policy, config.families, local_ip, communities=communities
+            )
         return found
 
     def _compute(
@@ -131,6 +143,8 @@ class Exporter:
         policy: NextHopPolicy,
         families: tuple[Family, ...],
         local_ip: IPAddress | None,
+        *,
+        communities: tuple[int, ...],
     ) -> SessionExport:
         announced: list[Announced] = []
         skipped: list[Skipped] = []
@@ -156,7 +170,7 @@ class Exporter:
                 reason = f"{side} (RFC 4271 §5.1.3); offSegmentNextHop: skip"
                 skipped.append(Skipped(route.prefix, route.family, route.node, reason))
                 continue
-            rib = self._rib_route(route.prefix, hop)
+            rib = self._rib_route(route.prefix, hop, communities)
             if isinstance(rib, RouteError):
                 skipped.append(Skipped(route.prefix, route.family, route.node, f"{reason}, but {rib}"))
                 continue
@@ -165,13 +179,14 @@ class Exporter:
             )
         return SessionExport(tuple(announced), tuple(skipped))
 
-    def _rib_route(self, prefix: str, next_hop: str) -> RibRoute | RouteError:
-        """One route value per (prefix, next hop), shared by every session announcing it."""
-        key = (prefix, next_hop)
+    def _rib_route(self, prefix: str, next_hop: str, communities: tuple[int, ...]) -> RibRoute | RouteError:
+        """One route value per (prefix, next hop, communities), shared by every session announcing
+        it: sessions alike announce identical attributes."""
+        key = (prefix, next_hop, communities)
         found = self._rib_routes.get(key)
         if found is None:
             try:
-                found = RibRoute.parse(prefix, next_hop)
+                found = RibRoute.parse(prefix, next_hop, communities=communities)
             except RouteError as err:
                 found = err
             self._rib_routes[key] = found

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
+from bgpd.fsm import State
 from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SoftReset
+from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionReading, SessionStatus, SoftReset
+from bgpd.speaker.record import Counters
 from bgpd.speaker.status import GracefulRestartStatus
 
 
@@ -66,25 +68,46 @@ class FakeSpeaker:
     closed_with: str | None = None
     not_established: set[str] = field(default_factory=set)  # sessions reported down (Active)
     unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
+    held_down: dict[str, str] = field(default_factory=dict)  # session → its shutdown text
     restarting: list[str] = field(default_factory=list)  # sessions started with the Restart State bit
     graceful: dict[str, bool] = field(default_factory=dict)  # the last stop of each session: graceful?
     closed_graceful: bool | None = None
 
     async def add_session(
-        self, config: SessionConfig, routes: Iterable[Route] = (), *, restarting: bool = False
+        self,
+        config: SessionConfig,
+        routes: Iterable[Route] = (),
+        *,
+        shutdown: str | None = None,
+        restarting: bool = False,
     ) -> None:
         assert config.name not in self.sessions
         self.sessions[config.name] = config
         self.routes[config.name] = frozenset(routes)
-        self.calls.append(("add", config.name))
+        if shutdown is None:
+            self.calls.append(("add", config.name))
+        else:
+            self.held_down[config.name] = shutdown
+            self.calls.append(("add-held-down", config.name, shutdown))
         if restarting:
             self.restarting.append(config.name)
+
+    async def shutdown_session(self, name: str, text: str = "") -> None:
+        assert name in self.sessions
+        self.held_down[name] = text
+        self.calls.append(("shutdown", name, text))
+
+    def start_session(self, name: str) -> None:
+        assert name in self.sessions
+        self.held_down.pop(name, None)
+        self.calls.append(("start", name))
 
     async def remove_session(
         self, name: str, subcode: int = 3, text: str = "", *, graceful: bool = False
     ) -> None:
         del self.sessions[name]
         del self.routes[name]
+        self.held_down.pop(name, None)
         self.calls.append(("remove", name, str(subcode), text))
         self.graceful[name] = graceful
 
@@ -107,10 +130,31 @@ class FakeSpeaker:
         families = tuple(sorted(self.sessions[name].families))
         return SoftReset(resent=families, requested=families[:1])
 
+    def _fsm_state(self, name: str) -> str:
+        if name in self.held_down:
+            return "Idle"
+        return "Active" if name in self.not_established else "Established"
+
     def states(self) -> list[SessionStatus]:
         return [
-            status(c, "Active" if n in self.not_established else "Established", sent=len(self.routes[n]))
-            for n, c in sorted(self.sessions.items())
+            status(c, self._fsm_state(n), sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())
+        ]
+
+    def readings(self) -> list[SessionReading]:
+        return [
+            SessionReading(
+                name=n,
+                fsm_state=State.IDLE if n in self.held_down else State.ESTABLISHED,
+                admin_down=n in self.held_down,
+                uptime=None if n in self.held_down else 12.0,
+                routes_received=1,
+                routes_sent=len(self.routes[n]),
+                counters=Counters(flaps=1),
+                last_error_kind=None,
+                last_error_at=None,
+                last_notification=None,
+            )
+            for n in sorted(self.sessions)
         ]
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:

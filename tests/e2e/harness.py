@@ -30,10 +30,18 @@ WAIT = 10.0  # upper bound for anything that should take milliseconds
 
 
 class Cluster:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, defaults: str = "") -> None:
-        """``defaults``: more lines under the settings' ``defaults`` (indented two spaces)."""
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        extra_settings: str = "",
+        defaults: str = "",
+    ) -> None:
+        """``extra_settings``: more top-level settings (YAML lines); ``defaults``: more lines under
+        the settings' ``defaults`` (indented two spaces)."""
         self.workdir = workdir
         self.env = env
+        self.extra_settings = extra_settings
         self.defaults = defaults
         self.config = workdir / "cluster.yaml"
         self.settings = workdir / "bgpd.yaml"
@@ -51,7 +59,7 @@ class Cluster:
         floating = "127.0.1.100, 127.0.3.100"
         self.settings.write_text(
             f"defaults:\n  port: {self.port}\n  connectRetryTime: 1\n  holdTime: 9\n{self.defaults}"
-            f"localAddresses: [{floating}]\nlog:\n  format: json\n",
+            f"localAddresses: [{floating}]\nlog:\n  format: json\n{self.extra_settings}",
             encoding="utf-8",
         )
         for router in self.routers:

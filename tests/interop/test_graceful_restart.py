@@ -224,7 +224,10 @@ def test_gobgp_restarting_keeps_its_routes_at_bgpd_until_its_end_of_rib(
 
     peer.start(restarting=restarting)
     peer.announce(THEIRS_KEPT, PEER_V4)  # only this one, before it connects again (5-10 s)
-    back = topo.host.wait_status("s1", lambda s: s.established and gr_status(s)["staleRoutes"] == 0, 30)
+    # (without -r the stale routes go at once and GoBGP's route comes after: wait for both)
+    back = topo.host.wait_status(
+        "s1", lambda s: s.established and gr_status(s)["staleRoutes"] == 0 and s.prefixes_received == 1, 30
+    )
     assert stale_map(topo) == {THEIRS_KEPT: False}
     assert gr_status(back)["peerRestartState"] is restarting
     if restarting:

@@ -3,12 +3,10 @@
 Every scenario runs with each router implementation as the one under test (``[gobgp]``/``[bird]``,
 see ``ha_lab``), while a ``RouteWatcher`` samples both routers every 20 ms. Each test asserts the
 *target* behaviour of issue 12: no pod route ever missing or with a wrong next hop, End-of-RIB
-seen, nothing stale left. Graceful restart (issue 12 §1) made the restart, failover and sweep
-scenarios pass; what cannot pass before Node documents (§2) exist is marked
-``xfail(strict=True, raises=AssertionError)``: the mark expects exactly the target assertions to
-fail, so whoever lands the feature removes it (a test that starts passing fails the suite until
-then). Anything else going wrong, the lab, the router on the other segment losing a route, or
-today's behaviour changing where it must not, raises ``UnexpectedError``, which no xfail absorbs.
+seen, nothing stale left. Graceful restart (issue 12 §1) and Node documents (§2) made every
+scenario pass, so none is marked xfail any more. Anything going wrong that is not a target
+assertion (the lab, the router on the other segment losing a route, or behaviour changing where it
+must not) raises ``UnexpectedError``.
 
 Set ``BGPD_HA_REPORT=/path/file`` to collect every test's measurements (loss windows, gaps, times
 from the event to fresh paths) in one file; they are printed too (``pytest -s``).
@@ -26,6 +24,7 @@ from typing import Any, Final, TypeVar
 
 import pytest
 
+from bgpd.control.protocol import Command
 from tests.interop.ha_lab import FIP1, FIP1B, FIP3, KINDS, SEG1, HaLab, Tor
 from tests.interop.netlab import NetLab, wait_for
 from tests.interop.route_watcher import (
@@ -42,9 +41,6 @@ from tests.interop.route_watcher import (
 pytestmark = pytest.mark.interop(binaries=("keepalived",))
 T = TypeVar("T")
 
-NEEDS_NODES: Final = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="needs Node documents as the allocation truth (issue 12 §2)"
-)
 CONVERGE: Final = 30.0  # bound for a router to hold fresh paths again (GoBGP idles 5 s after a drop)
 SUBJECT_SESSION: Final = "10.0.1.254-node-01"  # bgpd's name for tor1's session (from 10.0.1.100)
 REMOVED_NODE: Final = "  - address: 10.0.1.21\n    ipv6Address: 2001:db8:1::21\n"
@@ -52,7 +48,7 @@ REMOVED_HOPS: Final = frozenset({"10.0.1.21", "2001:db8:1::21"})
 
 
 class UnexpectedError(Exception):
-    """A failure that is not the missing feature: no xfail mark may absorb it."""
+    """A failure that is not one of the target assertions (the lab, or a bystander router)."""
 
 
 def check(condition: object, message: str) -> None:
@@ -152,9 +148,9 @@ def test_watcher_detects_a_loss(ha: HaLab, record: list[str]) -> None:
     expected = ha.expected(tor)
     with ha.watch() as watch:
         time.sleep(0.5)
-        removed = watch.mark("BGPPeer of tor1 removed, SIGHUP")
+        removed = watch.mark("BGPPeer of tor1 removed, bgpctl reload --force")
         ha.write_cluster(without_peer(ha.cluster_text, tor.address))
-        ha.gw_a.send(signal.SIGHUP)
+        ha.gw_a.ctl(Command.RELOAD, {"force": True})  # one peer of two: past the reload guard
         wait_for(lambda: not tor.read(), 10, f"{tor.name} to lose every route")
         read_from = time.monotonic()
         during = strip(tor.read())  # an independent full read, taken inside the loss
@@ -341,8 +337,10 @@ def without_peer(text: str, peer_ip: str) -> str:
 
 def stop_withdrawing(ha: HaLab, how: str) -> None:
     if how == "peer-removed":
+        # One of two peers is more than removals.maxShare: a SIGHUP alone would be refused (the
+        # reload guard, docs/allocation.md), so the operator confirms the removal.
         ha.write_cluster(without_peer(ha.cluster_text, ha.tor1.address))
-        ha.gw_a.send(signal.SIGHUP)
+        ha.gw_a.ctl(Command.RELOAD, {"force": True})
     elif how == "daemon-stopped":
         # SIGTERM is a graceful restart; the stop that withdraws is `bgpctl stop --withdraw`
         # (Hard Reset to GoBGP, which set the N bit; the plain Cease 6/2 to BIRD, which did not).
@@ -414,7 +412,6 @@ def node_documents(nodes: list[dict[str, Any]]) -> str:
     return "".join(docs)
 
 
-@NEEDS_NODES
 @pytest.mark.parametrize("kind", KINDS)
 def test_different_ledger_histories_never_conflict(netlab: NetLab, kind: str, record: list[str]) -> None:
     final = cluster_with(3, 4)

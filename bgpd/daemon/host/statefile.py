@@ -11,6 +11,10 @@ The ledger file is ``pod-cidr-ledger.json``. A missing file is an empty ledger (
 that cannot be read or parsed is a ``LedgerError`` naming the file, and is never overwritten here
 without the caller deciding to — replacing it silently would renumber every node.
 
+The maintenance file is ``maintenance.json`` (``bgpd.plan.maintenance``): the sessions an operator
+disabled or drained. Missing means none; unreadable is a ``MaintenanceError`` naming the file, for
+the same reason: starting without it could bring up a session someone is working on.
+
 The restart record, ``graceful-restart.json``, is what a graceful stop leaves for the next start
 (RFC 4724 §4.1): when bgpd stopped and, per session, the restart time its peer was given. A start
 within that time is a restart: the session's OPEN carries the Restart State bit. The record is
@@ -30,22 +34,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.rib.ledger import Ledger, LedgerError
 
 __all__ = [
     "LEDGER_FILE",
+    "MAINTENANCE_FILE",
     "RESTART_FILE",
     "RestartRecord",
     "RestartRecordError",
     "atomic_write",
     "clear_restart_record",
     "load_ledger",
+    "load_maintenance",
     "load_restart_record",
     "save_ledger",
+    "save_maintenance",
     "save_restart_record",
 ]
 
 LEDGER_FILE: Final = "pod-cidr-ledger.json"
+MAINTENANCE_FILE: Final = "maintenance.json"
 RESTART_FILE: Final = "graceful-restart.json"
 _RESTART_VERSION: Final = 1
 _TEMP_SUFFIX: Final = ".tmp"
@@ -119,18 +128,40 @@ def load_ledger(state_dir: str | os.PathLike[str]) -> Ledger:
 
 def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger) -> None:
     """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers."""
-    directory = _prepared(state_dir, LEDGER_FILE)
-    atomic_write(directory / LEDGER_FILE, ledger.to_json().encode("utf-8"))
+    _save(Path(state_dir), LEDGER_FILE, ledger.to_json())
 
 
-def _prepared(state_dir: str | os.PathLike[str], name: str) -> Path:
-    """``state_dir``, created if needed, without the temporary files a crash left for ``name``."""
-    directory = Path(state_dir)
+def load_maintenance(state_dir: str | os.PathLike[str]) -> Maintenance:
+    """The maintenance state in ``state_dir``; none if there is no file; ``MaintenanceError`` if
+    it is unusable."""
+    path = Path(state_dir) / MAINTENANCE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Maintenance()
+    except UnicodeDecodeError as err:
+        raise MaintenanceError(
+            f"maintenance state {path} is corrupt: not UTF-8 text ({err.reason})"
+        ) from None
+    except OSError as err:
+        raise MaintenanceError(f"cannot read maintenance state {path}: {err.strerror or err}") from None
+    try:
+        return Maintenance.from_json(text)
+    except MaintenanceError as err:
+        raise MaintenanceError(f"maintenance state {path} is corrupt: {err}") from None
+
+
+def save_maintenance(state_dir: str | os.PathLike[str], maintenance: Maintenance) -> None:
+    """Write the maintenance state atomically (like ``save_ledger``)."""
+    _save(Path(state_dir), MAINTENANCE_FILE, maintenance.to_json())
+
+
+def _save(directory: Path, name: str, text: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.glob(f"{_temp_prefix(name)}*{_TEMP_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    return directory
+    atomic_write(directory / name, text.encode("utf-8"))
 
 
 # ---------------------------------------------------------------------- graceful restart record
@@ -190,8 +221,7 @@ def _restart_time(name: str, entry: Any) -> int:
 
 def save_restart_record(state_dir: str | os.PathLike[str], record: RestartRecord) -> None:
     """Write the record atomically (before the sessions close, so a crash meanwhile leaves it)."""
-    directory = _prepared(state_dir, RESTART_FILE)
-    atomic_write(directory / RESTART_FILE, record.to_json().encode("utf-8"))
+    _save(Path(state_dir), RESTART_FILE, record.to_json())
 
 
 def load_restart_record(state_dir: str | os.PathLike[str]) -> RestartRecord | None:
