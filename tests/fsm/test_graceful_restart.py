@@ -27,6 +27,7 @@ from bgpd.fsm import (
     NotificationReceived,
     OpenReceived,
     PeerReconnected,
+    PrefixLimitReached,
     Reason,
     RoutesStale,
     Session,
@@ -249,11 +250,29 @@ def test_stop_before_established_is_a_plain_cease() -> None:
     assert [(n.code, n.subcode) for n in notifications(actions)] == [(6, 2)]
 
 
-def test_prefix_limit_stop_is_a_hard_reset_with_the_n_bit() -> None:
-    """RFC 8538 §5: Maximum Number of Prefixes Reached is a Hard Reset."""
+@pytest.mark.parametrize(
+    ("cap", "hard"), [(GR_N, True), (GR_NO_N, False), (None, False)], ids=["n-bit", "no-n-bit", "no-gr"]
+)
+def test_prefix_limit_stop_is_a_hard_reset_with_the_n_bit(cap: GracefulRestart | None, hard: bool) -> None:
+    """RFC 8538 §5: Maximum Number of Prefixes Reached is a Hard Reset (standing for the Cease 6/1
+    with its RFC 4486 §4 data); without the N bit the plain Cease 6/1. The peer's routes go."""
+    session, _ = established(cap)
+    actions = session.handle(PrefixLimitReached(V4, 100, None), 1.0)
+    (notification,) = notifications(actions)
+    cease = Notification.max_prefixes(1, 1, 100)
+    assert notification == (Notification.hard_reset(cease) if hard else cease)
+    assert not of_type(actions, RoutesStale) and session.stale == frozenset()
+
+
+def test_automatic_stop_follows_its_graceful_flag() -> None:
     session, _ = established(GR_N)
-    (notification,) = notifications(session.handle(AutomaticStop(CeaseSub.MAXIMUM_PREFIXES_REACHED), 1.0))
-    assert notification.is_hard_reset and notification.data == bytes((CeaseSub.MAXIMUM_PREFIXES_REACHED,))
+    (notification,) = notifications(session.handle(AutomaticStop(CeaseSub.OUT_OF_RESOURCES), 1.0))
+    assert notification.is_hard_reset and notification.data == bytes((CeaseSub.OUT_OF_RESOURCES,))
+    graceful, _ = established(GR_N)
+    (notification,) = notifications(
+        graceful.handle(AutomaticStop(CeaseSub.OUT_OF_RESOURCES, graceful=True), 1.0)
+    )
+    assert (notification.code, notification.subcode) == (6, CeaseSub.OUT_OF_RESOURCES)
 
 
 # ---------------------------------------------------------------------- helper: which ends keep routes
