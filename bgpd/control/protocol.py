@@ -4,17 +4,26 @@ Request ``{"id": <any JSON>, "cmd": "<name>", "args": {...}}`` (``id`` and ``arg
 reply ``{"id": <echoed>, "ok": true, "data": <any JSON>}`` or
 ``{"id": <echoed>, "ok": false, "error": {"code": "<ErrorCode>", "message": "<text>"}}``.
 Pure functions only: the server and the ``bgpctl`` client share them. See docs/control-protocol.md.
+
+Requests are read strictly (RFC 8259 as I-JSON, RFC 7493, narrows it): UTF-8 only, no NaN or
+Infinity, integers within ±(2**53 - 1), no lone surrogates, no duplicate member names, nesting at
+most ``MAX_NESTING`` deep. Anything else is a ``bad_request`` before any handler sees it, so no
+request can raise past the parser (``'[' * 3000`` once made ``json.loads`` raise RecursionError)
+and every id a reply echoes can be written back as strict JSON. Replies are written with
+``allow_nan=False``: a reply is strict JSON or it is not sent.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "MAX_NESTING",
     "MAX_REQUEST_BYTES",
     "BadRequestError",
     "Command",
@@ -34,6 +43,12 @@ __all__ = [
 # A request line longer than this is refused and the connection closed (ExaBGP's MAX_COMMAND_SIZE idea):
 # no legitimate request comes near it, and it bounds what one client can make the daemon buffer.
 MAX_REQUEST_BYTES = 64 * 1024
+# Requests nest two levels (request object, args); 32 leaves room for any argument shape while staying
+# far below the interpreter's recursion limit, which json.loads would otherwise hit first.
+MAX_NESTING = 32
+# RFC 7493 §2.2 (I-JSON): integers outside ±(2**53 - 1) do not survive every JSON implementation.
+MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_INTEGER_DIGITS = len(str(MAX_SAFE_INTEGER))
 
 
 class ErrorCode(enum.StrEnum):
@@ -94,18 +109,121 @@ class BadRequestError(ControlError):
 
 
 def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
+    """Strict JSON (RFC 8259): NaN/Infinity or a lone surrogate is a ``ValueError``, never sent."""
+    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8") + b"\n"
+
+
+class _NotStrictJsonError(ValueError):
+    """Raised from inside ``json.loads`` by the hooks below; its text is the reply's reason."""
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} characters)"
+
+
+def _strict_int(text: str) -> int:
+    # The length test comes first: int() of a long digit string is slow, and over 4300 digits it raises.
+    value = int(text) if len(text.lstrip("-")) <= _MAX_INTEGER_DIGITS else None
+    if value is None or abs(value) > MAX_SAFE_INTEGER:
+        raise _NotStrictJsonError(f"integer {_shorten(text)} is outside ±(2**53 - 1) (RFC 7493 §2.2)")
+    return value
+
+
+def _strict_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotStrictJsonError(f"number {_shorten(text)} is too large for a double (RFC 8259 §6)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotStrictJsonError(f"{name} is not JSON (RFC 8259 §6)")
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Duplicate names are refused: ``{"cmd": "sessions", "cmd": "reload"}`` has no one meaning."""
+    obj: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in obj:
+            raise _NotStrictJsonError(f"member name {_shorten(repr(name))} appears twice (RFC 8259 §4)")
+        obj[name] = value
+    return obj
+
+
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit``, found without recursion.
+
+    Most requests hold fewer than ``limit`` brackets in all and skip the scan; the scan is one pass
+    over at most MAX_REQUEST_BYTES characters (a few milliseconds), so the loop is never stalled.
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _encodable(value: Any) -> bool:
+    """Whether ``value`` can be written back as strict UTF-8 JSON (no lone surrogate from a ``\\uD800``)."""
+    try:
+        _dumps(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_strict(line: bytes) -> Any:
+    if len(line) - line.endswith(b"\n") > MAX_REQUEST_BYTES:  # the newline is no part of the request
+        raise BadRequestError(None, f"request exceeds {MAX_REQUEST_BYTES} bytes")
+    try:
+        text = line.decode("utf-8")  # RFC 8259 §8.1; json.loads(bytes) would also guess UTF-16/32
+    except UnicodeDecodeError as err:
+        raise BadRequestError(None, f"request is not UTF-8 (byte {err.start})") from None
+    if _nests_deeper_than(text, MAX_NESTING):
+        raise BadRequestError(None, f"request nests deeper than {MAX_NESTING} levels")
+    try:
+        return json.loads(
+            text,
+            parse_int=_strict_int,
+            parse_float=_strict_float,
+            parse_constant=_no_constant,
+            object_pairs_hook=_unique_members,
+        )
+    except ValueError as err:  # JSONDecodeError or one of the strict hooks
+        raise BadRequestError(None, f"request is not valid JSON: {err}") from None
 
 
 def parse_request(line: bytes) -> Request:
-    """Decode one request line. On failure the ``ControlError`` carries the id when one could be read."""
-    try:
-        obj = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BadRequestError(None, f"request is not valid JSON: {err}") from None
+    """Decode one request line. On failure the ``BadRequestError`` carries the id when one could be read.
+
+    Nothing but ``BadRequestError`` leaves this function, whatever ``line`` holds (the control fuzz
+    target in tests/fuzz checks that).
+    """
+    obj = _load_strict(line)
     if not isinstance(obj, dict):
         raise BadRequestError(None, "request must be a JSON object")
     request_id = obj.get("id")
+    if not _encodable(request_id):
+        raise BadRequestError(None, '"id" holds a lone UTF-16 surrogate, which cannot be echoed')
+    if not _encodable(obj):
+        raise BadRequestError(request_id, "request holds a lone UTF-16 surrogate (RFC 8259 §8.2)")
     cmd = obj.get("cmd")
     if not isinstance(cmd, str) or not cmd:
         raise BadRequestError(request_id, 'request needs "cmd", a non-empty string')
@@ -125,7 +243,9 @@ def encode_ok(request_id: Any, data: Any) -> bytes:
 
 
 def encode_error(request_id: Any, code: ErrorCode, message: str) -> bytes:
-    return _dumps({"id": request_id, "ok": False, "error": {"code": str(code), "message": message}})
+    """An error reply; a message quoting something unencodable (a lone surrogate) gets "?" for it."""
+    text = message.encode("utf-8", "replace").decode("utf-8")
+    return _dumps({"id": request_id, "ok": False, "error": {"code": str(code), "message": text}})
 
 
 def encode_request(request_id: Any, cmd: str, args: Mapping[str, Any] | None = None) -> bytes:
