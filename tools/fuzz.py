@@ -142,26 +142,30 @@ def _run_one(target: str, runs: int, seed_value: int, max_seconds: int, work: Pa
         str(CORPUS / target),
     ]
     started = time.monotonic()
-    proc = subprocess.run(
+    proc = subprocess.run(  # atheris prints the Python traceback on stdout, libFuzzer on stderr
         [sys.executable, __file__, "worker", target, "--", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         check=False,
         timeout=max_seconds + 120,
     )
     elapsed = round(time.monotonic() - started, 1)
-    done = _DONE.search(proc.stderr)
-    progress = _PROGRESS.findall(proc.stderr)
+    log = proc.stdout
+    done = _DONE.search(log)
+    progress = _PROGRESS.findall(log)
     executed = int(done.group(1)) if done else int(progress[-1]) if progress else 0
     if proc.returncode == 0 and done is not None:
         return TargetRun(target, executed, elapsed, ok=True)
-    crash = _CRASH_FILE.search(proc.stderr)
+    crash = _CRASH_FILE.search(log)
+    text = log.decode(errors="replace")
+    exception = text.find("=== Uncaught Python exception")
     return TargetRun(
         target,
         executed,
         elapsed,
         ok=False,
         crash=crash.group(1).decode() if crash else None,
-        log_tail=proc.stderr.decode(errors="replace")[-4000:],
+        log_tail=text[exception:][:6000] if exception >= 0 else text[-4000:],
     )
 
 

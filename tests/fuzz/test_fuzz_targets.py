@@ -7,6 +7,7 @@ The long run is ``python tools/fuzz.py run`` (see that file); this is its short 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,34 @@ def test_bounded_coverage_guided_run(tmp_path: Path) -> None:
         "seed": 1,
         "ok": True,
     }
+
+
+def test_a_crash_fails_the_run_and_names_the_input(tmp_path: Path) -> None:
+    """The bounded run above can only pass honestly if a crash makes it fail: plant one in a copy."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "fuzz.py", tmp_path / "tools" / "fuzz.py")
+    fuzz_pkg = tmp_path / "tests" / "fuzz"
+    (fuzz_pkg / "corpus" / "control").mkdir(parents=True)
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    (fuzz_pkg / "__init__.py").write_text("")
+    (fuzz_pkg / "corpus" / "control" / "seed").write_bytes(b'{"cmd": "sessions"}')
+    (fuzz_pkg / "targets.py").write_text(
+        "def control(data: bytes) -> None:\n"
+        "    if b'cmd' in data:\n"
+        "        raise KeyError('planted bug')\n"
+        "TARGETS = {'control': control}\n"
+    )
+    tool, work = tmp_path / "tools" / "fuzz.py", tmp_path / "work"
+    proc = subprocess.run(
+        [sys.executable, str(tool), "run", "control", "--runs=100", f"--work={work}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["ok"] is False
+    assert "KeyError: 'planted bug'" in proc.stderr
+    [crash] = (work / "control").glob("crash-*")
+    assert crash.read_bytes() == b'{"cmd": "sessions"}'
+    assert f"input in {crash}" in proc.stderr
