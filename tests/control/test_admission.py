@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bgpd.control.admission import Admission, ConnectionLimits
 
 ROOT, ALICE, BOB, CAROL = 0, 1001, 1002, 1003
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_one_unprivileged_uid_gets_at_most_its_share() -> None:
@@ -60,3 +63,15 @@ def test_release_gives_the_slot_back() -> None:
 def test_impossible_limits_are_refused(max_clients: int, reserved: int, per_uid: int) -> None:
     with pytest.raises(ValueError):
         ConnectionLimits(max_clients, reserved, per_uid)
+
+
+def test_the_troubleshooting_guide_quotes_the_refusals_of_the_default_limits() -> None:
+    doc = " ".join((REPO / "docs" / "troubleshooting.md").read_text(encoding="utf-8").split())
+    admission = Admission(ConnectionLimits())
+    per_user = [admission.admit(ALICE, privileged=False) for _ in range(5)][-1]
+    assert per_user is not None and f"`{per_user.replace(str(ALICE), 'N')} (busy)`" in doc
+    for uid in (BOB, CAROL, CAROL + 1, CAROL + 2):
+        while admission.admit(uid, privileged=False) is None:
+            pass
+    shared = admission.admit(CAROL + 3, privileged=False)
+    assert shared is not None and f"`{shared.split(' (')[0]} …`" in doc
