@@ -7,6 +7,8 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bgpd.control.protocol import (
     MAX_NESTING,
@@ -119,12 +121,14 @@ BAD_LINES = {
     "UTF-16": ('{"id": 3, "cmd": "sessions"}'.encode("utf-16"), None, "not UTF-8"),
     "encoded surrogate": (b'{"id": 3, "cmd": "\xed\xa0\x80"}', None, "not UTF-8"),
     "lone surrogate id": (LONE_SURROGATE_ID, None, "lone UTF-16 surrogate"),
-    "lone surrogate arg": (b'{"id": 4, "cmd": "x", "args": {"name": "\\udc00"}}', 4, "lone UTF-16 surrogate"),
+    "lone surrogate arg": (b'{"id": 4, "cmd": "x", "args": {"s": "\\udc00"}}', None, "lone UTF-16 surrogate"),
     "duplicate member": (b'{"id": 5, "cmd": "sessions", "cmd": "reload"}', None, "appears twice"),
     "too long": (b'{"cmd": "x", "args": {"s": "' + b"a" * MAX_REQUEST_BYTES + b'"}}', None, "exceeds"),
     "string id is fine, cmd a list": (b'{"id": "q", "cmd": ["sessions"]}', "q", '"cmd"'),
     "args a string": (b'{"id": 6, "cmd": "x", "args": "{}"}', 6, '"args"'),
     "a bare number": (b"1e999", None, "too large"),
+    "id an array": (b'{"id": [1], "cmd": "sessions"}', None, '"id" must be'),
+    "id an object": (b'{"id": {"n": 1}, "cmd": "sessions"}', None, '"id" must be'),
     "a bare string": (b'"sessions"', None, "JSON object"),
     "null": (b"null", None, "JSON object"),
 }
@@ -173,3 +177,23 @@ def test_a_request_of_exactly_the_limit_is_read() -> None:
     assert len(parse_request(line + b"\n").args["s"]) == MAX_REQUEST_BYTES - len(head) - len(tail)
     with pytest.raises(BadRequestError, match="exceeds"):
         parse_request(line + b" \n")
+
+
+_PIECES = ["a", "\\", '"', "u", "d800", "\\u", "\ud800", "\udc00", "\ud83d", "\ude00", "é", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), st.booleans())
+def test_a_request_is_refused_exactly_when_a_string_decodes_to_a_lone_surrogate(
+    text: str, ascii_only: bool
+) -> None:
+    """However escapes and backslashes combine; the reference is json.loads's own decoding."""
+    line = json.dumps({"cmd": "x", "args": {"s": text}}, ensure_ascii=ascii_only)
+    decoded = json.loads(line)["args"]["s"]
+    lone = any(0xD800 <= ord(c) <= 0xDFFF for c in decoded)
+    try:
+        parse_request(line.encode("utf-8", "surrogatepass"))
+    except BadRequestError as err:
+        assert lone or not ascii_only, err.message  # raw surrogates are not UTF-8 at all
+    else:
+        assert not lone
