@@ -1,6 +1,6 @@
 """The control socket's wire format: one JSON object per line, each request answered by one reply.
 
-Request ``{"id": <any JSON>, "cmd": "<name>", "args": {...}}`` (``id`` and ``args`` optional);
+Request ``{"id": <scalar>, "cmd": "<name>", "args": {...}}`` (``id`` and ``args`` optional);
 reply ``{"id": <echoed>, "ok": true, "data": <any JSON>}`` or
 ``{"id": <echoed>, "ok": false, "error": {"code": "<ErrorCode>", "message": "<text>"}}``.
 Pure functions only: the server and the ``bgpctl`` client share them. See docs/control-protocol.md.
@@ -55,6 +55,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_NESTING = 32
 # RFC 7493 §2.2 (I-JSON): integers outside ±(2**53 - 1) do not survive every JSON implementation.
 MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_INTEGER_CHARS = len(str(-MAX_SAFE_INTEGER))
 # Pre-filter: a line without a match holds no number the hooks below could refuse (15 digits are
 # always within 2**53, and a double overflows only with a 3-digit exponent or over 308 digits), so
 # json.loads runs without them, at C speed.
@@ -142,7 +143,7 @@ def _shorten(text: str) -> str:
 
 def _strict_int(text: str) -> int:
     # The length test comes before int(), whose time grows with the square of the digits.
-    value = int(text) if len(text) <= len(str(-MAX_SAFE_INTEGER)) else None
+    value = int(text) if len(text) <= _MAX_INTEGER_CHARS else None
     if value is None or abs(value) > MAX_SAFE_INTEGER:
         raise _NotStrictJsonError(f"integer {_shorten(text)} is outside ±(2**53 - 1) (RFC 7493 §2.2)")
     return value

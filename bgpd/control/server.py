@@ -231,9 +231,9 @@ class ControlServer:
         self._clients.add(task)
         try:
             await self._converse(reader, writer, creds)
-        except TimeoutError:  # (an OSError, so first) the reply was not read in time: drop it,
+        except TimeoutError:  # caught before OSError, its base class: a reply unread for reply_timeout
             _log.info("control_client_not_reading", uid=uid, timeout_s=self._reply_timeout)
-            writer.transport.abort()  # or closing would wait for the client to read it
+            writer.transport.abort()  # close() would wait for the client to read the rest
         except (ConnectionError, OSError):
             pass  # the client went away mid-reply; nothing to tell anyone
         finally:
