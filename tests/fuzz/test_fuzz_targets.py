@@ -145,3 +145,11 @@ def test_a_crash_fails_the_run_and_names_the_input(tmp_path: Path) -> None:
     [crash] = (work / "control").glob("crash-*")
     assert crash.read_bytes() == b'{"cmd": "sessions"}'
     assert f"input in {crash}" in proc.stderr
+
+
+def test_found_an_update_that_withdraws_and_announces_the_same_prefix() -> None:
+    """Found by the long run (1.0 M inputs into ``update``): withdrawn 0.0.0.0/0 twice, NLRI
+    0.0.0.0/0 twice. RFC 4271 §4.3: processed as if the withdrawal were not there, so the route
+    stays; applied again it must leave the same table (the old check wrongly wanted no withdrawal)."""
+    found = (CORPUS / "update" / "found-withdraw-and-announce-the-same-prefix").read_bytes()
+    assert TARGETS["update"](found) == 1
