@@ -45,7 +45,10 @@ def cases() -> dict[str, bytes]:
         "brackets in a string": _fill(args + b'"', b"[", b'"}}'),
         "escaped quotes": _fill(args + b'"', b'\\"', b'"}}'),
         "small integers": _fill(args + b"[", b"7", b"]}}", b","),
-        "floats": _fill(args + b"[", b"1.5e300", b"]}}", b","),
+        # one 16-digit integer or 3-digit exponent turns on the per-number hooks for the whole line
+        "integers, hooks on": _fill(args + b"[9007199254740991,", b"7", b"]}}", b","),
+        "floats": _fill(args + b"[", b"1.5e30", b"]}}", b","),
+        "floats, hooks on": _fill(args + b"[", b"1.5e300", b"]}}", b","),
         "members": _fill(args + b"{", b'"k":0', b"}}}", b","),  # duplicate names: refused at the 2nd
         "distinct members": _distinct_members(),
         "surrogate pairs": _fill(args + b'"', b"\\ud83d\\ude00", b'"}}'),
