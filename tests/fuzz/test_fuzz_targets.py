@@ -153,3 +153,10 @@ def test_found_an_update_that_withdraws_and_announces_the_same_prefix() -> None:
     stays; applied again it must leave the same table (the old check wrongly wanted no withdrawal)."""
     found = (CORPUS / "update" / "found-withdraw-and-announce-the-same-prefix").read_bytes()
     assert TARGETS["update"](found) == 1
+
+
+def test_the_fuzzing_guide_states_the_bounded_run_and_the_targets() -> None:
+    guide = (ROOT / "docs" / "fuzzing.md").read_text(encoding="utf-8")
+    assert f"({BOUNDED_RUNS:,} inputs per target, seed 1)" in guide
+    for target in TARGETS:
+        assert f"| `{target}` |" in guide
