@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.interop.netlab import BirdPeer, GoBgpPeer, NetLab, Process, wait_for  # noqa: E402
+from tests.interop.netlab import BirdPeer, GoBgpPeer, GracefulRestart, NetLab, Process, wait_for  # noqa: E402
 
 SOURCE_GOBGP = "gobgp 3.10.0 -> bird 2.0.12"
 SOURCE_BIRD = "bird 2.0.12 -> gobgp 3.10.0"
@@ -459,7 +459,7 @@ def run_scenario(lab: NetLab, pcap: Path) -> tuple[Captured, PeerFacts]:
     wait_for(lambda: "listening on" in dump.log(), 10, "tcpdump to start")
 
     gobgp = GoBgpPeer(gobgp_ns, asn=GOBGP_AS, router_id=GOBGP_V4)
-    gobgp.add_neighbor(BIRD_V4, BIRD_AS, local_address=GOBGP_V4, graceful_restart=True)
+    gobgp.add_neighbor(BIRD_V4, BIRD_AS, local_address=GOBGP_V4, graceful_restart=GracefulRestart())
     bird = BirdPeer(bird_ns, asn=BIRD_AS, router_id=BIRD_V4)
     bird.add_neighbor("gobgp", GOBGP_V4, GOBGP_AS, local_address=BIRD_V4)
     bird.add_static(BIRD_PREFIX4)

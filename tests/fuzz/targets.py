@@ -31,13 +31,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from bgpd.control.protocol import BadRequestError, encode_error, encode_ok, encode_request, parse_request
-from bgpd.fsm import FsmConfig, Session
+from bgpd.fsm import FsmConfig, GracefulRestartConfig, Session
 from bgpd.fsm.actions import Action, RoutesReceived, Send, SessionEstablished
 from bgpd.fsm.events import BytesReceived, ManualStart, TcpConnectionAcknowledged
 from bgpd.fsm.states import State
 from bgpd.rib.adj_rib_in import AdjRibIn, RibChange
 from bgpd.wire import decode_message, encode_message
-from bgpd.wire.capabilities import GracefulRestart, GracefulRestartFamily
 from bgpd.wire.constants import (
     IPV4_UNICAST,
     IPV6_UNICAST,
@@ -122,12 +121,7 @@ def framing(data: bytes) -> int:
 
 # -------------------------------------------------------------------------- OPEN and negotiation
 _LOCAL_ID: Final = 0x0A000009  # 10.0.0.9: neither captured peer's identifier
-_GR: Final = GracefulRestart(
-    restart_state=False,
-    notification=True,
-    restart_time=120,
-    families=(GracefulRestartFamily(1, 1, True), GracefulRestartFamily(2, 1, True)),
-)
+_GR: Final = GracefulRestartConfig(restart_time=120, stale_time=360.0)
 
 
 def _config(**fields: Any) -> FsmConfig:
