@@ -25,7 +25,7 @@ import yaml
 
 from bgpd import __version__
 from bgpd.cli.shellfiles import add_completion_command
-from bgpd.cli.tables import column_widths, format_rows, render_describe, table_cells
+from bgpd.cli.tables import column_widths, format_rows, render_describe, render_status, table_cells
 from bgpd.control import client
 from bgpd.control.protocol import Command
 from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
@@ -160,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.set_defaults(handler=_run_describe)
 
+    status = sub.add_parser(
+        "status", help="the daemon as a whole: plan generation, sessions, routes, event-loop lag"
+    )
+    status.add_argument(
+        "-o", "--output", choices=("text", "json", "yaml"), default="text", help="text (default), json, yaml"
+    )
+    status.set_defaults(handler=_run_status)
+
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
     reload.set_defaults(handler=_run_reload)
 
@@ -289,15 +297,29 @@ def watch(
     return 0
 
 
-def _run_describe(args: argparse.Namespace) -> int:
-    data = _call(args, Command.DESCRIBE_SESSION, {"name": args.name})
+def _print_object(
+    args: argparse.Namespace,
+    cmd: Command,
+    cmd_args: dict[str, Any] | None,
+    render: Callable[[dict[str, Any], datetime], str],
+) -> int:
+    """One object from the daemon: as text by ``render``, or as JSON/YAML (``-o``)."""
+    data = _call(args, cmd, cmd_args)
     if args.output != "text":
         _out(_dump(data, args.output))
         return 0
     if not isinstance(data, dict):
-        raise _FailedError("bgpd sent describe-session data that is not an object")
-    _out(render_describe(data, datetime.now(UTC)))
+        raise _FailedError(f"bgpd sent {cmd} data that is not an object")
+    _out(render(data, datetime.now(UTC)))
     return 0
+
+
+def _run_describe(args: argparse.Namespace) -> int:
+    return _print_object(args, Command.DESCRIBE_SESSION, {"name": args.name}, render_describe)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    return _print_object(args, Command.STATUS, None, render_status)
 
 
 def _summary(data: Any, default: str) -> str:

@@ -58,6 +58,7 @@ class Command(enum.StrEnum):
     DESCRIBE_SESSION = "describe-session"
     RELOAD = "reload"
     RESET_SESSION = "reset-session"
+    STATUS = "status"
 
 
 class ControlError(Exception):

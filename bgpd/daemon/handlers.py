@@ -17,8 +17,9 @@ from typing import Any, Protocol
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
 from bgpd.control.queries import RouteQuery, only_known, optional_name
 from bgpd.control.server import CommandSpec
+from bgpd.daemon.loop_lag import LoopLag
 from bgpd.plan import Plan, Session
-from bgpd.speaker import ReceivedRoute, SessionStatus
+from bgpd.speaker import ReceivedRoute, SessionStatus, SessionSummary
 from bgpd.speaker.status import rfc3339
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "describe_session_data",
     "received_routes_data",
     "sessions_data",
+    "status_data",
 ]
 
 SESSION_FIELDS = (
@@ -55,7 +57,7 @@ class Snapshot:
 
     plan: Plan
     running: Mapping[str, Session]  # as the speaker runs them
-    statuses: Mapping[str, SessionStatus]
+    summaries: Mapping[str, SessionSummary]  # of the sessions running here
     planned_at: float  # POSIX time the plan (or the held floating IPs) last changed
 
 
@@ -68,7 +70,16 @@ class ReloadRejectedError(Exception):
 
 
 class DaemonControl(Protocol):
+    generation: int
+
+    @property
+    def loop_lag(self) -> LoopLag: ...
+
     def snapshot(self) -> Snapshot: ...
+
+    def session_status(self, name: str) -> SessionStatus | None:
+        """The full status of a session running here (None: not run here)."""
+        ...
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
@@ -94,11 +105,11 @@ def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
     }
 
 
-def _session_detail(snapshot: Snapshot, session: Session) -> dict[str, Any]:
-    status = snapshot.statuses.get(session.name)
-    if status is None:
+def _session_object(snapshot: Snapshot, session: Session) -> dict[str, Any]:
+    summary = snapshot.summaries.get(session.name)
+    if summary is None:
         return _not_running(session, snapshot.planned_at)
-    return status.to_control()
+    return summary.to_control()
 
 
 def _planned(snapshot: Snapshot, name: str) -> Session:
@@ -111,11 +122,7 @@ def _planned(snapshot: Snapshot, name: str) -> Session:
 def sessions_data(snapshot: Snapshot, name: str | None = None) -> list[dict[str, Any]]:
     """The ``sessions`` reply: every session of the plan in plan order, or only the one named."""
     wanted = snapshot.plan.sessions if name is None else [_planned(snapshot, name)]
-    out = []
-    for session in wanted:
-        detail = _session_detail(snapshot, session)
-        out.append({key: detail[key] for key in SESSION_FIELDS})
-    return out
+    return [_session_object(snapshot, session) for session in wanted]
 
 
 def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
@@ -178,10 +185,11 @@ def allocations_data(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
-    """The ``describe-session`` reply: the speaker's detail plus what the session carries and why."""
+def describe_session_data(snapshot: Snapshot, name: str, status: SessionStatus | None) -> dict[str, Any]:
+    """The ``describe-session`` reply: the speaker's detail (``status``, None when the session does
+    not run here) plus what the session carries and why."""
     session = _planned(snapshot, name)
-    data = _session_detail(snapshot, session)
+    data = status.to_control() if status is not None else _not_running(session, snapshot.planned_at)
     data["peer"] = session.peer
     data["families"] = [str(f) for f in session.families]
     running = snapshot.running.get(name)
@@ -204,6 +212,23 @@ def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
     return data
 
 
+def status_data(snapshot: Snapshot, generation: int, lag: LoopLag) -> dict[str, Any]:
+    """The ``status`` reply: the daemon as a whole, from counts it keeps (cheap at any size)."""
+    established = sum(1 for s in snapshot.summaries.values() if s.established)
+    return {
+        "generation": generation,
+        "plannedAt": rfc3339(snapshot.planned_at),
+        "nodes": len(snapshot.plan.nodes),
+        "routes": len(snapshot.plan.routes),
+        "sessions": {
+            "planned": len(snapshot.plan.sessions),
+            "running": len(snapshot.running),
+            "established": established,
+        },
+        "loopLag": lag.to_control(),
+    }
+
+
 def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     """The command table the control server serves for ``daemon``."""
 
@@ -217,17 +242,18 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def received(args: Mapping[str, Any]) -> Any:
         query = RouteQuery.from_args(args)
         snapshot = daemon.snapshot()
-        names = sorted(snapshot.statuses)
+        names = sorted(snapshot.running)
         if query.session is not None:
             _planned(snapshot, query.session)  # a planned session run by another gateway has none here
-            names = [query.session] if query.session in snapshot.statuses else []
+            names = [query.session] if query.session in snapshot.running else []
         return received_routes_data(names, daemon.received_routes, query)
 
     async def allocations(_args: Mapping[str, Any]) -> Any:
         return allocations_data(daemon.snapshot().plan)
 
     async def describe(args: Mapping[str, Any]) -> Any:
-        return describe_session_data(daemon.snapshot(), require_str(args, "name"))
+        name = require_str(args, "name")
+        return describe_session_data(daemon.snapshot(), name, daemon.session_status(name))
 
     async def reload(_args: Mapping[str, Any]) -> Any:
         try:
@@ -244,11 +270,16 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
     async def reset(args: Mapping[str, Any]) -> Any:
         name = require_str(args, "name")
         soft = optional_bool(args, "soft")
-        if name not in daemon.snapshot().statuses:
+        if name not in daemon.snapshot().running:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
         return {"message": await daemon.reset_session(name, soft)}
 
+    async def status(args: Mapping[str, Any]) -> Any:
+        only_known(args, ())
+        return status_data(daemon.snapshot(), daemon.generation, daemon.loop_lag)
+
     return {
+        Command.STATUS: CommandSpec(status),
         Command.SESSIONS: CommandSpec(sessions),
         Command.ADVERTISED_ROUTES: CommandSpec(advertised),
         Command.RECEIVED_ROUTES: CommandSpec(received),

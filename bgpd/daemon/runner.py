@@ -41,6 +41,7 @@ from bgpd.daemon.inputs import (
     WatchedAddresses,
     read_settings,
 )
+from bgpd.daemon.loop_lag import LoopLag, LoopLagProbe
 from bgpd.manifests import Loaded
 from bgpd.plan import Plan, Session, SessionConfig, build_plan
 from bgpd.plan.diff import (
@@ -61,6 +62,7 @@ from bgpd.speaker import (
     ReceivedRoute,
     SessionNotEstablishedError,
     SessionStatus,
+    SessionSummary,
     SoftReset,
     Speaker,
 )
@@ -96,7 +98,9 @@ class SpeakerLike(Protocol):
 
     def refresh_session(self, name: str) -> SoftReset: ...
 
-    def states(self) -> list[SessionStatus]: ...
+    def state(self, name: str) -> SessionStatus: ...
+
+    def summaries(self) -> dict[str, SessionSummary]: ...
 
     def received_routes(self, name: str) -> list[ReceivedRoute]: ...
 
@@ -124,8 +128,10 @@ class Daemon:
         speaker: SpeakerLike,
         addresses: AddressSource,
         clock: Callable[[], float] = time.time,
+        probe: LoopLagProbe | None = None,
     ) -> None:
         self._config = config
+        self._probe = probe
         self._settings_path = settings_path
         self._state_dir = state_dir
         self._manifests = loaded.manifests
@@ -146,18 +152,29 @@ class Daemon:
     def plan(self) -> Plan:
         return self._plan
 
+    @property
+    def loop_lag(self) -> LoopLag:
+        """How late the event loop runs timers (``bgpd.daemon.loop_lag``); zeros without a probe."""
+        if self._probe is None:
+            return LoopLag(0.0, 0.0, 0.0, 0, 0.0)
+        return self._probe.lag
+
     def floating_ips(self) -> tuple[str, ...]:
         return self._manifests.floating_ips
 
     def snapshot(self) -> Snapshot:
-        statuses = {s.name: s for s in self._speaker.states() if s.name in self._running}
-        return Snapshot(self._plan, dict(self._running), statuses, self._planned_at)
+        summaries = {n: s for n, s in self._speaker.summaries().items() if n in self._running}
+        return Snapshot(self._plan, dict(self._running), summaries, self._planned_at)
+
+    def session_status(self, name: str) -> SessionStatus | None:
+        return self._speaker.state(name) if name in self._running else None
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._speaker.received_routes(name) if name in self._running else []
 
     def status_line(self) -> str:
-        established = sum(1 for s in self._speaker.states() if s.name in self._running and s.established)
+        summaries = self._speaker.summaries()
+        established = sum(1 for n, s in summaries.items() if n in self._running and s.established)
         return systemd.status_line(len(self._plan.sessions), established, len(self._plan.routes))
 
     # ------------------------------------------------------------------ changing
@@ -430,6 +447,7 @@ async def serve(
         _log.error("address_watch_failed", error=err.strerror or str(err), hint="set localAddresses")
         return 1
     speaker = Speaker()
+    probe = LoopLagProbe()
     daemon = Daemon(
         config,
         settings_path=options.settings,
@@ -439,6 +457,7 @@ async def serve(
         ledger=ledger,
         speaker=speaker,
         addresses=addresses,
+        probe=probe,
     )
     server = ControlServer(options.socket, commands(daemon))
     try:
@@ -447,6 +466,7 @@ async def serve(
         _log.error("control_socket_failed", error=str(err))
         await addresses.close()
         return 1
+    probe.start()
     tasks: list[asyncio.Task[None]] = []
     try:
         await daemon.start()
@@ -475,5 +495,6 @@ async def serve(
         await daemon.stop()
         await server.close()
         await addresses.close()
+        probe.stop()
         _log.info("stopped")
     return 0

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bgpd.speaker.peer import SessionNotEstablishedError
 from bgpd.speaker.speaker import SessionNotFoundError, Speaker
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
 
 __all__ = [
     "ReceivedRoute",
     "SessionNotEstablishedError",
     "SessionNotFoundError",
     "SessionStatus",
+    "SessionSummary",
     "SoftReset",
     "Speaker",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
@@ -60,6 +61,7 @@ from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
     ReceivedRoute,
     SessionStatus,
+    SessionSummary,
     SoftReset,
     capabilities_to_control,
     counters_to_control,
@@ -240,33 +242,44 @@ class PeerTask:
         self._drop(conn, f"Send Hold Timer Expired after {conn.send_hold_time:g}s (RFC 9687)")
 
     # ------------------------------------------------------------------ status
-    def status(self) -> SessionStatus:
+    def summary(self) -> SessionSummary:
+        """The session object of the control protocol: plain reads, nothing over the routes."""
         cfg = self.config
         rec = self.record
         fsm = self._links.primary.fsm
-        negotiated = fsm.negotiated
         since = fsm.established_at
-        return SessionStatus(
+        return SessionSummary(
             name=cfg.name,
             local_ip=str(cfg.local_ip),
             peer_ip=str(cfg.peer_ip),
             local_asn=cfg.local_asn,
             peer_asn=cfg.peer_asn,
             fsm_state=str(fsm.state),
-            admin_down=self._admin_down,
             uptime=None if since is None else self._loop.time() - since,
             prefixes_received=len(self._rib_in),
             prefixes_sent=self._rib_out.sent_count(),
+            last_error=rec.last_error,
+            last_report=rec.last_report,
+        )
+
+    def status(self) -> SessionStatus:
+        """The summary and the detail (``describe``): capabilities, counters, history, routes
+        the session cannot carry."""
+        rec = self.record
+        negotiated = self._links.primary.fsm.negotiated
+        base = self.summary()
+        summary: dict[str, Any] = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        return SessionStatus(
+            **summary,
+            admin_down=self._admin_down,
             prefixes_pending=self._rib_out.pending_prefixes,
             hold_time=negotiated.hold_time if negotiated is not None else None,
             keepalive_time=round(negotiated.keepalive_time) if negotiated is not None else None,
             capabilities=capabilities_to_control(negotiated),
             counters=counters_to_control(rec.counters),
-            last_error=rec.last_error,
             last_sent=rec.last_sent,
             last_received=rec.last_received,
             history=tuple(rec.history),
-            last_report=rec.last_report,
             unsendable=tuple(f"{u.route.text}: {u.reason}" for u in self._rib_out.unsendable()),
         )
 

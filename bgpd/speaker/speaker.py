@@ -19,7 +19,7 @@ from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
 from bgpd.wire.constants import CeaseSub
 
 _ListenerKey = tuple[IPAddress, int]
@@ -122,6 +122,10 @@ class Speaker:
 
     def states(self) -> list[SessionStatus]:
         return [self._sessions[name].status() for name in sorted(self._sessions)]
+
+    def summaries(self) -> dict[str, SessionSummary]:
+        """Every session's control-protocol object, cheaply (``SessionSummary``), by name."""
+        return {name: task.summary() for name, task in self._sessions.items()}
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._task(name).received_routes()

@@ -11,7 +11,7 @@ from bgpd.daemon.host.addrwatch import AddressEvent
 from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SoftReset
+from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SessionSummary, SoftReset
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -80,8 +80,11 @@ class FakeSpeaker:
         families = tuple(sorted(self.sessions[name].families))
         return SoftReset(resent=families, requested=families[:1])
 
-    def states(self) -> list[SessionStatus]:
-        return [status(c, sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())]
+    def state(self, name: str) -> SessionStatus:
+        return status(self.sessions[name], sent=len(self.routes[name]))
+
+    def summaries(self) -> dict[str, SessionSummary]:
+        return {name: self.state(name).summary for name in self.sessions}
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return [

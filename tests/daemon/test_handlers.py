@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from bgpd.cli.bgpctl import main as bgpctl
 from bgpd.cli.tables import table_for
@@ -22,20 +24,31 @@ from bgpd.daemon.handlers import (
     commands,
     describe_session_data,
     sessions_data,
+    status_data,
 )
+from bgpd.daemon.loop_lag import LoopLag
 from bgpd.plan.settings import Settings, parse_settings
-from bgpd.speaker import ReceivedRoute
+from bgpd.speaker import ReceivedRoute, SessionStatus
 from tests.daemon._fakes import status
 from tests.plan._fixtures import plan
 
 ONE_HELD = ("10.0.1.100",)
 
 
+def statuses(snap: Snapshot) -> dict[str, SessionStatus]:
+    """The full status of every session ``snap`` runs, as the fake speaker reports it."""
+    return {name: status(s.config, sent=len(s.announced)) for name, s in snap.running.items()}
+
+
 def snapshot(settings: Settings | None = None) -> Snapshot:
     p = plan(held=ONE_HELD, settings=settings)
     running = p.local_sessions()
-    statuses = {name: status(s.config, sent=len(s.announced)) for name, s in running.items()}
-    return Snapshot(p, running, statuses, planned_at=1_790_000_000.0)
+    summaries = {name: status(s.config, sent=len(s.announced)).summary for name, s in running.items()}
+    return Snapshot(p, running, summaries, planned_at=1_790_000_000.0)
+
+
+def describe(snap: Snapshot, name: str) -> dict[str, Any]:
+    return describe_session_data(snap, name, statuses(snap).get(name))
 
 
 def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_sessions() -> None:
@@ -96,27 +109,33 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
 
 
 def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
-    data = describe_session_data(snapshot(), "10.0.1.254-node-01")
+    data = describe(snapshot(), "10.0.1.254-node-01")
     assert data["peer"] == "bgppeer1" and data["families"] == ["ipv4-unicast"]
     routes = data["routes"]
     assert routes["segment"] == "10.0.1.0/24" and routes["offSegmentNextHop"] == "skip"
     assert {r["nextHop"] for r in routes["announced"]} == {"10.0.1.11", "10.0.1.21"}
     assert len(routes["skipped"]) == 2 and "RFC 4271 §5.1.3" in routes["skipped"][0]["reason"]
-    off = describe_session_data(snapshot(), "10.0.3.254-node-01")["routes"]
+    off = describe(snapshot(), "10.0.3.254-node-01")["routes"]
     assert off["announced"] == [] and all(
         "the peer is off" in s["reason"] or "both off" in s["reason"] for s in off["skipped"]
     )
     with pytest.raises(ControlError) as missing:
-        describe_session_data(snapshot(), "nope")
+        describe(snapshot(), "nope")
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
 class _Control:
+    generation = 7
+    loop_lag = LoopLag(last=0.0012, recent_max=0.021, worst=0.064, over_budget=2, budget=0.05)
+
     def __init__(self) -> None:
         self.snap = snapshot()
 
     def snapshot(self) -> Snapshot:
         return self.snap
+
+    def session_status(self, name: str) -> SessionStatus | None:
+        return statuses(self.snap).get(name)
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return []
@@ -220,3 +239,38 @@ async def test_sessions_command_takes_a_name_and_nothing_else() -> None:
     with pytest.raises(ControlError) as bad:
         await handler({"session": "10.0.1.254-node-01"})
     assert bad.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_status_counts_sessions_routes_and_carries_the_loop_lag() -> None:
+    snap = snapshot()
+    data = status_data(snap, 3, _Control.loop_lag)
+    assert data == {
+        "generation": 3,
+        "plannedAt": "2026-09-21T14:13:20.000Z",
+        "nodes": len(snap.plan.nodes),
+        "routes": len(snap.plan.routes),
+        "sessions": {"planned": 4, "running": 2, "established": 2},
+        "loopLag": _Control.loop_lag.to_control(),
+    }
+
+
+@pytest.mark.asyncio
+async def test_bgpctl_status_over_a_real_socket(short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = short_dir / "bgpd.sock"
+    with capture_logs():  # the server's log lines stay out of the captured stdout
+        async with ControlServer(sock, commands(_Control())):
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), "status"]) == 0
+            text = capsys.readouterr().out
+            json_status = ["--socket", str(sock), "status", "-o", "json"]
+            assert await loop.run_in_executor(None, bgpctl, json_status) == 0
+            data = json.loads(capsys.readouterr().out)
+    assert data["generation"] == 7 and data["loopLag"]["overBudget"] == 2
+    lines = text.splitlines()
+    assert lines[0].startswith("Generation:") and "7, plan of 2026-09-21T14:13:20.000Z" in lines[0]
+    assert lines[1:] == [
+        "Sessions:        4 planned, 2 run here, 2 established",
+        f"Routes:          {len(_Control().snap.plan.routes)} from {len(_Control().snap.plan.nodes)} nodes",
+        "Event Loop Lag:  last 1.2 ms, worst 21.0 ms in the last 60 s and 64.0 ms since start; "
+        "2 over the 50.0 ms budget",
+    ]

@@ -209,7 +209,9 @@ async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow
     path.write_text(with_node(SINGLE, "10.0.9.9"), encoding="utf-8")  # on neither floating IP's segment
     assert "no change" in await daemon.reload("test")
     assert speaker.calls == []
-    detail = describe_session_data(daemon.snapshot(), "10.0.1.254-node-01")
+    detail = describe_session_data(
+        daemon.snapshot(), "10.0.1.254-node-01", daemon.session_status("10.0.1.254-node-01")
+    )
     assert "10.0.9.9" in {s["reason"].split()[1] for s in detail["routes"]["skipped"]}
 
 
@@ -295,7 +297,9 @@ async def test_a_next_hop_policy_change_only_sends_routes_and_describe_follows(t
     assert "2 sessions updated" in await daemon.reload("test")
     assert sorted(speaker.calls) == [("routes", "10.0.3.254-node-01"), ("routes", "10.0.3.254-node-02")]
     assert {str(r.path.next_hop) for r in speaker.routes["10.0.3.254-node-01"]} == {"10.0.1.100"}
-    detail = describe_session_data(daemon.snapshot(), "10.0.3.254-node-01")
+    detail = describe_session_data(
+        daemon.snapshot(), "10.0.3.254-node-01", daemon.session_status("10.0.3.254-node-01")
+    )
     assert detail["routes"]["offSegmentNextHop"] == "self"
     speaker.calls.clear()
     assert "no change" in await daemon.reload("again")

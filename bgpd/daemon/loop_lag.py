@@ -1,0 +1,150 @@
+"""How late the event loop runs its timers: the measure behind "nothing may cost a session".
+
+Every session's hold, keepalive and connect-retry timers are timers of the one event loop. A
+callback that keeps the loop busy makes every timer due meanwhile fire late by as long, so the
+loop's *lag* is what threatens hold timers (budget: ``BUDGET``, 50 ms). The probe is one more loop
+timer, re-armed every ``INTERVAL``: how late it fires is the lag. A stall shorter than the
+interval can go unseen, one longer is seen less the interval at worst, so the interval is well
+under the budget; the probe itself costs one callback per interval.
+
+What it keeps (``LoopLag``, a plain value the control socket and metrics read): the last lag, the
+worst of the last ``WINDOW`` seconds, the worst since start, and how many probes fired more than
+the budget late. A lag over the budget is a warning in the log, quietly (OpenBGPD's ``logmsg.c``
+habit, as the session logs): the first one at once, then at most one line per ``WINDOW`` that
+counts the others and names the worst, so a loaded machine does not flood the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final
+
+import structlog
+
+__all__ = ["BUDGET", "INTERVAL", "WINDOW", "LoopLag", "LoopLagProbe"]
+
+BUDGET: Final = 0.050  # seconds: no timer may fire later than this (the brief's rule 2)
+INTERVAL: Final = 0.020  # seconds between probes: under the budget, so a stall over it is seen
+WINDOW: Final = 60.0  # seconds: the "recent" worst, and the least time between two log lines
+
+_log = structlog.get_logger("bgpd.daemon")
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLag:
+    """The loop's lag in seconds (see the module docstring)."""
+
+    last: float
+    recent_max: float  # the worst of the last WINDOW seconds
+    worst: float  # since the probe started
+    over_budget: int  # probes more than ``budget`` late since the start
+    budget: float
+
+    def to_control(self) -> dict[str, Any]:
+        return {
+            "lastMs": _ms(self.last),
+            "maxMs": _ms(self.recent_max),
+            "windowSeconds": int(WINDOW),
+            "worstMs": _ms(self.worst),
+            "overBudget": self.over_budget,
+            "budgetMs": _ms(self.budget),
+        }
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+class LoopLagProbe:
+    """Measures the running loop's lag until ``stop`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        interval: float = INTERVAL,
+        budget: float = BUDGET,
+        window: float = WINDOW,
+    ) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._interval = interval
+        self._budget = budget
+        self._window = window
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+        self._last = 0.0
+        self._worst = 0.0
+        self._over = 0
+        self._recent: deque[tuple[float, float]] = deque()  # (when, lag), lags decreasing
+        self._logged_at: float | None = None  # when the last warning was written
+        self._unlogged = 0  # over-budget probes since that line
+        self._unlogged_worst = 0.0
+
+    @property
+    def lag(self) -> LoopLag:
+        """The measures so far (each probe drops what left the window, so this only reads)."""
+        recent = self._recent[0][1] if self._recent else 0.0
+        return LoopLag(self._last, recent, self._worst, self._over, self._budget)
+
+    def start(self) -> None:
+        if self._handle is None:
+            self._arm(self._loop.time())
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._flush()
+
+    def _arm(self, now: float) -> None:
+        self._due = now + self._interval
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        self.record(max(0.0, now - self._due), now)
+        self._arm(now)
+
+    def record(self, lag: float, now: float) -> None:
+        """Take one measurement (the probe's own; tests feed their own)."""
+        self._last = lag
+        self._worst = max(self._worst, lag)
+        while self._recent and self._recent[-1][1] <= lag:
+            self._recent.pop()
+        self._recent.append((now, lag))
+        self._expire(now)
+        if lag > self._budget:
+            self._over += 1
+            self._late(lag, now)
+        elif self._unlogged and self._logged_at is not None and now - self._logged_at >= self._window:
+            self._flush(now)
+
+    def _expire(self, now: float) -> None:
+        while self._recent and now - self._recent[0][0] > self._window:
+            self._recent.popleft()
+
+    def _late(self, lag: float, now: float) -> None:
+        if self._logged_at is None or (now - self._logged_at >= self._window and not self._unlogged):
+            self._logged_at = now
+            _log.warning("event_loop_late", late_ms=_ms(lag), budget_ms=_ms(self._budget))
+            return
+        self._unlogged += 1
+        self._unlogged_worst = max(self._unlogged_worst, lag)
+        if now - self._logged_at >= self._window:
+            self._flush(now)
+
+    def _flush(self, now: float | None = None) -> None:
+        """Write the count of over-budget probes not logged yet, as one line."""
+        if not self._unlogged:
+            return
+        _log.warning(
+            "event_loop_late",
+            late_ms=_ms(self._unlogged_worst),
+            budget_ms=_ms(self._budget),
+            repeated=self._unlogged,
+        )
+        self._logged_at = self._loop.time() if now is None else now
+        self._unlogged = 0
+        self._unlogged_worst = 0.0
