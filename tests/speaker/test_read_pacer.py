@@ -56,6 +56,11 @@ def stream(size: int) -> bytes:
     return bytes(i % 251 for i in range(size))
 
 
+def connected() -> tuple[Collector, Connection, ReadingTransport]:
+    owner, conn, transport = connected()
+    return owner, conn, transport
+
+
 async def settle(turns: int = 200) -> None:
     for _ in range(turns):
         await asyncio.sleep(0)
@@ -63,9 +68,7 @@ async def settle(turns: int = 200) -> None:
 
 @pytest.mark.asyncio
 async def test_input_reaches_the_owner_later_in_order_and_in_slices() -> None:
-    owner = Collector()
-    conn, transport = Connection(owner), ReadingTransport()
-    conn.connection_made(transport)
+    owner, conn, transport = connected()
     data = stream(5 * SLICE + 123)
     conn.data_received(data[:1000])
     conn.data_received(data[1000:])
@@ -77,9 +80,7 @@ async def test_input_reaches_the_owner_later_in_order_and_in_slices() -> None:
 
 @pytest.mark.asyncio
 async def test_a_close_is_reported_after_the_input_that_came_before_it() -> None:
-    owner = Collector()
-    conn, transport = Connection(owner), ReadingTransport()
-    conn.connection_made(transport)
+    owner, conn, transport = connected()
     conn.data_received(stream(3 * SLICE))
     conn.connection_lost(None)
     assert owner.closed_after == -1
@@ -102,9 +103,7 @@ async def test_input_before_the_owner_is_attached_is_kept_and_so_is_the_close() 
 
 @pytest.mark.asyncio
 async def test_our_own_close_drops_unread_input() -> None:
-    owner = Collector()
-    conn, transport = Connection(owner), ReadingTransport()
-    conn.connection_made(transport)
+    owner, conn, transport = connected()
     conn.data_received(stream(4 * SLICE))
     conn.abort()
     await settle()
@@ -113,9 +112,7 @@ async def test_our_own_close_drops_unread_input() -> None:
 
 @pytest.mark.asyncio
 async def test_reading_stops_while_the_queue_is_long_and_resumes_once_it_drained() -> None:
-    owner = Collector()
-    conn, transport = Connection(owner), ReadingTransport()
-    conn.connection_made(transport)
+    owner, conn, transport = connected()
     chunk = stream(64 * 1024)
     for _ in range(READ_HIGH // len(chunk) + 1):
         conn.data_received(chunk)
