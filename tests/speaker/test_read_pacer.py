@@ -68,7 +68,7 @@ async def settle(turns: int = 200) -> None:
 
 @pytest.mark.asyncio
 async def test_input_reaches_the_owner_later_in_order_and_in_slices() -> None:
-    owner, conn, transport = connected()
+    owner, conn, _transport = connected()
     data = stream(5 * SLICE + 123)
     conn.data_received(data[:1000])
     conn.data_received(data[1000:])
@@ -80,7 +80,7 @@ async def test_input_reaches_the_owner_later_in_order_and_in_slices() -> None:
 
 @pytest.mark.asyncio
 async def test_a_close_is_reported_after_the_input_that_came_before_it() -> None:
-    owner, conn, transport = connected()
+    owner, conn, _transport = connected()
     conn.data_received(stream(3 * SLICE))
     conn.connection_lost(None)
     assert owner.closed_after == -1
@@ -103,7 +103,7 @@ async def test_input_before_the_owner_is_attached_is_kept_and_so_is_the_close() 
 
 @pytest.mark.asyncio
 async def test_our_own_close_drops_unread_input() -> None:
-    owner, conn, transport = connected()
+    owner, conn, _transport = connected()
     conn.data_received(stream(4 * SLICE))
     conn.abort()
     await settle()
