@@ -57,7 +57,9 @@ def stream(size: int) -> bytes:
 
 
 def connected() -> tuple[Collector, Connection, ReadingTransport]:
-    owner, conn, transport = connected()
+    owner = Collector()
+    conn, transport = Connection(owner), ReadingTransport()
+    conn.connection_made(transport)
     return owner, conn, transport
 
 
