@@ -3,6 +3,12 @@
 Request ``{"id": <any JSON>, "cmd": "<name>", "args": {...}}`` (``id`` and ``args`` optional);
 reply ``{"id": <echoed>, "ok": true, "data": <any JSON>}`` or
 ``{"id": <echoed>, "ok": false, "error": {"code": "<ErrorCode>", "message": "<text>"}}``.
+
+A list may come in parts (a *streamed* reply): every part but the last is a reply line with
+``"more": true`` and some of the list in ``data``; the last part has no ``more`` and the rest of
+the list. The list is the concatenation of the parts' ``data``. So a listing of a million routes
+never exists in the daemon as one value, and a client reads until a reply without ``more`` (an
+error reply ends a stream too, and then the parts before it do not count).
 Pure functions only: the server and the ``bgpctl`` client share them. See docs/control-protocol.md.
 """
 
@@ -24,6 +30,7 @@ __all__ = [
     "Request",
     "encode_error",
     "encode_ok",
+    "encode_part",
     "encode_request",
     "optional_bool",
     "parse_reply",
@@ -84,6 +91,7 @@ class Reply:
     data: Any = None
     error_code: str = ""
     error_message: str = ""
+    more: bool = False  # a part of a streamed reply, more parts follow
 
 
 class BadRequestError(ControlError):
@@ -125,6 +133,11 @@ def encode_ok(request_id: Any, data: Any) -> bytes:
     return _dumps({"id": request_id, "ok": True, "data": data})
 
 
+def encode_part(request_id: Any, part: list[Any]) -> bytes:
+    """One part of a streamed reply, not the last one (see the module docstring)."""
+    return _dumps({"id": request_id, "ok": True, "data": part, "more": True})
+
+
 def encode_error(request_id: Any, code: ErrorCode, message: str) -> bytes:
     return _dumps({"id": request_id, "ok": False, "error": {"code": str(code), "message": message}})
 
@@ -142,7 +155,10 @@ def parse_reply(line: bytes) -> Reply:
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
         raise ValueError('reply must be a JSON object with a boolean "ok"')
     if obj["ok"]:
-        return Reply(id=obj.get("id"), ok=True, data=obj.get("data"))
+        more = obj.get("more", False)
+        if not isinstance(more, bool) or (more and not isinstance(obj.get("data"), list)):
+            raise ValueError('"more" must be true or false, and a part must carry a list')
+        return Reply(id=obj.get("id"), ok=True, data=obj.get("data"), more=more)
     error = obj.get("error")
     if not isinstance(error, dict):
         raise ValueError('error reply must carry an "error" object')

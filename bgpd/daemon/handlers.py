@@ -2,6 +2,9 @@
 
 The data functions are pure (a ``Snapshot`` in, JSON-ready values out), so their shapes are tested
 without sockets; ``commands`` wires them to a running daemon (``DaemonControl``) for the server.
+Listings (routes, allocations) are generators the server sends in parts (``Streamed``): they
+yield their objects one by one, and ``None`` where they did a slice of work without one, so no
+listing holds the loop or exists as one list in the daemon.
 Sessions the plan has but this host does not run (their floating IP is elsewhere) are listed too,
 ``NotEstablished`` with the reason in ``lastError``: the operator sees every session of the
 cluster file on every gateway, and which gateway runs it.
@@ -9,28 +12,29 @@ cluster file on every gateway, and which gateway runs it.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
-from bgpd.control.queries import RouteQuery, only_known, optional_name
-from bgpd.control.server import CommandSpec
+from bgpd.control.queries import Prefix, RouteQuery, only_known, optional_name
+from bgpd.control.server import CommandSpec, Streamed
 from bgpd.daemon.loop_lag import LoopLag
-from bgpd.plan import Plan, Session
+from bgpd.plan import Announced, Plan, Session
 from bgpd.speaker import ReceivedRoute, SessionStatus, SessionSummary
 from bgpd.speaker.status import rfc3339
 
 __all__ = [
     "DaemonControl",
+    "Listing",
     "ReloadRejectedError",
     "Snapshot",
-    "advertised_routes_data",
-    "allocations_data",
+    "advertised_listing",
+    "allocations_listing",
     "commands",
     "describe_session_data",
-    "received_routes_data",
+    "listed",
+    "received_listing",
     "sessions_data",
     "status_data",
 ]
@@ -81,7 +85,9 @@ class DaemonControl(Protocol):
         """The full status of a session running here (None: not run here)."""
         ...
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
+        """The routes received on a session run here, inside ``within``, as a listing."""
+        ...
 
     async def reload(self, reason: str) -> str: ...
 
@@ -125,64 +131,123 @@ def sessions_data(snapshot: Snapshot, name: str | None = None) -> list[dict[str,
     return [_session_object(snapshot, session) for session in wanted]
 
 
-def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
-    """The ``advertised-routes`` reply: one object per (prefix, next hop) with the sessions carrying it.
+def listed(items: Iterable[Any]) -> list[Any]:
+    """A listing's items as one list (its ``None`` pauses dropped): for small answers and tests."""
+    return [item for item in items if item is not None]
 
-    Every planned route is listed, even when no session here carries it (``sessions`` empty); a
-    route announced with next-hop-self on some sessions is an extra object with that next hop.
-    ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``."""
+
+Listing = Iterator[dict[str, Any] | None]  # a listing's items, and None where it may pause
+_PAUSE_EVERY: Final = 4096  # routes looked at between two pause points of a listing
+
+
+def advertised_listing(snapshot: Snapshot, query: RouteQuery | None = None) -> Listing:
+    """The ``advertised-routes`` listing: one object per (prefix, next hop) with the sessions
+    carrying it, planned routes first (plan order), then next-hop-self variants as sessions (by
+    name) carry them.
+
+    Every planned route is listed, even when no session here carries it (``sessions`` empty).
+    ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``.
+    Sessions alike share one export (``bgpd.plan.segments``), so the routes are gone through once
+    per distinct export, not once per session."""
     query = query or RouteQuery()
     if query.session is not None:
         _planned(snapshot, query.session)
-    carriers: dict[tuple[str, str], list[str]] = {}
-    names: dict[tuple[str, str], tuple[str, str]] = {}
+    groups: dict[int, tuple[tuple[Announced, ...], list[str]]] = {}  # by id of the shared export
+    for name in sorted(snapshot.running):
+        announced = snapshot.running[name].announced
+        groups.setdefault(id(announced), (announced, []))[1].append(name)
+    carriers: dict[tuple[str, str], list[int]] = {}
+    shown: dict[tuple[str, str], tuple[str, str]] = {}  # route name, family
     for route in snapshot.plan.routes:
         key = (route.prefix, route.next_hop)
         carriers[key] = []
-        names[key] = (route.name, str(route.family))
-    for name in sorted(snapshot.running):
-        for announced in snapshot.running[name].announced:
-            key = (announced.prefix, announced.next_hop)
-            carriers.setdefault(key, []).append(name)
-            names.setdefault(key, (announced.name, str(announced.family)))
-    wanted = (
-        key
-        for key in carriers
-        if query.wants_prefix(key[0]) and (query.session is None or query.session in carriers[key])
-    )
-    return [
-        {
-            "name": names[key][0],
+        shown[key] = (route.name, str(route.family))
+    looked = 0
+    for group, (announced, _) in groups.items():
+        for item in announced:
+            key = (item.prefix, item.next_hop)
+            carried = carriers.get(key)
+            if carried is None:
+                carried = carriers[key] = []
+                shown[key] = (item.name, str(item.family))
+            carried.append(group)
+            looked += 1
+            if looked % _PAUSE_EVERY == 0:
+                yield None
+    only = None if query.session is None else _group_of(groups, query.session)
+    inside = _prefix_test(query)
+    left = query.limit
+    for key, carried in carriers.items():
+        if (only is not None and only not in carried) or (query.session is not None and only is None):
+            continue
+        if not inside(key[0]):
+            continue
+        names = (
+            groups[carried[0]][1] if len(carried) == 1 else sorted(n for g in carried for n in groups[g][1])
+        )
+        name, family = shown[key]
+        yield {
+            "name": name,
             "prefix": key[0],
             "metric": None,
             "nextHop": key[1],
-            "family": names[key][1],
-            "sessions": carriers[key],
+            "family": family,
+            "sessions": names,
         }
-        for key in itertools.islice(wanted, query.limit)
-    ]
+        if left is not None:
+            left -= 1
+            if not left:
+                return
 
 
-def received_routes_data(
-    names: Sequence[str], routes_of: Callable[[str], Sequence[ReceivedRoute]], query: RouteQuery
-) -> list[dict[str, Any]]:
-    """The ``received-routes`` reply: the routes of the sessions ``names`` (in that order) inside the
-    query's prefix, at most its ``limit``. A session's table is fetched only while more are wanted."""
-    wanted = (route for name in names for route in routes_of(name) if query.wants_prefix(route.prefix))
-    return [route.to_control() for route in itertools.islice(wanted, query.limit)]
+def _group_of(groups: Mapping[int, tuple[Any, list[str]]], session: str) -> int | None:
+    return next((group for group, (_, names) in groups.items() if session in names), None)
 
 
-def allocations_data(plan: Plan) -> list[dict[str, Any]]:
-    return [
-        {
+def _prefix_test(query: RouteQuery) -> Callable[[str], bool]:
+    """``query.wants_prefix``, remembered per prefix text (many routes share a prefix)."""
+    answers: dict[str, bool] = {}
+
+    def inside(prefix: str) -> bool:
+        answer = answers.get(prefix)
+        if answer is None:
+            answer = answers[prefix] = query.wants_prefix(prefix)
+        return answer
+
+    return inside
+
+
+def received_listing(
+    names: Sequence[str],
+    routes_of: Callable[[str, Prefix | None], Iterator[ReceivedRoute | None]],
+    query: RouteQuery,
+) -> Listing:
+    """The ``received-routes`` listing: the routes of the sessions ``names`` (in that order)
+    inside the query's prefix (the speaker filters), at most its ``limit``. A session's table is
+    read only while more routes are wanted, and in slices (``bgpd.speaker.listing``)."""
+    left = query.limit
+    for name in names:
+        for route in routes_of(name, query.prefix):
+            if route is None:
+                yield None
+                continue
+            yield route.to_control()
+            if left is not None:
+                left -= 1
+                if not left:
+                    return
+
+
+def allocations_listing(plan: Plan) -> Listing:
+    """The ``allocations`` listing: one object per node of the plan."""
+    for node in plan.nodes:
+        yield {
             "node": node.name,
             "nodePool": node.pool,
             "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
         }
-        for node in plan.nodes
-    ]
 
 
 def describe_session_data(snapshot: Snapshot, name: str, status: SessionStatus | None) -> dict[str, Any]:
@@ -237,7 +302,7 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         return sessions_data(daemon.snapshot(), optional_name(args, "name"))
 
     async def advertised(args: Mapping[str, Any]) -> Any:
-        return advertised_routes_data(daemon.snapshot(), RouteQuery.from_args(args))
+        return Streamed(advertised_listing(daemon.snapshot(), RouteQuery.from_args(args)))
 
     async def received(args: Mapping[str, Any]) -> Any:
         query = RouteQuery.from_args(args)
@@ -246,10 +311,10 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         if query.session is not None:
             _planned(snapshot, query.session)  # a planned session run by another gateway has none here
             names = [query.session] if query.session in snapshot.running else []
-        return received_routes_data(names, daemon.received_routes, query)
+        return Streamed(received_listing(names, daemon.received, query))
 
     async def allocations(_args: Mapping[str, Any]) -> Any:
-        return allocations_data(daemon.snapshot().plan)
+        return Streamed(allocations_listing(daemon.snapshot().plan))
 
     async def describe(args: Mapping[str, Any]) -> Any:
         name = require_str(args, "name")

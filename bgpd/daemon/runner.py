@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
@@ -66,6 +66,7 @@ from bgpd.speaker import (
     SoftReset,
     Speaker,
 )
+from bgpd.speaker.listing import Within
 from bgpd.wire.constants import CeaseSub
 
 __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
@@ -102,7 +103,7 @@ class SpeakerLike(Protocol):
 
     def summaries(self) -> dict[str, SessionSummary]: ...
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]: ...
 
     async def close(self, text: str = "") -> None: ...
 
@@ -169,8 +170,8 @@ class Daemon:
     def session_status(self, name: str) -> SessionStatus | None:
         return self._speaker.state(name) if name in self._running else None
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return self._speaker.received_routes(name) if name in self._running else []
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        return self._speaker.received(name, within) if name in self._running else iter(())
 
     def status_line(self) -> str:
         summaries = self._speaker.summaries()

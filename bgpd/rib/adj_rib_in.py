@@ -73,6 +73,27 @@ class AdjRibIn:
         table = self._tables.get(family)
         return None if table is None else table.get(prefix)
 
+    def keys(self, family: Family) -> list[Prefix]:
+        """The table's keys now, for a listing that runs in slices while routes keep coming
+        (``at`` then says whether each is still there); a copy made at C speed."""
+        return list(self._tables.get(family, ()))
+
+    def at(self, family: Family, key: Prefix) -> ReceivedPath | None:
+        """The path of a key ``keys`` gave, or None once it was withdrawn."""
+        table = self._tables.get(family)
+        return None if table is None else table.get(key)
+
+    @staticmethod
+    def order(key: Prefix) -> int:
+        """An integer that sorts keys of one family by network, then length, then path id."""
+        network, length = key[0], key[1]
+        return (network << 8 | length) << 32 | (key[2] if len(key) > 2 else 0)
+
+    @staticmethod
+    def prefix(key: Prefix) -> Prefix:
+        """The ``(network, length[, path_id])`` of a key."""
+        return key
+
     def routes(self) -> Iterator[tuple[Family, Prefix, ReceivedPath]]:
         for family in sorted(self._tables):
             for prefix, path in sorted(self._tables[family].items()):

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from bgpd.fsm import (
@@ -56,6 +56,7 @@ from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
+from bgpd.speaker.listing import Within, received_routes
 from bgpd.speaker.record import SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
@@ -68,7 +69,6 @@ from bgpd.speaker.status import (
 )
 from bgpd.wire import DEFAULT_CONTEXT, Notification, encode_message
 from bgpd.wire.constants import IPV4_UNICAST, CeaseSub, ErrorAction, ErrorCode, Family, MessageType
-from bgpd.wire.nlri import prefix_to_text
 from bgpd.wire.update import Update
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
@@ -283,21 +283,12 @@ class PeerTask:
             unsendable=tuple(f"{u.route.text}: {u.reason}" for u in self._rib_out.unsendable()),
         )
 
+    def received(self, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        """The Adj-RIB-In as a listing that runs in slices (``listing``: None marks a pause)."""
+        return received_routes(self.config.name, self._rib_in, within)
+
     def received_routes(self) -> list[ReceivedRoute]:
-        out = []
-        for family, prefix, path in self._rib_in.routes():
-            as_path = path.attributes.effective_as_path() or ()
-            out.append(
-                ReceivedRoute(
-                    session=self.config.name,
-                    family=str(family),
-                    prefix=prefix_to_text(prefix, family.afi),
-                    next_hop=str(path.next_hop_address),
-                    metric=path.attributes.med,
-                    as_path=tuple(asn for segment in as_path for asn in segment.asns),
-                )
-            )
-        return out
+        return [route for route in self.received() if route is not None]
 
     def advertised_routes(self) -> list[Route]:
         return list(self._rib_out.advertised())

@@ -11,12 +11,13 @@ completes between two loop iterations.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
+from bgpd.speaker.listing import Within
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
 from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
@@ -129,6 +130,10 @@ class Speaker:
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._task(name).received_routes()
+
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        """The session's received routes inside ``within``, as a listing in slices (``listing``)."""
+        return self._task(name).received(within)
 
     def advertised_routes(self, name: str) -> list[Route]:
         return self._task(name).advertised_routes()

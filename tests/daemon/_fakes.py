@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
@@ -12,6 +12,7 @@ from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
 from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SessionSummary, SoftReset
+from bgpd.speaker.listing import Within
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -86,10 +87,10 @@ class FakeSpeaker:
     def summaries(self) -> dict[str, SessionSummary]:
         return {name: self.state(name).summary for name in self.sessions}
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return [
-            ReceivedRoute(name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,))
-        ]
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        yield ReceivedRoute(
+            name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,)
+        )
 
     async def close(self, text: str = "") -> None:
         self.closed_with = text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,16 @@ from structlog.testing import capture_logs
 from bgpd.cli.bgpctl import main as bgpctl
 from bgpd.cli.tables import table_for
 from bgpd.control.protocol import Command, ControlError, ErrorCode
-from bgpd.control.queries import RouteQuery, parse_prefix
-from bgpd.control.server import ControlServer
+from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
+from bgpd.control.server import ControlServer, Handler, Streamed
 from bgpd.daemon.handlers import (
     SESSION_FIELDS,
     Snapshot,
-    advertised_routes_data,
-    allocations_data,
+    advertised_listing,
+    allocations_listing,
     commands,
     describe_session_data,
+    listed,
     sessions_data,
     status_data,
 )
@@ -72,7 +74,7 @@ def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_session
 
 
 def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> None:
-    data = advertised_routes_data(snapshot())
+    data = listed_advertised(snapshot())
     by_hop = {r["nextHop"]: r for r in data}
     assert set(by_hop) == {"10.0.1.11", "10.0.1.21", "10.0.3.11", "10.0.3.21"}
     assert by_hop["10.0.1.11"] == {
@@ -90,14 +92,14 @@ def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> N
 
 def test_next_hop_self_shows_up_as_its_own_advertised_route() -> None:
     settings = parse_settings({"peers": {"10.0.3.254": {"offSegmentNextHop": "self"}}})
-    data = advertised_routes_data(snapshot(settings))
+    data = listed_advertised(snapshot(settings))
     selfs = [r for r in data if r["nextHop"] == "10.0.1.100"]
     assert {r["name"] for r in selfs} == {"route-via-10-0-1-100"}
     assert len(selfs) == 4 and all(r["sessions"] == ["10.0.3.254-node-01"] for r in selfs)
 
 
 def test_allocations_name_node_pool_blocks_and_addresses() -> None:
-    data = allocations_data(plan())
+    data = listed(allocations_listing(plan()))
     assert data[0] == {
         "node": "10.0.1.11",
         "nodePool": "bm",
@@ -137,8 +139,8 @@ class _Control:
     def session_status(self, name: str) -> SessionStatus | None:
         return statuses(self.snap).get(name)
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return []
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
+        return iter(())
 
     async def reload(self, reason: str) -> str:
         return f"reloaded because {reason}"
@@ -168,23 +170,38 @@ def test_sessions_by_name_and_unknown_name() -> None:
     assert (missing.value.code, missing.value.message) == (ErrorCode.NOT_FOUND, "no bgpsession named 'nope'")
 
 
+def listed_advertised(snap: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
+    return listed(advertised_listing(snap, query))
+
+
+def streamed(handler: Handler) -> Callable[[Mapping[str, Any]], Awaitable[list[Any]]]:
+    """A listing command's handler that answers with the whole list (its parts joined)."""
+
+    async def whole(args: Mapping[str, Any]) -> list[Any]:
+        answer = await handler(args)
+        assert isinstance(answer, Streamed)
+        return listed(answer.items)
+
+    return whole
+
+
 def _prefixes(data: list[dict[str, Any]]) -> list[str]:
     return [r["prefix"] for r in data]
 
 
 def test_advertised_routes_filtered_by_session_prefix_and_limit() -> None:
-    everything = advertised_routes_data(snapshot())
+    everything = listed_advertised(snapshot())
     assert _prefixes(everything) == ["222.2.0.0/24", "222.2.1.0/24", "222.2.2.0/24", "222.2.3.0/24"]
-    carried = advertised_routes_data(snapshot(), RouteQuery(session="10.0.1.254-node-01"))
+    carried = listed_advertised(snapshot(), RouteQuery(session="10.0.1.254-node-01"))
     assert _prefixes(carried) == ["222.2.0.0/24", "222.2.1.0/24"]
-    inside = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.2.0/23")))
+    inside = listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.2.0/23")))
     assert _prefixes(inside) == ["222.2.2.0/24", "222.2.3.0/24"]
-    exact = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/24")))
+    exact = listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/24")))
     assert _prefixes(exact) == ["222.2.1.0/24"]
-    assert advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/25"))) == []
-    assert _prefixes(advertised_routes_data(snapshot(), RouteQuery(limit=3))) == _prefixes(everything)[:3]
+    assert listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/25"))) == []
+    assert _prefixes(listed_advertised(snapshot(), RouteQuery(limit=3))) == _prefixes(everything)[:3]
     with pytest.raises(ControlError) as missing:
-        advertised_routes_data(snapshot(), RouteQuery(session="nope"))
+        listed_advertised(snapshot(), RouteQuery(session="nope"))
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
@@ -195,19 +212,20 @@ class _Received(_Control):
         super().__init__()
         self.fetched: list[str] = []
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
         self.fetched.append(name)
         third = name[-1]
-        return [
-            ReceivedRoute(name, "ipv4-unicast", f"10.{third}.{i}.0/24", "10.0.1.254", None, (65002,))
-            for i in range(3)
-        ]
+        for i in range(3):
+            route = ReceivedRoute(name, "ipv4-unicast", f"10.{third}.{i}.0/24", "10.0.1.254", None, (65002,))
+            if within is None or parse_prefix(route.prefix).subnet_of(within):  # type: ignore[arg-type]
+                yield route
+            yield None  # a pause point, as the speaker's listing has them
 
 
 @pytest.mark.asyncio
 async def test_received_routes_filtered_in_the_daemon() -> None:
     control = _Received()
-    handler = commands(control)[Command.RECEIVED_ROUTES].handler
+    handler = streamed(commands(control)[Command.RECEIVED_ROUTES].handler)
     everything = await handler({})
     assert [(r["session"], r["prefix"]) for r in everything][:4] == [
         ("10.0.1.254-node-01", "10.1.0.0/24"),
