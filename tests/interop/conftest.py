@@ -20,9 +20,11 @@ REQUIRE_ENV = "BGPD_REQUIRE_INTEROP"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("interop") is None:
+    """``pytest.mark.interop(binaries=(...))`` adds what a module needs beyond the peers."""
+    marker = item.get_closest_marker("interop")
+    if marker is None:
         return
-    reasons = missing_prerequisites(REQUIRED_BINARIES)
+    reasons = missing_prerequisites((*REQUIRED_BINARIES, *marker.kwargs.get("binaries", ())))
     if not reasons:
         return
     message = "interop prerequisites missing: " + "; ".join(reasons)

@@ -26,7 +26,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -124,8 +124,8 @@ class Namespace:
         """Run a command inside this namespace to completion."""
         return run(["ip", "netns", "exec", self.name, *argv], timeout=timeout, check=check)
 
-    def spawn(self, name: str, argv: Sequence[str]) -> Process:
-        return self.lab.spawn(self, name, argv)
+    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Process:
+        return self.lab.spawn(self, name, argv, env)
 
     def add_address(self, iface: str, cidr: str) -> None:
         """Add an address; IPv6 ones with ``nodad`` so they are usable at once (interop notes)."""
@@ -206,8 +206,11 @@ class NetLab:
 
     # -- processes ----------------------------------------------------------------------------------
 
-    def spawn(self, ns: Namespace, name: str, argv: Sequence[str]) -> Process:
-        """Start ``argv`` inside ``ns`` in a new session; output goes to ``<run_dir>/<name>.log``.
+    def spawn(
+        self, ns: Namespace, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> Process:
+        """Start ``argv`` inside ``ns`` in a new session; output goes to ``<run_dir>/<name>.log``;
+        ``env`` is added to this process's environment.
 
         ``ip netns exec`` execs the command, so the PID we get is the daemon's own."""
         log_path = self.run_dir / f"{name}.log"
@@ -219,6 +222,7 @@ class NetLab:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env={**os.environ, **env} if env is not None else None,
             )
         finally:
             log.close()
@@ -312,6 +316,20 @@ GOBGP_FAMILIES = {"ipv4": "ipv4-unicast", "ipv6": "ipv6-unicast"}
 
 
 @dataclass(frozen=True)
+class GracefulRestart:
+    """A test router's graceful-restart settings (RFC 4724), the same words for GoBGP and BIRD.
+
+    ``notification`` is the RFC 8538 N-bit: GoBGP 3.10 has it (``notification-enabled``); BIRD
+    2.0.12 has none (HA-NOTES.md), so it is ignored there. ``helper_only`` makes GoBGP announce the
+    capability without families: it keeps a restarting neighbor's routes but claims no forwarding
+    state of its own (the receiving role only)."""
+
+    restart_time: int = 120
+    notification: bool = False
+    helper_only: bool = False
+
+
+@dataclass(frozen=True)
 class GoBgpNeighbor:
     address: str
     peer_as: int
@@ -320,7 +338,7 @@ class GoBgpNeighbor:
     families: tuple[str, ...] = ("ipv4", "ipv6")
     hold_time: int | None = None
     remote_port: int | None = None
-    graceful_restart: bool = False
+    graceful_restart: GracefulRestart | None = None
 
 
 class GoBgpPeer:
@@ -364,16 +382,19 @@ class GoBgpPeer:
             if nb.hold_time is not None:
                 lines += ["  [neighbors.timers.config]", f"    hold-time = {nb.hold_time}"]
                 lines += [f"    keepalive-interval = {max(1, nb.hold_time // 3)}"]
-            if nb.graceful_restart:
+            gr = nb.graceful_restart
+            if gr is not None:
                 lines += [
                     "  [neighbors.graceful-restart.config]",
                     "    enabled = true",
-                    "    restart-time = 120",
+                    f"    restart-time = {gr.restart_time}",
+                    f"    notification-enabled = {str(gr.notification).lower()}",
+                    f"    helper-only = {str(gr.helper_only).lower()}",
                 ]
             for family in nb.families:
                 lines += ["  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]"]
                 lines += [f'      afi-safi-name = "{GOBGP_FAMILIES[family]}"']
-                if nb.graceful_restart:
+                if gr is not None and not gr.helper_only:
                     lines += ["    [neighbors.afi-safis.mp-graceful-restart.config]", "      enabled = true"]
         return "\n".join(lines) + "\n"
 
@@ -387,7 +408,7 @@ class GoBgpPeer:
         families: Sequence[str] = ("ipv4", "ipv6"),
         hold_time: int | None = None,
         remote_port: int | None = None,
-        graceful_restart: bool = False,
+        graceful_restart: GracefulRestart | None = None,
     ) -> None:
         """Configure a neighbor. ``graceful_restart`` (RFC 4724) also makes GoBGP send End-of-RIB."""
         self.neighbors[address] = GoBgpNeighbor(
@@ -534,6 +555,14 @@ class GoBgpPeer:
         self.cli("neighbor", address, "enable")
 
 
+def gobgp_next_hop(path: dict[str, Any]) -> str | None:
+    """The next hop of one path of GoBGP's JSON: NEXT_HOP (type 3) or MP_REACH_NLRI's (type 14)."""
+    for attr in path.get("attrs", ()):
+        if attr.get("type") in (3, 14):
+            return str(attr["nexthop"])
+    return None
+
+
 def _family(prefix: str) -> str:
     return "ipv6" if ipaddress.ip_network(prefix, strict=False).version == 6 else "ipv4"
 
@@ -548,6 +577,7 @@ class BirdRoute:
     next_hops: tuple[str, ...]
     attributes: dict[str, str]
     best: bool
+    since: str = ""  # when BIRD took the route (``timeformat route``; Unix seconds with precise_times)
 
 
 @dataclass(frozen=True)
@@ -562,17 +592,23 @@ class BirdProtocol:
     families: tuple[str, ...] = ("ipv4", "ipv6")
     hold_time: int | None = None
     port: int | None = None
+    graceful_restart: GracefulRestart | None = None
 
 
 class BirdPeer:
     """bird (BIRD 2) inside a namespace with its own control socket, in the foreground (``-f``) so
     its PID is the one we track. Static routes given here are what it exports over BGP."""
 
-    def __init__(self, ns: Namespace, *, asn: int, router_id: str, name: str = "bird") -> None:
+    def __init__(
+        self, ns: Namespace, *, asn: int, router_id: str, name: str = "bird", precise_times: bool = False
+    ) -> None:
         self.ns = ns
         self.asn = asn
         self.router_id = router_id
         self.name = name
+        # Route and protocol times as Unix seconds with milliseconds ("1765123456.789") instead of
+        # "hh:mm:ss.sss": comparable with the test's clock, and one word in the table columns.
+        self.precise_times = precise_times
         self.conf = ns.lab.path(f"{name}.conf")
         self.socket = ns.lab.path(f"{name}.ctl")
         self.pidfile = ns.lab.path(f"{name}.pid")
@@ -591,9 +627,20 @@ class BirdPeer:
         families: Sequence[str] = ("ipv4", "ipv6"),
         hold_time: int | None = None,
         port: int | None = None,
+        graceful_restart: GracefulRestart | None = None,
     ) -> None:
+        """``graceful_restart``: the helper role with long-lived GR off (BIRD's default is "aware",
+        which would also keep routes stale on a hold-timer expiry when the neighbor offers LLGR)."""
         self.protocols[name] = BirdProtocol(
-            name, neighbor, peer_as, local_address, passive, tuple(families), hold_time, port
+            name,
+            neighbor,
+            peer_as,
+            local_address,
+            passive,
+            tuple(families),
+            hold_time,
+            port,
+            graceful_restart,
         )
 
     def add_static(self, prefix: str) -> None:
@@ -602,6 +649,8 @@ class BirdPeer:
 
     def config_text(self) -> str:
         lines = [f"router id {self.router_id};", "log stderr all;", "protocol device {", "}"]
+        if self.precise_times:
+            lines += [f'timeformat {what} "%s.%3f";' for what in ("route", "protocol", "base")]
         for version in ("4", "6"):
             routes = [p for p in self.static_routes if _family(p) == f"ipv{version}"]
             lines += [f"protocol static static{version} {{", f"  ipv{version};"]
@@ -617,6 +666,13 @@ class BirdPeer:
                 lines += [
                     f"  hold time {proto.hold_time};",
                     f"  keepalive time {max(1, proto.hold_time // 3)};",
+                ]
+            if proto.graceful_restart is not None:
+                lines += [
+                    "  graceful restart on;",
+                    f"  graceful restart time {proto.graceful_restart.restart_time};",
+                    "  long lived graceful restart off;",
+                    "  debug { states, events, packets };",
                 ]
             for family in proto.families:
                 lines.append(f"  {family} {{ import all; export where source = RTS_STATIC; }};")
@@ -671,18 +727,8 @@ class BirdPeer:
             raise NetLabError(f"{self.name}: configure failed: {out}")
 
     def protocol(self, name: str) -> dict[str, str]:
-        """``show protocols all NAME`` as key → value (``state``, ``bgpState``, ``lastError``, …)."""
-        out = self.cli("show", "protocols", "all", name) or ""
-        info: dict[str, str] = {}
-        for line in out.splitlines():
-            words = line.split()
-            if words and words[0] == name and len(words) >= 4:  # the summary row
-                info["state"] = words[3]
-                info["info"] = " ".join(words[5:])
-            key, sep, value = line.strip().partition(":")
-            if sep and key in ("BGP state", "Last error", "Neighbor address", "Session", "Source address"):
-                info[key] = value.strip()
-        return info
+        """``show protocols all NAME`` as key → value (see ``parse_bird_protocol``)."""
+        return parse_bird_protocol(name, self.cli("show", "protocols", "all", name) or "")
 
     def protocol_state(self, name: str) -> str:
         """The BGP state (``Established``, ``Active``, ``Idle``, …)."""
@@ -717,8 +763,84 @@ class BirdPeer:
         """Ask the peer for its routes again (ROUTE-REFRESH)."""
         self.cli("reload", "in", name)
 
+    def control(self) -> BirdControl:
+        """A persistent control connection (close it when done)."""
+        return BirdControl(self.socket)
 
-_BIRD_ROUTE = re.compile(r"^(?P<prefix>[0-9A-Fa-f.:]+/\d+)?\s+(?P<kind>[a-z]+) \[(?P<proto>[^\s\]]+)")
+
+class BirdControl:
+    """One persistent connection to BIRD's control socket, for callers that ask many times a second.
+
+    ``birdc`` costs a process start per question (≈3 ms here); over one open socket a
+    ``show route all`` of a small table answers in ≈0.3 ms. The protocol is birdc's: a reply is
+    lines ``CODE-text`` (more follow) or `` text`` (continuation), ended by ``CODE text``; codes
+    from 8000 up are errors. ``query`` returns the text as birdc would print it, so
+    ``parse_bird_routes`` reads both. Bounded: every read has a timeout."""
+
+    def __init__(self, path: Path, timeout: float = 5.0) -> None:
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.connect(str(path))
+            self._reader = self._sock.makefile("rb")
+            self._reply()  # the "0001 BIRD x.y.z ready." greeting
+        except OSError:
+            self._sock.close()
+            raise
+
+    def query(self, command: str) -> str:
+        self._sock.sendall(command.encode() + b"\n")
+        return self._reply()
+
+    def _reply(self) -> str:
+        lines: list[str] = []
+        while True:
+            raw = self._reader.readline()
+            if not raw:
+                raise NetLabError("BIRD closed its control socket")
+            line = raw.decode(errors="replace").rstrip("\n")
+            code, sep = line[:4], line[4:5]
+            if code.isdigit() and sep in ("-", " "):
+                if int(code) >= 8000:
+                    raise NetLabError(f"BIRD: {line}")
+                if line[5:]:
+                    lines.append(line[5:])
+                if sep == " ":
+                    return "\n".join(lines)
+            else:
+                lines.append(line[1:])  # continuation: " text"
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._reader.close()
+        self._sock.close()
+
+
+_BIRD_PROTOCOL_KEYS = ("BGP state", "Last error", "Neighbor address", "Session", "Source address")
+
+
+def parse_bird_protocol(name: str, text: str) -> dict[str, str]:
+    """``show protocols all NAME`` as key → value: ``state``, ``since`` and ``info`` from the summary
+    row, the ``BGP state``/``Last error``/… lines, and ``restarting`` ("yes") while BIRD holds the
+    neighbor's routes as stale in a graceful restart ("Neighbor graceful restart active")."""
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] == name and len(words) >= 4:  # the summary row
+            info["state"] = words[3]
+            info["since"] = words[4] if len(words) > 4 else ""
+            info["info"] = " ".join(words[5:])
+        if line.strip() == "Neighbor graceful restart active":
+            info["restarting"] = "yes"
+        key, sep, value = line.strip().partition(":")
+        if sep and key in _BIRD_PROTOCOL_KEYS:
+            info[key] = value.strip()
+    return info
+
+
+_BIRD_ROUTE = re.compile(
+    r"^(?P<prefix>[0-9A-Fa-f.:]+/\d+)?\s+(?P<kind>[a-z]+) \[(?P<proto>[^\s\]]+)(?: (?P<since>[^\s\]]+))?"
+)
 
 
 def parse_bird_routes(text: str) -> dict[str, list[BirdRoute]]:
@@ -730,6 +852,7 @@ def parse_bird_routes(text: str) -> dict[str, list[BirdRoute]]:
     routes: dict[str, list[BirdRoute]] = {}
     prefix = ""
     protocol = ""
+    since = ""
     best = False
     via: list[str] = []
     attrs: dict[str, str] = {}
@@ -737,7 +860,7 @@ def parse_bird_routes(text: str) -> dict[str, list[BirdRoute]]:
     def flush() -> None:
         if protocol:
             hops = tuple(attrs.get("BGP.next_hop", "").split()) or tuple(via)
-            route = BirdRoute(prefix, protocol, hops[0] if hops else "", hops, dict(attrs), best)
+            route = BirdRoute(prefix, protocol, hops[0] if hops else "", hops, dict(attrs), best, since)
             routes.setdefault(prefix, []).append(route)
 
     for raw in text.splitlines():
@@ -746,6 +869,7 @@ def parse_bird_routes(text: str) -> dict[str, list[BirdRoute]]:
             flush()
             prefix = match["prefix"] or prefix
             protocol = match["proto"]
+            since = match["since"] or ""
             best = " * " in raw[match.end() :]
             via, attrs = [], {}
             continue

@@ -16,7 +16,7 @@ import pytest
 
 from bgpd.fsm import State
 from bgpd.speaker.status import SessionStatus
-from tests.interop.netlab import GoBgpPeer, wait_for
+from tests.interop.netlab import GoBgpPeer, gobgp_next_hop, wait_for
 from tests.interop.speaker_host import (
     FAST_TIMERS,
     FLOATING_1,
@@ -51,12 +51,7 @@ def gobgp(
 def adj_in_next_hop(peer: GoBgpPeer, neighbor: str, family: str, prefix: str) -> str | None:
     """The next hop GoBGP recorded for ``prefix`` from ``neighbor`` (NEXT_HOP or MP_REACH)."""
     paths = peer.adj_in(neighbor, family).get(prefix)
-    if not paths:
-        return None
-    for attr in paths[0]["attrs"]:
-        if attr["type"] in (3, 14):  # NEXT_HOP, MP_REACH_NLRI
-            return str(attr["nexthop"])
-    return None
+    return gobgp_next_hop(paths[0]) if paths else None
 
 
 def as_path(peer: GoBgpPeer, neighbor: str, prefix: str) -> list[int]:
