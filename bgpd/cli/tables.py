@@ -284,6 +284,7 @@ def render_status(data: Mapping[str, Any], now: datetime) -> str:
             f"{_text(lag.get('windowSeconds'))} s and {_text(lag.get('worstMs'))} ms since start; "
             f"{_text(lag.get('overBudget'))} over the {_text(lag.get('budgetMs'))} ms budget",
         ),
+        ("Loop CPU", f"at most {_text(lag.get('worstBusyMs'))} ms between two probes"),
     ]
     width = max(len(label) for label, _ in lines) + 1
     return "".join(f"{label + ':':{width}}  {text}\n" for label, text in lines)

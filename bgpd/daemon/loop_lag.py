@@ -9,7 +9,10 @@ under the budget; the probe itself costs one callback per interval.
 
 What it keeps (``LoopLag``, a plain value the control socket and metrics read): the last lag, the
 worst of the last ``WINDOW`` seconds, the worst since start, and how many probes fired more than
-the budget late. A lag over the budget is a warning in the log, quietly (OpenBGPD's ``logmsg.c``
+the budget late. Beside each lag it takes the CPU time the loop's thread used between two probes
+(``busy``): a long callback shows as a lag with as much CPU, a host that starves bgpd of CPU (an
+overloaded machine, a cgroup limit) as a lag with little, and which of the two it was decides
+where to look. A lag over the budget is a warning in the log, quietly (OpenBGPD's ``logmsg.c``
 habit, as the session logs): the first one at once, then at most one line per ``WINDOW`` that
 counts the others and names the worst, so a loaded machine does not flood the journal.
 """
@@ -17,6 +20,7 @@ counts the others and names the worst, so a loaded machine does not flood the jo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,6 +45,7 @@ class LoopLag:
     worst: float  # since the probe started
     over_budget: int  # probes more than ``budget`` late since the start
     budget: float
+    worst_busy: float = 0.0  # the most CPU the loop's thread used between two probes, since start
 
     def to_control(self) -> dict[str, Any]:
         return {
@@ -50,6 +55,7 @@ class LoopLag:
             "worstMs": _ms(self.worst),
             "overBudget": self.over_budget,
             "budgetMs": _ms(self.budget),
+            "worstBusyMs": _ms(self.worst_busy),
         }
 
 
@@ -74,6 +80,8 @@ class LoopLagProbe:
         self._window = window
         self._handle: asyncio.TimerHandle | None = None
         self._due = 0.0
+        self._cpu = 0.0  # the loop thread's CPU time at the last probe
+        self._worst_busy = 0.0
         self._last = 0.0
         self._worst = 0.0
         self._over = 0
@@ -86,7 +94,7 @@ class LoopLagProbe:
     def lag(self) -> LoopLag:
         """The measures so far (each probe drops what left the window, so this only reads)."""
         recent = self._recent[0][1] if self._recent else 0.0
-        return LoopLag(self._last, recent, self._worst, self._over, self._budget)
+        return LoopLag(self._last, recent, self._worst, self._over, self._budget, self._worst_busy)
 
     def start(self) -> None:
         if self._handle is None:
@@ -100,16 +108,19 @@ class LoopLagProbe:
 
     def _arm(self, now: float) -> None:
         self._due = now + self._interval
+        self._cpu = time.thread_time()
         self._handle = self._loop.call_at(self._due, self._tick)
 
     def _tick(self) -> None:
         now = self._loop.time()
-        self.record(max(0.0, now - self._due), now)
+        self.record(max(0.0, now - self._due), now, time.thread_time() - self._cpu)
         self._arm(now)
 
-    def record(self, lag: float, now: float) -> None:
-        """Take one measurement (the probe's own; tests feed their own)."""
+    def record(self, lag: float, now: float, busy: float = 0.0) -> None:
+        """Take one measurement: how late the probe fired, and the CPU the loop's thread used
+        since the one before (the probe's own; tests feed their own)."""
         self._last = lag
+        self._worst_busy = max(self._worst_busy, busy)
         self._worst = max(self._worst, lag)
         while self._recent and self._recent[-1][1] <= lag:
             self._recent.pop()
@@ -117,7 +128,7 @@ class LoopLagProbe:
         self._expire(now)
         if lag > self._budget:
             self._over += 1
-            self._late(lag, now)
+            self._late(lag, busy, now)
         elif self._unlogged and self._logged_at is not None and now - self._logged_at >= self._window:
             self._flush(now)
 
@@ -125,10 +136,10 @@ class LoopLagProbe:
         while self._recent and now - self._recent[0][0] > self._window:
             self._recent.popleft()
 
-    def _late(self, lag: float, now: float) -> None:
+    def _late(self, lag: float, busy: float, now: float) -> None:
         if self._logged_at is None or (now - self._logged_at >= self._window and not self._unlogged):
             self._logged_at = now
-            _log.warning("event_loop_late", late_ms=_ms(lag), budget_ms=_ms(self._budget))
+            _log.warning("event_loop_late", late_ms=_ms(lag), cpu_ms=_ms(busy), budget_ms=_ms(self._budget))
             return
         self._unlogged += 1
         self._unlogged_worst = max(self._unlogged_worst, lag)

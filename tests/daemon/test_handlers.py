@@ -128,7 +128,9 @@ def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
 
 class _Control:
     generation = 7
-    loop_lag = LoopLag(last=0.0012, recent_max=0.021, worst=0.064, over_budget=2, budget=0.05)
+    loop_lag = LoopLag(
+        last=0.0012, recent_max=0.021, worst=0.064, over_budget=2, budget=0.05, worst_busy=0.03
+    )
 
     def __init__(self) -> None:
         self.snap = snapshot()
@@ -291,4 +293,5 @@ async def test_bgpctl_status_over_a_real_socket(short_dir: Path, capsys: pytest.
         f"Routes:          {len(_Control().snap.plan.routes)} from {len(_Control().snap.plan.nodes)} nodes",
         "Event Loop Lag:  last 1.2 ms, worst 21.0 ms in the last 60 s and 64.0 ms since start; "
         "2 over the 50.0 ms budget",
+        "Loop CPU:        at most 30.0 ms between two probes",
     ]

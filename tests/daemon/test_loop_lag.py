@@ -42,14 +42,20 @@ async def test_the_recent_worst_forgets_what_is_older_than_the_window() -> None:
 async def test_a_late_loop_is_logged_once_then_counted_once_per_window() -> None:
     probe = LoopLagProbe(budget=0.05, window=60.0)
     with capture_logs() as logs:
-        probe.record(0.070, now=0.0)
+        probe.record(0.070, now=0.0, busy=0.065)
         probe.record(0.090, now=1.0)
         probe.record(0.060, now=2.0)
         probe.record(0.001, now=30.0)
         assert [e["event"] for e in logs] == ["event_loop_late"]  # one line so far
         probe.record(0.001, now=61.0)  # the window is over: the two counted ones, in one line
     assert logs == [
-        {"event": "event_loop_late", "late_ms": 70.0, "budget_ms": 50.0, "log_level": "warning"},
+        {
+            "event": "event_loop_late",
+            "late_ms": 70.0,
+            "cpu_ms": 65.0,
+            "budget_ms": 50.0,
+            "log_level": "warning",
+        },
         {
             "event": "event_loop_late",
             "late_ms": 90.0,
@@ -61,7 +67,13 @@ async def test_a_late_loop_is_logged_once_then_counted_once_per_window() -> None
     with capture_logs() as later:
         probe.record(0.200, now=200.0)  # a new stall long after: logged at once again
     assert later == [
-        {"event": "event_loop_late", "late_ms": 200.0, "budget_ms": 50.0, "log_level": "warning"}
+        {
+            "event": "event_loop_late",
+            "late_ms": 200.0,
+            "cpu_ms": 0.0,
+            "budget_ms": 50.0,
+            "log_level": "warning",
+        }
     ]
 
 
@@ -90,10 +102,28 @@ async def test_the_probe_sees_a_callback_that_holds_the_loop() -> None:
     lag = probe.lag
     assert lag.worst >= 0.1 and lag.over_budget >= 1
     assert any(e["event"] == "event_loop_late" for e in logs)
+    assert lag.worst_busy < 0.1  # sleeping holds the loop but uses no CPU: a starved loop, not a busy one
+
+
+@pytest.mark.asyncio
+async def test_a_busy_callback_shows_as_cpu_too() -> None:
+    probe = LoopLagProbe(interval=0.01, budget=0.05)
+    probe.start()
+    try:
+        await asyncio.sleep(0.03)
+        with capture_logs() as logs:
+            end = time.thread_time() + 0.12
+            while time.thread_time() < end:  # 120 ms of this thread's CPU without a turn of the loop
+                pass
+            await asyncio.sleep(0.03)
+    finally:
+        probe.stop()
+    assert probe.lag.worst_busy >= 0.1
+    assert any(e.get("cpu_ms", 0) >= 100 for e in logs)
 
 
 def test_control_form_is_in_milliseconds() -> None:
-    lag = LoopLag(last=0.0012, recent_max=0.0456, worst=0.0789, over_budget=3, budget=0.05)
+    lag = LoopLag(last=0.0012, recent_max=0.0456, worst=0.0789, over_budget=3, budget=0.05, worst_busy=0.0701)
     assert lag.to_control() == {
         "lastMs": 1.2,
         "maxMs": 45.6,
@@ -101,4 +131,5 @@ def test_control_form_is_in_milliseconds() -> None:
         "worstMs": 78.9,
         "overBudget": 3,
         "budgetMs": 50.0,
+        "worstBusyMs": 70.1,
     }
