@@ -156,11 +156,13 @@ class Session:
     """The state machine of one connection to a configured peer (RFC 4271 §8.2.1.2: the speaker
     runs a second one for a colliding incoming connection)."""
 
-    def __init__(self, config: FsmConfig) -> None:
+    def __init__(self, config: FsmConfig, jitter: Callable[[], float] | None = None) -> None:
+        """``jitter`` gives the RFC 4271 §10 factor (0.75..1.0) for the timers it applies to
+        (``Timers``); without it timers run exactly as configured (tests)."""
         self.config = config
         self.state = State.IDLE
         self.reason: Reason | None = None  # of the last transition
-        self.timers = Timers()
+        self.timers = Timers(jitter)
         self.negotiated: Negotiated | None = None
         self.peer_open: Open | None = None  # the peer's OPEN on the current connection, once valid
         self.established_at: float | None = None  # when the current connection reached Established

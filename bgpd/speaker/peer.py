@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
@@ -55,6 +56,7 @@ from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
+from bgpd.speaker.connect_gate import Admission, ConnectGate
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.listing import Within, received_routes
 from bgpd.speaker.record import SessionRecord, notification_text
@@ -72,6 +74,13 @@ from bgpd.wire.constants import IPV4_UNICAST, CeaseSub, ErrorAction, ErrorCode, 
 from bgpd.wire.update import Update
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
+_HANDSHAKE_DONE: Final = frozenset({State.OPEN_CONFIRM, State.ESTABLISHED})
+_RANDOM: Final = random.Random()
+
+
+def _jitter() -> float:
+    """RFC 4271 §10: the ConnectRetry and Keepalive timers times a factor uniform in 0.75..1.0."""
+    return _RANDOM.uniform(0.75, 1.0)
 
 
 def fsm_config(config: SessionConfig) -> FsmConfig:
@@ -102,7 +111,9 @@ class SessionNotEstablishedError(Exception):
 class PeerTask:
     """Drives one configured session (see the module docstring)."""
 
-    def __init__(self, config: SessionConfig, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, config: SessionConfig, on_change: Callable[[], None], gate: ConnectGate | None = None
+    ) -> None:
         self.config = config
         self._fsm_config = fsm_config(config)
         self._on_change = on_change
@@ -112,8 +123,10 @@ class PeerTask:
         self._rib_in = AdjRibIn(frozenset(config.families))
         self._rib_out = AdjRibOut()
         self._policy = ExportPolicy(config.local_asn, config.ibgp)
-        self._links = Links(Link(Session(self._fsm_config)))
+        self._links = Links(Link(Session(self._fsm_config, jitter=_jitter)))
         self._timer: asyncio.TimerHandle | None = None
+        self._gate = gate if gate is not None else ConnectGate(self._loop)
+        self._admission: Admission | None = None  # our connection attempt's place at the gate
         self._connecting: asyncio.Task[None] | None = None
         self._pump_handle: asyncio.Handle | None = None
         self._admin_down = True
@@ -131,8 +144,7 @@ class PeerTask:
         the RFC 9003 communication) and wait (bounded) until the connections are closed, so the
         NOTIFICATION has left before the caller goes on (e.g. the process exits)."""
         self._admin_down = True
-        if self._connecting is not None:
-            self._connecting.cancel()
+        self._abandon_attempt()
         links = self._links.all()
         conns = [link.conn for link in links if link.conn is not None]
         for link in links:
@@ -199,15 +211,14 @@ class PeerTask:
         elif arrival is Arrival.TAKE:
             # Connect/Active, or Idle awaiting the automatic restart (the FSM takes the connection
             # as AutomaticStart with PassiveTcpEstablishment, RFC 4271 §8.1.2 event 5)
-            if self._connecting is not None:  # our own attempt is no longer needed
-                self._connecting.cancel()
+            self._abandon_attempt()  # our own attempt is no longer needed
             primary = self._links.primary
             primary.conn, primary.origin = conn, Origin.REMOTE
             self._feed(primary, TcpConnectionConfirmed())
         elif arrival is Arrival.COLLIDE:
             # Its own FSM, started actively so that, should it become the session's only
             # connection, it reconnects by itself later (its Connect is ignored while secondary).
-            link = Link(Session(self._fsm_config), conn, Origin.REMOTE)
+            link = Link(Session(self._fsm_config, jitter=_jitter), conn, Origin.REMOTE)
             self._links.secondary = link
             self._feed(link, ManualStart())
             self._feed(link, TcpConnectionConfirmed())
@@ -329,18 +340,34 @@ class PeerTask:
         resolution = self._links.resolve(int(self.config.router_id), self.config.local_asn)
         if resolution is None:
             return
-        if resolution.promoted and self._connecting is not None:
-            self._connecting.cancel()
+        if resolution.promoted:
+            self._abandon_attempt()
         if resolution.loser is not None:
             self.record.counters.collisions += 1
             self._feed(resolution.loser, CollisionDump())
 
     # ------------------------------------------------------------------ commands
     def _do_connect(self, link: Link, action: Connect) -> None:
-        if link is self._links.primary and not self._admin_down:
-            if self._connecting is not None:
-                self._connecting.cancel()
-            self._connecting = self._loop.create_task(self._connect(link))
+        """Connect once the peer's gate lets us (``connect_gate``); an attempt still waiting
+        there keeps its place when the FSM asks again (its ConnectRetryTimer ran out meanwhile)."""
+        if link is not self._links.primary or self._admin_down:
+            return
+        if self._admission is not None and self._admission.admitted_at is None:
+            return
+        self._abandon_attempt()
+        self._admission = self._gate.enter(lambda: self._begin_connect(link))
+
+    def _begin_connect(self, link: Link) -> None:
+        self._connecting = self._loop.create_task(self._connect(link))
+
+    def _abandon_attempt(self) -> None:
+        """Give up our connection attempt, waiting or under way, and its place at the gate."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        if self._admission is not None:
+            self._admission.cancel()
+            self._admission = None
 
     def _do_send(self, link: Link, action: Send) -> None:
         conn = link.conn
@@ -368,8 +395,8 @@ class PeerTask:
         if link.conn is not None:
             conn, link.conn = link.conn, None
             conn.close()
-        elif link is self._links.primary and self._connecting is not None:
-            self._connecting.cancel()  # "abandon a connection attempt"
+        elif link is self._links.primary:
+            self._abandon_attempt()  # "abandon a connection attempt"
 
     # ------------------------------------------------------------------ facts
     def _on_state_changed(self, link: Link, change: StateChanged) -> None:
@@ -377,6 +404,11 @@ class PeerTask:
         kept out of the history (its NOTIFICATIONs are still logged, see ``_on_peer_notification``)."""
         if link is not self._links.primary:
             return
+        if self._admission is not None and change.new in _HANDSHAKE_DONE:
+            self._admission.done()  # the peer answered our OPEN: the next attempt may go
+            self._admission = None
+        elif change.new is State.IDLE:
+            self._abandon_attempt()
         self.record.transition(change, time.time())
         self._log.state_changed(change)
         self._on_change()
@@ -449,6 +481,9 @@ class PeerTask:
             )
         except OSError as err:
             self._connecting = None
+            if self._admission is not None:  # refused or unreachable: no sign of the peer's pace
+                self._admission.cancel()
+                self._admission = None
             if link is self._links.primary and link.conn is None and not self._admin_down:
                 text = sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port)
                 self.record.error(text, time.time())
@@ -458,6 +493,7 @@ class PeerTask:
         self._connecting = None
         if link is not self._links.primary or link.conn is not None or self._admin_down:
             conn.abort()  # an accepted connection got there first, or we were stopped
+            self._abandon_attempt()
             return
         link.conn, link.origin = conn, Origin.LOCAL
         self._feed(link, TcpConnectionAcknowledged())

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
+from bgpd.speaker.connect_gate import ConnectGate
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.listing import Within
@@ -36,6 +37,7 @@ class Speaker:
     def __init__(self) -> None:
         self._sessions: dict[str, PeerTask] = {}
         self._listeners: dict[_ListenerKey, Listener] = {}
+        self._gates: dict[tuple[IPAddress, int], ConnectGate] = {}  # per peer: see connect_gate
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
@@ -49,7 +51,10 @@ class Speaker:
                 f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
             )
         await self._open_listener(config)
-        task = PeerTask(config, on_change=self._notify)
+        gate = self._gates.get((config.peer_ip, config.port))
+        if gate is None:
+            gate = self._gates[(config.peer_ip, config.port)] = ConnectGate(asyncio.get_running_loop())
+        task = PeerTask(config, on_change=self._notify, gate=gate)
         task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
