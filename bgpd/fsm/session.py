@@ -207,6 +207,14 @@ class Session:
         self._send(update, now)
         return self._take()
 
+    def sent_updates(self, count: int, now: float) -> None:
+        """The driver wrote ``count`` UPDATEs the Adj-RIB-Out encoded itself (routes go out in
+        batches of wire bytes, not one ``Send`` each; the driver's record counts them): restart the
+        KeepaliveTimer as for any UPDATE sent (RFC 4271 §8.2.2). Established only."""
+        neg = self._require_established("send UPDATEs")
+        if count and neg.keepalive_time:
+            self.timers.start(Timer.KEEPALIVE, now, neg.keepalive_time)
+
     def send_route_refresh(
         self, family: Family, now: float, subtype: RouteRefreshSubtype = RouteRefreshSubtype.NORMAL
     ) -> list[Action]:

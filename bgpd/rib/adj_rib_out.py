@@ -21,16 +21,18 @@ Routes the session cannot carry (family not negotiated, or an IPv6 next hop for 
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from bgpd.rib.routes import ExportPolicy, Path, Route, RouteError
-from bgpd.wire.attributes import Attributes, MpReach, MpUnreach, encode_attributes
-from bgpd.wire.constants import HEADER_LEN, IPV4_UNICAST, Family
+from bgpd.rib.routes import ExportEncoder, ExportPolicy, Path, Route, RouteError
+from bgpd.wire import encode_header, encode_message
+from bgpd.wire.attributes import MpUnreach
+from bgpd.wire.constants import HEADER_LEN, IPV4_UNICAST, Family, MessageType
 from bgpd.wire.context import CodecContext
-from bgpd.wire.nlri import Prefix
-from bgpd.wire.update import Update
+from bgpd.wire.nlri import Prefix, encode_prefixes
+from bgpd.wire.update import Update, mp_reach_attribute, update_body
 
 _UPDATE_FIXED: Final = HEADER_LEN + 2 + 2  # header, Withdrawn Routes Length, Total Path Attribute Length
 _MP_REACH_FIXED: Final = 2 + 1 + 1 + 1  # AFI, SAFI, next hop length, reserved (RFC 4760 §3)
@@ -55,6 +57,39 @@ class Unsendable:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """UPDATE messages on their way to the peer: the wire bytes (headers included) and what they
+    carry, for the session's counters."""
+
+    data: bytes = b""
+    messages: int = 0
+    announced: int = 0  # prefixes
+    withdrawn: int = 0
+
+
+_NOTHING: Final = Batch()
+
+
+@dataclass(slots=True)
+class _BatchBuilder:
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+    announced: int = 0
+    withdrawn: int = 0
+
+    def add(self, message: bytes, announced: int = 0, withdrawn: int = 0) -> None:
+        self.parts.append(message)
+        self.size += len(message)
+        self.announced += announced
+        self.withdrawn += withdrawn
+
+    def build(self) -> Batch:
+        if not self.parts:
+            return _NOTHING
+        return Batch(b"".join(self.parts), len(self.parts), self.announced, self.withdrawn)
+
+
 @dataclass(slots=True)
 class _Pending:
     """The changes of one family still to send."""
@@ -71,23 +106,33 @@ class AdjRibOut:
 
     def __init__(self) -> None:
         self._desired: dict[Family, dict[Prefix, Path]] = {}
+        self._groups: dict[Family, dict[Path, list[Prefix]]] = {}  # the same routes by path
         self._sent: dict[Family, dict[Prefix, Path]] = {}
         self._pending: dict[Family, _Pending] = {}
         self._eor_due: list[Family] = []
         self._session: SendContext | None = None
-        self._attrs: dict[tuple[Path, Family], tuple[Attributes, int]] = {}
+        self._encoder: ExportEncoder | None = None
 
     # ------------------------------------------------------------------ inputs
     def set_routes(self, routes: Iterable[Route]) -> None:
         """Replace the routes to announce. Raises ``RouteError`` for a prefix given twice with
         different paths (which one to send would be a guess)."""
         desired: dict[Family, dict[Prefix, Path]] = {}
+        groups: dict[Family, dict[Path, list[Prefix]]] = {}
         for route in routes:
+            prefix, path = route.prefix, route.path
             table = desired.setdefault(route.family, {})
-            known = table.setdefault(route.prefix, route.path)
-            if known != route.path:
+            known = table.get(prefix)
+            if known is None:
+                table[prefix] = path
+                groups.setdefault(route.family, {}).setdefault(path, []).append(prefix)
+            elif known != path:
                 raise RouteError(f"{route.text} requested twice with different paths")
+        for by_path in groups.values():
+            for prefixes in by_path.values():
+                prefixes.sort()
         self._desired = desired
+        self._groups = groups
         if self._session is not None:
             self._reconcile()
 
@@ -95,8 +140,8 @@ class AdjRibOut:
         """The session is Established: the peer knows nothing yet, so everything is pending,
         followed by End-of-RIB for every negotiated family (RFC 4724 §2)."""
         self._session = session
+        self._encoder = session.policy.encoder(session.ctx)
         self._sent = {}
-        self._attrs = {}
         self._eor_due = sorted(session.families)
         self._reconcile()
 
@@ -119,7 +164,7 @@ class AdjRibOut:
         self._sent = {}
         self._pending = {}
         self._eor_due = []
-        self._attrs = {}
+        self._encoder = None
 
     # ------------------------------------------------------------------ state
     @property
@@ -162,39 +207,38 @@ class AdjRibOut:
         return out
 
     # ------------------------------------------------------------------ output
-    def next_updates(self, budget: int) -> list[Update]:
-        """UPDATEs for pending changes, about ``budget`` octets of them (at least one message when
-        anything is pending); what they carry counts as sent from now on."""
+    def next_batch(self, budget: int) -> Batch:
+        """UPDATE messages for pending changes, ready for the wire: about ``budget`` octets of them
+        (at least one message when anything is pending); what they carry counts as sent from now on."""
         session = self._session
-        if session is None:
-            return []
-        out: list[Update] = []
-        used = 0
-        limit = session.ctx.max_message_len
+        encoder = self._encoder
+        if session is None or encoder is None:
+            return _NOTHING
+        batch = _BatchBuilder()
         for family in sorted(self._pending):
-            withdraw = self._pending[family].withdraw
-            while withdraw and used < budget:
-                update, size = self._withdrawal(family, withdraw, limit)
-                out.append(update)
-                used += size
+            withdrawing = self._pending[family]
+            if withdrawing.withdraw and batch.size < budget:
+                writer = _Writer(family, session, encoder, self._sent.setdefault(family, {}), batch)
+                while withdrawing.withdraw and batch.size < budget:
+                    withdrawing.withdraw = writer.withdrawal(withdrawing.withdraw)
         for family in sorted(set(self._pending) | set(self._eor_due)):
             pending = self._pending.get(family)
-            while pending is not None and pending.announce and used < budget:
-                path, prefixes = pending.announce.popitem()  # O(1); next(iter()) degrades after deletes
-                update, size = self._announcement(family, path, prefixes, limit)
-                if prefixes:  # did not fit one UPDATE: back in, and popped again next
-                    pending.announce[path] = prefixes
-                out.append(update)
-                used += size
-            if used >= budget:
+            if pending is not None and pending.announce and batch.size < budget:
+                writer = _Writer(family, session, encoder, self._sent.setdefault(family, {}), batch)
+                announce = pending.announce
+                while announce and batch.size < budget:
+                    path, prefixes = announce.popitem()  # O(1); next(iter()) degrades after deletes
+                    rest = writer.announcement(path, prefixes)
+                    if rest:  # did not fit one UPDATE: back in, and popped again next
+                        announce[path] = rest
+            if batch.size >= budget:
                 break
             if not pending and family in self._eor_due:
                 self._eor_due.remove(family)
-                out.append(Update.end_of_rib(family))
-                used += _UPDATE_FIXED
+                batch.add(encode_message(Update.end_of_rib(family), session.ctx))
         for family in [f for f, p in self._pending.items() if not p]:
             del self._pending[family]
-        return out
+        return batch.build()
 
     # ------------------------------------------------------------------ internals
     def _refusal(self, family: Family, path: Path) -> str | None:
@@ -211,92 +255,116 @@ class AdjRibOut:
         return None
 
     def _reconcile(self) -> None:
-        """Recompute what is pending: requested-and-sendable versus sent, per family."""
+        """Recompute what is pending: requested-and-sendable versus sent, per family.
+
+        The routes come grouped by path (``set_routes``), and group lists are never changed in
+        place (the writer slices them), so a session that has sent nothing yet starts from a copy
+        of the groups: no per-route work at Established (flat mode has a path per route)."""
+        session = self._session
+        assert session is not None
         self._pending = {}
-        for family in set(self._desired) | set(self._sent):
-            want = {
-                prefix: path
-                for prefix, path in self._desired.get(family, {}).items()
-                if self._refusal(family, path) is None
-            }
+        for family in set(self._groups) | set(self._sent):
+            if family not in session.families:
+                continue
+            v6_refused = family == IPV4_UNICAST and family not in session.ctx.extended_next_hop
+            groups = self._groups.get(family, {})
+            if v6_refused and any(type(path.next_hop) is ipaddress.IPv6Address for path in groups):
+                groups = {p: g for p, g in groups.items() if type(p.next_hop) is ipaddress.IPv4Address}
             sent = self._sent.get(family, {})
-            pending = _Pending(withdraw=sorted(p for p in sent if p not in want))
-            for prefix in sorted(want):
-                path = want[prefix]
-                if sent.get(prefix) != path:
-                    pending.announce.setdefault(path, []).append(prefix)
+            if not sent:
+                pending = _Pending(announce=dict(groups))  # a dict copy keeps the hashes
+            else:
+                pending = _Pending()
+                for path, prefixes in groups.items():
+                    changed = [p for p in prefixes if sent.get(p) != path]
+                    if changed:
+                        pending.announce[path] = changed
+                desired = self._desired.get(family, {})
+                pending.withdraw = sorted(
+                    prefix
+                    for prefix in sent
+                    if (wanted := desired.get(prefix)) is None
+                    or (v6_refused and type(wanted.next_hop) is ipaddress.IPv6Address)
+                )
             if pending:
                 self._pending[family] = pending
 
-    def _attributes(self, family: Family, path: Path) -> tuple[Attributes, int]:
-        key = (path, family)
-        cached = self._attrs.get(key)
-        if cached is None:
-            session = self._session
-            assert session is not None
-            attrs = session.policy.attributes(path, family)
-            if not session.ctx.four_octet_as:
-                attrs = attrs.for_two_octet_peer()  # RFC 6793 §4.2.2
-            cached = (attrs, len(encode_attributes(attrs, session.ctx)))
-            self._attrs[key] = cached
-        return cached
 
-    def _prefix_overhead(self, family: Family) -> int:
-        """Octets each prefix takes beyond its address octets: the length octet, and the RFC 7911
-        path identifier (0, the only path) when ADD-PATH is in use for sending."""
-        session = self._session
-        assert session is not None
-        return 1 + (4 if family in session.ctx.add_path else 0)
+class _Writer:
+    """Writes the UPDATEs of one family into a batch, with what they need looked up once."""
 
-    def _take(self, prefixes: list[Prefix], room: int, family: Family) -> tuple[list[Prefix], int]:
-        """Remove and return the longest head of ``prefixes`` whose encoding fits ``room`` octets,
-        and the octets it takes."""
-        extra = self._prefix_overhead(family)
+    __slots__ = ("add_path", "afi", "batch", "ctx", "encoder", "extra", "family", "safi", "sent", "v4")
+
+    def __init__(
+        self,
+        family: Family,
+        session: SendContext,
+        encoder: ExportEncoder,
+        sent: dict[Prefix, Path],
+        batch: _BatchBuilder,
+    ) -> None:
+        self.family = family
+        self.afi = family.afi
+        self.safi = family.safi
+        self.v4 = family == IPV4_UNICAST
+        self.add_path = family in session.ctx.add_path
+        # Octets each prefix takes beyond its address octets: the length octet, and the RFC 7911
+        # path identifier (0, the only path) when ADD-PATH is in use for sending.
+        self.extra = 5 if self.add_path else 1
+        self.ctx = session.ctx
+        self.encoder = encoder
+        self.sent = sent
+        self.batch = batch
+
+    def count(self, prefixes: list[Prefix], room: int) -> int:
+        """How many prefixes from the head of ``prefixes`` fit ``room`` octets."""
+        extra = self.extra
         used = 0
         count = 0
         for prefix in prefixes:
-            size = extra + ((prefix[1] + 7) >> 3)
-            if used + size > room:
+            used += extra + ((prefix[1] + 7) >> 3)
+            if used > room:
                 break
-            used += size
             count += 1
-        taken = prefixes[:count]
-        del prefixes[:count]
-        return taken, used
+        return count
 
-    def _withdrawal(self, family: Family, prefixes: list[Prefix], limit: int) -> tuple[Update, int]:
-        sent = self._sent.setdefault(family, {})
-        if family == IPV4_UNICAST:
-            taken, size = self._take(prefixes, limit - _UPDATE_FIXED, family)
-            update = Update(withdrawn=tuple(taken))
-            size += _UPDATE_FIXED
+    def withdrawal(self, prefixes: list[Prefix]) -> list[Prefix]:
+        """One UPDATE withdrawing the longest head of ``prefixes`` that fits (IPv4 in the Withdrawn
+        Routes field, others in MP_UNREACH_NLRI, RFC 4760 §4); returns the rest."""
+        limit = self.ctx.max_message_len
+        if self.v4:
+            count = self.count(prefixes, limit - _UPDATE_FIXED)
+            update = Update(withdrawn=tuple(prefixes[:count]))
         else:
-            fixed = _UPDATE_FIXED + _LONG_ATTR_HEADER + _MP_UNREACH_FIXED
-            taken, size = self._take(prefixes, limit - fixed, family)
-            update = Update(mp_unreach=MpUnreach(family.afi, family.safi, tuple(taken)))
-            size += fixed
-        for prefix in taken:
+            count = self.count(prefixes, limit - _UPDATE_FIXED - _LONG_ATTR_HEADER - _MP_UNREACH_FIXED)
+            update = Update(mp_unreach=MpUnreach(self.afi, self.safi, tuple(prefixes[:count])))
+        sent = self.sent
+        for prefix in prefixes[:count]:
             sent.pop(prefix, None)
-        return update, size
+        self.batch.add(encode_message(update, self.ctx), withdrawn=count)
+        return prefixes[count:]
 
-    def _announcement(
-        self, family: Family, path: Path, prefixes: list[Prefix], limit: int
-    ) -> tuple[Update, int]:
-        attrs, attrs_len = self._attributes(family, path)
-        sent = self._sent.setdefault(family, {})
-        if attrs.next_hop is not None:  # classic IPv4 NLRI field, RFC 4271 §4.3
-            fixed = _UPDATE_FIXED + attrs_len
-            taken, size = self._take(prefixes, limit - fixed, family)
-            update = Update(attributes=attrs, nlri=tuple(taken))
-        else:
+    def announcement(self, path: Path, prefixes: list[Prefix]) -> list[Prefix]:
+        """One UPDATE announcing the longest head of ``prefixes`` that fits; returns the rest. The
+        attributes are encoded for this path alone, once per message (flat mode: per route)."""
+        limit = self.ctx.max_message_len
+        classic = self.v4 and type(path.next_hop) is ipaddress.IPv4Address
+        attrs = self.encoder.encode(path, classic)
+        if classic:  # the UPDATE's own NLRI field, RFC 4271 §4.3
+            count = self.count(prefixes, limit - _UPDATE_FIXED - len(attrs))
+            taken = prefixes[:count] if count < len(prefixes) else prefixes
+            nlri = encode_prefixes(taken, self.afi, self.add_path)
+        else:  # MP_REACH_NLRI, first of the attributes (RFC 7606 §5.1)
             next_hop = path.next_hop_bytes
-            fixed = _UPDATE_FIXED + attrs_len + _LONG_ATTR_HEADER + _MP_REACH_FIXED + len(next_hop)
-            taken, size = self._take(prefixes, limit - fixed, family)
-            update = Update(
-                attributes=attrs, mp_reach=MpReach(family.afi, family.safi, next_hop, tuple(taken))
-            )
-        if not taken:
-            raise RouteError(f"attributes of {family} path {path} leave no room for a prefix")
+            fixed = _UPDATE_FIXED + len(attrs) + _LONG_ATTR_HEADER + _MP_REACH_FIXED + len(next_hop)
+            count = self.count(prefixes, limit - fixed)
+            taken = prefixes[:count] if count < len(prefixes) else prefixes
+            nlri = encode_prefixes(taken, self.afi, self.add_path)
+            attrs, nlri = mp_reach_attribute(self.afi, self.safi, next_hop, nlri) + attrs, b""
+        if not count:
+            raise RouteError(f"attributes of {self.family} path {path} leave no room for a prefix")
+        self.batch.add(encode_header(MessageType.UPDATE, update_body(b"", attrs, nlri), limit), count)
+        sent = self.sent
         for prefix in taken:
             sent[prefix] = path
-        return update, fixed + size
+        return prefixes[count:] if count < len(prefixes) else []

@@ -15,6 +15,7 @@ a few milliseconds.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import Final, TypeVar
 from bgpd.rib.adj_rib_in import AdjRibIn, ReceivedPath
 from bgpd.speaker.status import ReceivedRoute
 from bgpd.wire.constants import Family
-from bgpd.wire.nlri import address_width, prefix_to_text
+from bgpd.wire.nlri import Prefix, address_width, prefix_to_text
 
 __all__ = ["RUN", "Within", "received_routes", "sorted_in_slices"]
 
@@ -58,7 +59,7 @@ def sorted_in_slices(
         yield None
 
 
-def _inside(within: Within | None, family: Family) -> Callable[[tuple[int, ...]], bool] | None:
+def _inside(within: Within | None, family: Family) -> Callable[[Prefix], bool] | None:
     """A test "is this prefix inside ``within``" on integers, or None when every prefix is."""
     if within is None:
         return None
@@ -82,13 +83,13 @@ def received_routes(
         if inside is not None:
             kept = []
             for start in range(0, len(keys), run):
-                kept += [key for key in keys[start : start + run] if inside(rib.prefix(key))]
+                kept += [key for key in keys[start : start + run] if inside(rib.prefix(family, key))]
                 yield None
             keys = kept
         family_text = str(family)
         afi = family.afi
         shown_paths: dict[int, tuple[ReceivedPath, _Shown]] = {}  # by id; the entry keeps it alive
-        for part in sorted_in_slices(keys, rib.order, run):
+        for part in sorted_in_slices(keys, functools.partial(rib.order, family), run):
             if part is None:
                 yield None
                 continue
@@ -103,7 +104,12 @@ def received_routes(
                     cached = shown_paths[id(path)] = (path, _path_text(path))
                 next_hop, metric, as_path = cached[1]
                 yield ReceivedRoute(
-                    session, family_text, prefix_to_text(rib.prefix(key), afi), next_hop, metric, as_path
+                    session,
+                    family_text,
+                    prefix_to_text(rib.prefix(family, key), afi),
+                    next_hop,
+                    metric,
+                    as_path,
                 )
 
 

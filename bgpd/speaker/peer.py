@@ -71,7 +71,6 @@ from bgpd.speaker.status import (
 )
 from bgpd.wire import DEFAULT_CONTEXT, Notification, encode_message
 from bgpd.wire.constants import IPV4_UNICAST, CeaseSub, ErrorAction, ErrorCode, Family, MessageType
-from bgpd.wire.update import Update
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
 _HANDSHAKE_DONE: Final = frozenset({State.OPEN_CONFIRM, State.ESTABLISHED})
@@ -386,10 +385,6 @@ class PeerTask:
             else:  # the colliding connection's: logged, but not the session's (RFC 4271 §6.8)
                 text = notification_text(message)
                 self._log.problem("notification_sent", text=text, connection="collision")
-        elif isinstance(message, Update):
-            reach, unreach = message.mp_reach, message.mp_unreach
-            counters.prefixes_out += len(message.nlri) + (len(reach.nlri) if reach else 0)
-            counters.withdrawn_out += len(message.withdrawn) + (len(unreach.withdrawn) if unreach else 0)
 
     def _do_close(self, link: Link, action: CloseConnection) -> None:
         if link.conn is not None:
@@ -534,10 +529,14 @@ class PeerTask:
         conn = link.conn
         if conn is None or not self._rib_out.established or not conn.writable:
             return  # on_writable, or the next SessionEstablished, schedules us again
-        now = self._loop.time()
-        for update in self._rib_out.next_updates(PUMP_BUDGET):
-            for action in link.fsm.send_update(update, now):  # restarts the KeepaliveTimer
-                self._execute(link, action)
+        batch = self._rib_out.next_batch(PUMP_BUDGET)
+        if batch.messages:
+            link.fsm.sent_updates(batch.messages, self._loop.time())  # restarts the KeepaliveTimer
+            conn.send(batch.data)
+            counters = self.record.counters
+            counters.messages_out[MessageType.UPDATE] += batch.messages
+            counters.prefixes_out += batch.announced
+            counters.withdrawn_out += batch.withdrawn
         self._rearm()
         if self._rib_out.has_pending:
             self._schedule_pump()

@@ -22,6 +22,7 @@ the prefixes cannot be known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -36,6 +37,8 @@ from bgpd.wire.attributes import (
     encode_attributes,
     encode_mp_reach,
     encode_mp_unreach,
+    interned_attributes,
+    mp_reach_value,
 )
 from bgpd.wire.constants import (
     IPV4_UNICAST,
@@ -52,7 +55,7 @@ from bgpd.wire.constants import (
 from bgpd.wire.context import CodecContext
 from bgpd.wire.errors import UpdateError
 from bgpd.wire.framing import bad_length
-from bgpd.wire.nlri import NlriError, Prefix, decode_prefixes, encode_prefixes
+from bgpd.wire.nlri import NlriError, Prefix, encode_prefixes, prefix_field
 
 _SEVERITY: Final = {
     ErrorAction.ATTRIBUTE_DISCARD: 0,
@@ -71,9 +74,9 @@ class Update:
     family with ADD-PATH in the context."""
 
     TYPE: ClassVar[MessageType] = MessageType.UPDATE
-    withdrawn: tuple[Prefix, ...] = ()
+    withdrawn: Sequence[Prefix] = ()  # a tuple, or the PrefixField of a decoded message
     attributes: Attributes = NO_ATTRIBUTES
-    nlri: tuple[Prefix, ...] = ()
+    nlri: Sequence[Prefix] = ()
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
 
@@ -101,7 +104,7 @@ class Update:
         withdraws (IPv4 NLRI into ``withdrawn``, MP_REACH NLRI into an MP_UNREACH of its family).
         Usually one; two when MP_REACH and MP_UNREACH name different families (RFC 7606 §5.1 says
         senders must not, receivers must cope)."""
-        first = Update(self.withdrawn + self.nlri, mp_unreach=self.mp_unreach)
+        first = Update((*self.withdrawn, *self.nlri), mp_unreach=self.mp_unreach)
         reach = self.mp_reach
         if reach is None or not reach.nlri:
             return (first,)
@@ -109,7 +112,7 @@ class Update:
         if unreach is None or (unreach.afi, unreach.safi) == (reach.afi, reach.safi):
             earlier = unreach.withdrawn if unreach is not None else ()
             return (
-                Update(first.withdrawn, mp_unreach=MpUnreach(reach.afi, reach.safi, earlier + reach.nlri)),
+                Update(first.withdrawn, mp_unreach=MpUnreach(reach.afi, reach.safi, (*earlier, *reach.nlri))),
             )
         return first, Update(mp_unreach=MpUnreach(reach.afi, reach.safi, reach.nlri))
 
@@ -134,7 +137,7 @@ class Update:
                 )
             plain = mp + plain
         nlri = encode_prefixes(self.nlri, Afi.IPV4, v4_add_path) if self.nlri else b""
-        return len(withdrawn).to_bytes(2, "big") + withdrawn + len(plain).to_bytes(2, "big") + plain + nlri
+        return update_body(withdrawn, plain, nlri)
 
     @classmethod
     def decode(cls, body: bytes | memoryview, ctx: CodecContext) -> Update:
@@ -158,24 +161,40 @@ class Update:
             )
         v4_add_path = bool(ctx.add_path) and IPV4_UNICAST in ctx.add_path
         try:
-            withdrawn = decode_prefixes(data, 2, attrs_at - 2, Afi.IPV4, v4_add_path) if withdrawn_len else []
-            nlri = decode_prefixes(data, nlri_at, size, Afi.IPV4, v4_add_path) if nlri_at < size else []
+            withdrawn = prefix_field(data, 2, attrs_at - 2, Afi.IPV4, v4_add_path) if withdrawn_len else ()
+            nlri = prefix_field(data, nlri_at, size, Afi.IPV4, v4_add_path) if nlri_at < size else ()
         except NlriError as err:  # RFC 4271 §6.3 Invalid Network Field; RFC 7606 §3 (i), §5.3: reset
             raise _reset(UpdateSub.INVALID_NETWORK_FIELD, err.reason) from None
         if attrs_len == 0:
-            return cls(tuple(withdrawn), NO_ATTRIBUTES, tuple(nlri))
-        parsed = decode_attribute_field(data, attrs_at, nlri_at, ctx)
-        update = cls(tuple(withdrawn), parsed.attributes, tuple(nlri), parsed.mp_reach, parsed.mp_unreach)
-        problems = parsed.problems
-        attrs = parsed.attributes
+            return cls(withdrawn, NO_ATTRIBUTES, nlri)
+        known = interned_attributes(data, attrs_at, nlri_at, ctx)
+        if known is not None:  # seen before (flat mode: but for NEXT_HOP): no MP attributes, no problems
+            update = cls(withdrawn, known, nlri)
+            problems: tuple[AttrProblem, ...] = ()
+        else:
+            parsed = decode_attribute_field(data, attrs_at, nlri_at, ctx)
+            update = cls(withdrawn, parsed.attributes, nlri, parsed.mp_reach, parsed.mp_unreach)
+            problems = parsed.problems
+        attrs = update.attributes
         complete = attrs.origin is not None and attrs.as_path is not None and attrs.next_hop is not None
-        if not complete and (nlri or (parsed.mp_reach is not None and parsed.mp_reach.nlri)):
+        if not complete and (nlri or (update.mp_reach is not None and update.mp_reach.nlri)):
             missing = _missing_well_known(update, problems)
             if missing is not None:
                 problems = (*problems, missing)
         if problems:
             raise _worst(problems, update)
         return update
+
+
+def update_body(withdrawn: bytes, attributes: bytes, nlri: bytes) -> bytes:
+    """An UPDATE body from its three fields, each already encoded (RFC 4271 §4.3)."""
+    withdrawn_len = len(withdrawn).to_bytes(2, "big")
+    return withdrawn_len + withdrawn + len(attributes).to_bytes(2, "big") + attributes + nlri
+
+
+def mp_reach_attribute(afi: int, safi: int, next_hop: bytes, nlri: bytes) -> bytes:
+    """The whole MP_REACH_NLRI attribute (flags, type, length, value) around encoded NLRI."""
+    return encode_attribute(AttrType.MP_REACH_NLRI, _MP_FLAGS, mp_reach_value(afi, safi, next_hop, nlri))
 
 
 def _missing_well_known(update: Update, problems: tuple[AttrProblem, ...]) -> AttrProblem | None:

@@ -118,6 +118,13 @@ def test_sending_an_update_restarts_the_keepalive_timer() -> None:
     assert pair.a.timers.deadline(Timer.KEEPALIVE) == pair.now + 30  # RFC 4271 §8.2.2
 
 
+def test_updates_written_by_the_driver_restart_the_keepalive_timer() -> None:
+    pair = established_pair()
+    pair.now += 10
+    pair.a.sent_updates(3, pair.now)  # a batch the Adj-RIB-Out encoded itself
+    assert pair.a.timers.deadline(Timer.KEEPALIVE) == pair.now + 30  # RFC 4271 §8.2.2
+
+
 def test_hold_timer_expiry_sends_4_0() -> None:
     """The peer goes silent: only a's timers run; at 90 s a sends Hold Timer Expired and goes Idle."""
     pair = established_pair()
@@ -227,6 +234,8 @@ def test_send_outside_established_is_a_usage_error() -> None:
     a = Session(CFG_A)
     with pytest.raises(FsmUsageError):
         a.send_update(Update(), 0.0)
+    with pytest.raises(FsmUsageError):
+        a.sent_updates(1, 0.0)
     with pytest.raises(FsmUsageError):
         a.send_route_refresh(IPV4_UNICAST, 0.0)
 

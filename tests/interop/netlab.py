@@ -563,6 +563,10 @@ def gobgp_next_hop(path: dict[str, Any]) -> str | None:
     return None
 
 
+def _static_target(via: str | None) -> str:
+    return "blackhole" if via is None else f"via {via}"
+
+
 def _family(prefix: str) -> str:
     return "ipv6" if ipaddress.ip_network(prefix, strict=False).version == 6 else "ipv4"
 
@@ -593,6 +597,7 @@ class BirdProtocol:
     hold_time: int | None = None
     port: int | None = None
     graceful_restart: GracefulRestart | None = None
+    options: tuple[str, ...] = ()  # further protocol lines, e.g. ``connect delay time 0``
 
 
 class BirdPeer:
@@ -614,6 +619,8 @@ class BirdPeer:
         self.pidfile = ns.lab.path(f"{name}.pid")
         self.protocols: dict[str, BirdProtocol] = {}
         self.static_routes: list[str] = []
+        self.static_via: dict[str, str] = {}  # prefix -> gateway, for routes not blackholed
+        self.globals: list[str] = []  # extra top-level configuration lines (e.g. ``timeformat``)
         self.process: Process | None = None
 
     def add_neighbor(
@@ -628,6 +635,7 @@ class BirdPeer:
         hold_time: int | None = None,
         port: int | None = None,
         graceful_restart: GracefulRestart | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         """``graceful_restart``: the helper role with long-lived GR off (BIRD's default is "aware",
         which would also keep routes stale on a hold-timer expiry when the neighbor offers LLGR)."""
@@ -641,20 +649,30 @@ class BirdPeer:
             hold_time,
             port,
             graceful_restart,
+            tuple(options),
         )
 
-    def add_static(self, prefix: str) -> None:
-        """A route BIRD exports to its BGP neighbors (blackhole locally; next hop self on export)."""
+    def add_static(self, prefix: str, via: str | None = None) -> None:
+        """A route BIRD exports to its BGP neighbors: blackhole locally and next hop self on export,
+        or, ``via`` a gateway on a shared subnet, exported with that gateway as a third-party next
+        hop (RFC 4271 §5.1.3), as bgpd announces node routes."""
         self.static_routes.append(prefix)
+        if via is not None:
+            self.static_via[prefix] = via
 
     def config_text(self) -> str:
-        lines = [f"router id {self.router_id};", "log stderr all;", "protocol device {", "}"]
+        lines = [f"router id {self.router_id};", "log stderr all;", *self.globals, "protocol device {", "}"]
         if self.precise_times:
             lines += [f'timeformat {what} "%s.%3f";' for what in ("route", "protocol", "base")]
         for version in ("4", "6"):
             routes = [p for p in self.static_routes if _family(p) == f"ipv{version}"]
             lines += [f"protocol static static{version} {{", f"  ipv{version};"]
-            lines += [f"  route {p} blackhole;" for p in routes]
+            lines += [
+                f"  route {p} via {self.static_via[p]};"
+                if p in self.static_via
+                else f"  route {p} blackhole;"
+                for p in routes
+            ]
             lines += ["}"]
         for proto in self.protocols.values():
             lines += [f"protocol bgp {proto.name} {{", f"  local {proto.local_address} as {self.asn};"]
@@ -674,6 +692,7 @@ class BirdPeer:
                     "  long lived graceful restart off;",
                     "  debug { states, events, packets };",
                 ]
+            lines += [f"  {option};" for option in proto.options]
             for family in proto.families:
                 lines.append(f"  {family} {{ import all; export where source = RTS_STATIC; }};")
             lines.append("}")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bgpd.rib.adj_rib_in import AdjRibIn
 from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Path, Route, RouteError
-from bgpd.wire import decode_message, encode_message
+from bgpd.wire import Framer, decode_message, encode_message
 from bgpd.wire.attributes import AsSegment
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, AsPathSegmentType, Family, Origin
 from bgpd.wire.context import CodecContext
@@ -35,26 +35,38 @@ def v4_routes(count: int, next_hop: str = "10.0.1.5", med: int | None = None) ->
     ]
 
 
+def batch(rib: AdjRibOut, ctx: CodecContext, budget: int) -> list[Update]:
+    """One ``next_batch``, its wire bytes framed and decoded (so the sizes are the real ones), its
+    counts checked against what the messages carry."""
+    sent = rib.next_batch(budget)
+    out = []
+    for msg_type, body in Framer(ctx.max_message_len).feed(sent.data):
+        decoded = decode_message(msg_type, body, ctx)
+        assert isinstance(decoded, Update)
+        out.append(decoded)
+    assert sent.messages == len(out)
+    assert sent.announced == sum(len(u.nlri) + len(u.mp_reach.nlri if u.mp_reach else ()) for u in out)
+    assert sent.withdrawn == sum(
+        len(u.withdrawn) + len(u.mp_unreach.withdrawn if u.mp_unreach else ()) for u in out
+    )
+    return out
+
+
 def drain(rib: AdjRibOut, ctx: CodecContext, budget: int = 1 << 30) -> list[Update]:
-    """Everything pending, each message encoded and decoded again (so the sizes are the real ones)."""
+    """Everything pending, as decoded UPDATEs."""
     out = []
     for _ in range(10_000):
-        updates = rib.next_updates(budget)
+        updates = batch(rib, ctx, budget)
         if not updates:
             return out
-        for update in updates:
-            wire = encode_message(update, ctx)
-            assert len(wire) <= ctx.max_message_len
-            decoded = decode_message(2, wire[19:], ctx)
-            assert isinstance(decoded, Update)
-            out.append(decoded)
+        out.extend(updates)
     raise AssertionError("never drained")
 
 
 def test_initial_table_then_end_of_rib_per_family() -> None:
     rib = AdjRibOut()
     rib.set_routes([*v4_routes(3), Route.parse("2001:db8:1::/64", "2001:db8::5")])
-    assert rib.next_updates(10_000) == []  # nothing is sent before the session is up
+    assert rib.next_batch(10_000).messages == 0  # nothing is sent before the session is up
     rib.start(session())
     updates = drain(rib, CodecContext())
     v4 = [u for u in updates if u.nlri]
@@ -142,7 +154,7 @@ def test_budget_limits_each_batch_and_the_rest_stays_pending() -> None:
     rib = AdjRibOut()
     rib.set_routes(v4_routes(10_000))
     rib.start(session(frozenset({IPV4_UNICAST}), ctx))
-    first = rib.next_updates(8192)
+    first = batch(rib, ctx, 8192)
     size = sum(len(encode_message(u, ctx)) for u in first)
     assert 8192 <= size < 8192 + ctx.max_message_len  # stops once the budget is used: ~8 KiB
     assert rib.has_pending and rib.pending_prefixes == 10_000 - sum(len(u.nlri) for u in first)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
+
 import pytest
 
 from bgpd.wire.attributes import (
@@ -18,6 +20,7 @@ from bgpd.wire.attributes import (
 )
 from bgpd.wire.constants import AS_TRANS, AsPathSegmentType, AttrType, ErrorAction, Origin
 from bgpd.wire.context import CodecContext
+from tests.wire._caches import forget_decoded_sets
 
 SEQ, SET = AsPathSegmentType.AS_SEQUENCE, AsPathSegmentType.AS_SET
 CSEQ = AsPathSegmentType.AS_CONFED_SEQUENCE
@@ -139,7 +142,19 @@ def test_attributes_encode_in_ascending_type_code_order() -> None:
     assert raw[3:7] == bytes.fromhex("01400200")  # ORIGIN EGP, then an empty AS_PATH is still sent
 
 
+def test_with_next_hop_is_an_ordinary_frozen_set() -> None:
+    attrs = Attributes(origin=Origin.IGP, as_path=(seq(65001),), next_hop=1, med=0, communities=(5,))
+    other = attrs.with_next_hop(0x0A000002)
+    assert type(other) is Attributes
+    assert other == replace(attrs, next_hop=0x0A000002)
+    assert hash(other) == hash(replace(attrs, next_hop=0x0A000002))
+    assert attrs.next_hop == 1  # the template is untouched
+    with pytest.raises(FrozenInstanceError):
+        other.med = 1  # type: ignore[misc]
+
+
 def test_interned_sets_are_shared() -> None:
+    forget_decoded_sets()  # else a flat-mode template (same field, other NEXT_HOP) might serve it
     raw = bytes.fromhex("4001010040020602010000fde9400304c0000201")
     first = decode_attribute_field(raw, 0, len(raw), AS4).attributes
     second = decode_attribute_field(bytes(raw), 0, len(raw), AS4).attributes

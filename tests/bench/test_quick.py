@@ -1,0 +1,62 @@
+"""Every benchmark still runs: each scenario at its ``--quick`` size, its last line the JSON report.
+
+A check that the benchmarks work (labs build and tear down, counts match, the report is complete),
+never a timing gate: no figure here is compared with anything but its own sanity (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _report(*args: str) -> dict[str, Any]:
+    """Run a bench; it exits non-zero when anything failed, its lab's teardown included."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.interop
+def test_send_quick() -> None:
+    report = _report("bench/send.py", "--quick")
+    assert report["nodes"] == 200 and report["wrong_next_hops"] == 0
+    for who in ("bgpd", "bird"):
+        assert 0 < report[f"{who}_established_to_99pct_s"] <= report[f"{who}_established_to_all_s"]
+        assert report[f"{who}_start_to_established_s"] > 0 and report[f"{who}_send_cpu_per_route_us"] > 0
+    assert report["send_path_ratio"] == report["ratio_established_to_99pct_s"] > 0
+    # BIRD's Established time has millisecond precision (truncated): allow that much.
+    assert 0 < report["bgpd_start_to_first_open_s"] <= report["bgpd_start_to_established_s"] + 0.002
+
+
+@pytest.mark.interop
+def test_ingest_quick() -> None:
+    report = _report("bench/ingest.py", "--quick")
+    assert report["prefixes"] == 20_000
+    for who in ("bgpd", "bird"):
+        assert report[f"{who}_ingest_99pct_s"] > 0 and report[f"{who}_rss_mib"] > 0
+    assert report["bgpd_ingest_all_s"] >= report["bgpd_ingest_99pct_s"]  # bgpd holds every prefix
+    assert report["ratio_rss_mib"] > 0 and report["bgpd_bytes_per_prefix"] > 0
+
+
+def test_codec_quick() -> None:
+    report = _report("bench/codec.py", "--quick")
+    for key in ("ratio", "singleRatio", "decodePrefixesPerSec", "exabgpSingleDecodeMsgsPerSec"):
+        assert report[key] > 0, key
+    assert report["bgpdPrefixes"] == report["exabgpPrefixes"] == report["prefixes"]
+    assert report["bgpdSingleMessages"] == report["exabgpSingleMessages"] == report["singleMessages"]
+
+
+def test_plan_small() -> None:
+    report = _report("bench/plan.py", "--nodes", "200", "--pools", "4", "--runs", "1")
+    assert report["nodes"] == 200 and report["problems"] == 0 and report["end_to_end_s"] > 0
