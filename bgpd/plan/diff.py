@@ -23,7 +23,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bgpd.plan.build import Plan, Session
+from bgpd.plan.model import Plan, Session
 from bgpd.plan.session_config import Apply, SessionConfig, apply_of
 
 __all__ = [

@@ -112,11 +112,16 @@ class _Used:
         self._starts: list[int] = []
         self._ends: list[int] = []
 
-    def load(self, held: Iterable[tuple[Block, str]]) -> None:
-        """Start from the blocks live nodes keep; two of them overlapping means a broken ledger."""
+    def load(self, held: Iterable[tuple[Block, str]], taken: Sequence[Block] = ()) -> None:
+        """Start from the blocks live nodes keep, and ``taken`` (sorted, disjoint: held by nodes
+        outside this allocation); two of them overlapping means a broken ledger."""
         ordered = sorted_disjoint(held)
-        self._starts = [block.first for block, _ in ordered]
-        self._ends = [block.end for block, _ in ordered]
+        self._starts = [block.first for block in taken]
+        self._ends = [block.end for block in taken]
+        for block, node in ordered:
+            if self.blocked_until(block.first, block.end) is not None:
+                raise LedgerError(f"block {block} of node {node!r} overlaps a block another node holds")
+            self.add(block)
 
     def blocked_until(self, start: int, end: int) -> int | None:
         """End of a held interval overlapping ``[start, end)``, or None when it is free."""
@@ -222,8 +227,18 @@ class _Holding:
 _Served = tuple[_Config, dict[int, str]]  # the config and the node's block text by IP version
 
 
-def allocate(nodes: Sequence[NodeSpec], configs: Sequence[CidrConfig], ledger: Ledger) -> AllocationResult:
+def allocate(
+    nodes: Sequence[NodeSpec],
+    configs: Sequence[CidrConfig],
+    ledger: Ledger,
+    taken: Mapping[int, Sequence[Block]] | None = None,
+) -> AllocationResult:
     """Give every node its blocks, keeping what the ledger records for live nodes (see module doc).
+
+    ``taken`` (by IP version, each sorted by address and disjoint) are blocks held by nodes this
+    call does not serve: none of them is handed out. A planner that re-plans a few nodes passes the
+    blocks of all the others, and gets for those few what allocating everyone would give them
+    (``bgpd.plan.build``); the result then covers only ``nodes``.
 
     Raises ``ValueError`` for input the manifest validation must already have refused (duplicate
     node or config names, unparsable ranges, a per-node mask outside its range) and ``LedgerError``
@@ -239,7 +254,7 @@ def allocate(nodes: Sequence[NodeSpec], configs: Sequence[CidrConfig], ledger: L
         for version, (_, block, _) in holding.kept.items():
             held[version].append((block, node))
     for version, family_used in used.items():
-        family_used.load(held[version])
+        family_used.load(held[version], taken.get(version, ()) if taken is not None else ())
     allocations: list[NodeAllocation] = []
     problems: list[AllocationProblem] = []
     for name in sorted(labels):
