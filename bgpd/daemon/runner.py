@@ -43,7 +43,7 @@ from bgpd.daemon.inputs import (
 )
 from bgpd.daemon.loop_lag import LoopLag, LoopLagProbe
 from bgpd.manifests import Loaded
-from bgpd.plan import Plan, Session, SessionConfig, build_plan
+from bgpd.plan import Plan, Planner, Session, SessionConfig, planned_sessions
 from bgpd.plan.diff import (
     Change,
     Reconfigure,
@@ -67,7 +67,8 @@ from bgpd.speaker import (
     Speaker,
 )
 from bgpd.speaker.listing import Within
-from bgpd.wire.constants import CeaseSub
+from bgpd.wire.constants import CeaseSub, Family
+from bgpd.wire.nlri import Prefix
 
 __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
 
@@ -89,13 +90,17 @@ class RunOptions:
 class SpeakerLike(Protocol):
     """The part of ``bgpd.speaker.Speaker`` the daemon drives (tests substitute a recorder)."""
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None: ...
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None: ...
 
     async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None: ...
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None: ...
+
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None: ...
 
     def refresh_session(self, name: str) -> SoftReset: ...
 
@@ -144,7 +149,9 @@ class Daemon:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._running: dict[str, Session] = {}  # as the speaker runs them (their config included)
-        self._plan = build_plan(self._manifests, settings, ledger, ())
+        self._routes_pending: set[str] = set()  # started before the first plan: routes not set yet
+        self._planner = Planner()
+        self._plan = Plan(nodes=(), sessions=(), routes=(), problems=(), ledger=ledger)  # none yet
         self._planned_at = clock()
         self.generation = 0
 
@@ -180,7 +187,13 @@ class Daemon:
 
     # ------------------------------------------------------------------ changing
     async def start(self) -> None:
+        """Start the sessions at once, then plan: an OPEN needs no routes, and the first plan of
+        a large cluster takes a while (the sessions send nothing, not even End-of-RIB, until their
+        routes are set: ``Speaker.add_session``)."""
         async with self._lock:
+            for session in planned_sessions(self._manifests, self._settings, self._addresses.held()):
+                if session.local and await self._start(session, routes_known=False):
+                    self._routes_pending.add(session.name)
             changes = await self._apply()
             _log.info(
                 "started",
@@ -284,7 +297,12 @@ class Daemon:
 
     # ------------------------------------------------------------------ internals
     async def _apply(self) -> list[Change]:
-        plan = build_plan(self._manifests, self._settings, self._ledger, self._addresses.held())
+        # The planner works in a thread: a plan from scratch of a large cluster takes long enough
+        # to hold the event loop past its budget (a re-plan of a few nodes is quick either way).
+        held = self._addresses.held()
+        plan = await asyncio.to_thread(
+            self._planner.plan, self._manifests, self._settings, self._ledger, held
+        )
         if plan != self._plan:
             self._planned_at = self._clock()
         for problem in plan.problems:
@@ -295,13 +313,17 @@ class Daemon:
             self._ledger = plan.ledger
             self._ledger_dirty = True
             self._commit_ledger()
-        changes = diff(self._running, plan)
+        changes = diff(self._running, plan, self._planner.deltas)
         for change in changes:
             await self._execute(change)
         for name, session in plan.local_sessions().items():  # keep every explanation current
             running = self._running.get(name)
             if running is not None and not speaker_changes(running.config, session.config):
                 self._running[name] = session
+        for name in sorted(self._routes_pending):  # the first plan: every early session's table
+            self._routes_pending.discard(name)
+            if name in self._running:
+                self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
         return changes
 
     def _commit_ledger(self) -> None:
@@ -313,9 +335,12 @@ class Daemon:
         self._ledger_dirty = False
         _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
 
-    async def _start(self, session: Session) -> None:
+    async def _start(self, session: Session, routes_known: bool = True) -> bool:
+        """Start ``session`` with its routes (or, before the first plan, with none known yet);
+        False when its socket could not be set up (logged)."""
+        routes = [a.route for a in session.announced] if routes_known else None
         try:
-            await self._speaker.add_session(session.config, [a.route for a in session.announced])
+            await self._speaker.add_session(session.config, routes)
         except (OSError, ValueError) as err:
             _log.error(
                 "session_start_failed",
@@ -323,16 +348,22 @@ class Daemon:
                 peer=session.peer_ip,
                 error=getattr(err, "strerror", None) or str(err),
             )
-            return
+            return False
         self._running[session.name] = session
-        _log.info(
-            "session_started",
-            session=session.name,
-            peer=session.peer_ip,
-            local_ip=session.local_ip,
-            routes=len(session.announced),
-            skipped=len(session.skipped),
-        )
+        if routes_known:
+            _log.info(
+                "session_started",
+                session=session.name,
+                peer=session.peer_ip,
+                local_ip=session.local_ip,
+                routes=len(session.announced),
+                skipped=len(session.skipped),
+            )
+        else:
+            _log.info(
+                "session_started", session=session.name, peer=session.peer_ip, local_ip=session.local_ip
+            )
+        return True
 
     async def _execute(self, change: Change) -> None:
         if isinstance(change, Start):
@@ -357,8 +388,8 @@ class Daemon:
             await self._start(change.session)
         elif isinstance(change, Reconfigure):
             await self._reconfigure(change)
-        else:
-            self._speaker.set_routes(change.session.name, [a.route for a in change.session.announced])
+        elif change.session.name not in self._routes_pending:  # those get their whole table next
+            self._speaker.change_routes(change.session.name, change.announce, change.withdraw)
             _log.info(
                 "session_routes_updated",
                 session=change.session.name,

@@ -7,7 +7,7 @@ setting), ``settings`` (the settings file, generated from those declarations), `
 next-hop rule: which routes a session carries and why), ``model`` (the plan's values), ``build``
 (making plans, again only for what changed), ``diff`` (running sessions vs a new plan → changes)."""
 
-from bgpd.plan.build import Planner, build_plan
+from bgpd.plan.build import Planner, build_plan, planned_sessions
 from bgpd.plan.model import (
     Plan,
     PlannedNode,
@@ -35,6 +35,7 @@ __all__ = [
     "Settings",
     "Skipped",
     "build_plan",
+    "planned_sessions",
     "route_name",
     "router_id",
     "session_name",

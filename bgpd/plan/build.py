@@ -79,7 +79,7 @@ from bgpd.rib.routes import RouteError
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST, Family
 from bgpd.wire.nlri import Prefix, ipv4_address_from_text
 
-__all__ = ["ExportChange", "Planner", "build_plan"]
+__all__ = ["ExportChange", "Planner", "build_plan", "planned_sessions"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 K = TypeVar("K", str, tuple[int, int, int, int])  # node names, route orders
@@ -91,6 +91,16 @@ def build_plan(
 ) -> Plan:
     """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``."""
     return Planner().plan(manifests, settings, ledger, local_addresses)
+
+
+def planned_sessions(
+    manifests: Manifests, settings: Settings, local_addresses: Collection[LocalAddress]
+) -> tuple[Session, ...]:
+    """The plan's sessions as ``build_plan`` makes them, but without their routes (nothing
+    announced, nothing skipped): what a daemon can start before the first plan is ready."""
+    held = {a.address: a.prefix for a in local_addresses}
+    specs = _session_specs(manifests, settings, _families(manifests), held)
+    return tuple(Session(s.peer, s.config, s.local, s.segment, (), ()) for s in specs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,10 @@ field by field, their routes prefix by prefix:
   ``OPEN`` resets the session (Cease 6/6, RFC 4486 "Other Configuration Change"), because the peer
   only learns it from a new OPEN (RFC 4271 §4.2) or it names another session; ``CONNECTION``
   reconfigures it in place, without a flap; ``ROUTES`` changes only what it announces;
-- a session whose routes changed gets only the new route set (the speaker's Adj-RIB-Out turns it
-  into announcements and withdrawals);
+- a session whose routes changed gets the routes to announce and the prefixes to withdraw
+  (``UpdateRoutes``). Sessions alike share one export tuple, so the comparison is made once per
+  pair of exports, not per session; and when the planner says what an export changed
+  (``bgpd.plan.build.ExportChange``) that is taken as it is, without comparing the tables;
 - anything else is not touched at all.
 """
 
@@ -23,8 +25,13 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bgpd.plan.build import ExportChange
 from bgpd.plan.model import Plan, Session
+from bgpd.plan.segments import Announced
 from bgpd.plan.session_config import Apply, SessionConfig, apply_of
+from bgpd.rib.routes import Route as RibRoute
+from bgpd.wire.constants import Family
+from bgpd.wire.nlri import Prefix
 
 __all__ = [
     "Change",
@@ -74,8 +81,16 @@ class Reconfigure:
 @dataclass(frozen=True, slots=True)
 class UpdateRoutes:
     session: Session
-    announced: int  # prefixes added or with a new next hop
-    withdrawn: int  # prefixes no longer carried
+    announce: tuple[RibRoute, ...]  # prefixes added or with a new next hop
+    withdraw: tuple[tuple[Family, Prefix], ...]  # prefixes no longer carried
+
+    @property
+    def announced(self) -> int:
+        return len(self.announce)
+
+    @property
+    def withdrawn(self) -> int:
+        return len(self.withdraw)
 
 
 Change = Start | Stop | Reset | Reconfigure | UpdateRoutes
@@ -98,11 +113,15 @@ def needs_reset(changed: tuple[str, ...]) -> bool:
     return any(apply_of(name) is Apply.OPEN for name in changed)
 
 
-def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
+def diff(
+    running: Mapping[str, Session], plan: Plan, deltas: Mapping[int, ExportChange] | None = None
+) -> list[Change]:
     """The changes that turn the ``running`` sessions into ``plan``'s local ones, stops first (they
-    free listeners), then the rest by session name."""
+    free listeners), then the rest by session name. ``deltas``: what the planner says each export
+    changed (``Planner.deltas``), keyed by the id of the old export's routes."""
     desired = plan.local_sessions()
     planned = {s.name for s in plan.sessions}
+    compared: dict[tuple[int, int], tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]] = {}
     changes: list[Change] = []
     for name in sorted(set(running) - set(desired)):
         reason = StopReason.ADDRESS_LEFT if name in planned else StopReason.DECONFIGURED
@@ -121,9 +140,26 @@ def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
             changes.append(Reconfigure(new, changed))
         if old.announced is new.announced:
             continue  # the same export (the plan shares it between alike sessions): nothing moved
-        before = {a.prefix: a.route for a in old.announced}
-        after = {a.prefix: a.route for a in new.announced}
-        if before != after:  # a new reason alone (the segment's wording) sends nothing
-            moved = sum(1 for prefix, route in after.items() if before.get(prefix) != route)
-            changes.append(UpdateRoutes(new, moved, len(before.keys() - after.keys())))
+        pair = (id(old.announced), id(new.announced))
+        found = compared.get(pair)
+        if found is None:
+            known = (deltas or {}).get(pair[0])
+            if known is not None and known.old is old.announced and known.new is new.announced:
+                found = (known.announce, known.withdraw)
+            else:
+                found = _compare(old.announced, new.announced)
+            compared[pair] = found
+        announce, withdraw = found
+        if announce or withdraw:  # a new reason alone (the segment's wording) sends nothing
+            changes.append(UpdateRoutes(new, announce, withdraw))
     return changes
+
+
+def _compare(
+    old: tuple[Announced, ...], new: tuple[Announced, ...]
+) -> tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]:
+    """What to announce and withdraw to go from ``old`` to ``new``, table against table."""
+    before = {(a.route.family, a.route.prefix): a.route for a in old}
+    after = {(a.route.family, a.route.prefix): a.route for a in new}
+    announce = tuple(route for key, route in after.items() if before.get(key) != route)
+    return announce, tuple(key for key in before if key not in after)

@@ -71,6 +71,7 @@ from bgpd.speaker.status import (
 )
 from bgpd.wire import DEFAULT_CONTEXT, Notification, encode_message
 from bgpd.wire.constants import IPV4_UNICAST, CeaseSub, ErrorAction, ErrorCode, Family, MessageType
+from bgpd.wire.nlri import Prefix
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
 _HANDSHAKE_DONE: Final = frozenset({State.OPEN_CONFIRM, State.ESTABLISHED})
@@ -121,6 +122,8 @@ class PeerTask:
         self.record = SessionRecord(last_report=time.time())
         self._rib_in = AdjRibIn(frozenset(config.families))
         self._rib_out = AdjRibOut()
+        self._routes_known = False  # set_routes was called (see there)
+        self._send_context: SendContext | None = None  # while the primary link is Established
         self._policy = ExportPolicy(config.local_asn, config.ibgp)
         self._links = Links(Link(Session(self._fsm_config, jitter=_jitter)))
         self._timer: asyncio.TimerHandle | None = None
@@ -153,8 +156,25 @@ class PeerTask:
         await asyncio.gather(*(_closed(c) for c in conns))
 
     def set_routes(self, routes: Iterable[Route]) -> None:
+        """Announce ``routes`` (all of them: the table is replaced). Until the first call the
+        session sends nothing, End-of-RIB included, even once Established: the plan is not made
+        yet, and an empty table with its End-of-RIB would tell the peer we have no routes."""
         self._rib_out.set_routes(routes)
+        self._routes_known = True
+        self._start_sending()
         if self._rib_out.established:
+            self._schedule_pump()
+
+    def change_routes(self, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]) -> None:
+        """Announce ``announce`` and withdraw ``withdraw``, the rest staying (Adj-RIB-Out)."""
+        self._rib_out.change_routes(announce, withdraw)
+        if self._rib_out.established:
+            self._schedule_pump()
+
+    def _start_sending(self) -> None:
+        """Established and the routes known: the Adj-RIB-Out starts (table, then End-of-RIB)."""
+        if self._send_context is not None and self._routes_known and not self._rib_out.established:
+            self._rib_out.start(self._send_context)
             self._schedule_pump()
 
     @property
@@ -436,16 +456,17 @@ class PeerTask:
             return
         negotiated = fact.negotiated
         self._rib_in = AdjRibIn(negotiated.families)
-        self._rib_out.start(SendContext(negotiated.send_context, negotiated.families, self._policy))
+        self._send_context = SendContext(negotiated.send_context, negotiated.families, self._policy)
         if link.conn is not None:
             link.conn.send_hold_time = self.config.send_hold_for(negotiated.hold_time)
-        self._schedule_pump()
+        self._start_sending()
 
     def _on_session_down(self, link: Link, fact: SessionDown) -> None:
         if link is not self._links.primary:
             return
         self.record.counters.flaps += 1
         self._rib_in.clear()
+        self._send_context = None
         self._rib_out.stop()
         if self._pump_handle is not None:
             self._pump_handle.cancel()

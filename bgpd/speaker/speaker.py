@@ -22,7 +22,8 @@ from bgpd.speaker.listing import Within
 from bgpd.speaker.peer import PeerTask
 from bgpd.speaker.sockets import IPAddress
 from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
-from bgpd.wire.constants import CeaseSub
+from bgpd.wire.constants import CeaseSub, Family
+from bgpd.wire.nlri import Prefix
 
 _ListenerKey = tuple[IPAddress, int]
 
@@ -41,8 +42,9 @@ class Speaker:
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
-        """Start a session (it connects, or waits for the peer when passive)."""
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None:
+        """Start a session (it connects, or waits for the peer when passive). ``routes`` None:
+        not known yet, the session sends none until ``set_routes`` (see ``PeerTask.set_routes``)."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
         clash = self._by_endpoints(config.local_ip, config.peer_ip)
@@ -55,7 +57,8 @@ class Speaker:
         if gate is None:
             gate = self._gates[(config.peer_ip, config.port)] = ConnectGate(asyncio.get_running_loop())
         task = PeerTask(config, on_change=self._notify, gate=gate)
-        task.set_routes(routes)
+        if routes is not None:
+            task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
         task.start()
@@ -104,6 +107,12 @@ class Speaker:
     def set_routes(self, name: str, routes: Iterable[Route]) -> None:
         """Replace what the session announces; only the difference is sent (Adj-RIB-Out)."""
         self._task(name).set_routes(routes)
+
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None:
+        """Change some of what the session announces, at the cost of the change alone."""
+        self._task(name).change_routes(announce, withdraw)
 
     async def close(self, text: str = "") -> None:
         """Stop every session with an administrative shutdown and close the listeners."""

@@ -13,6 +13,8 @@ from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
 from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SessionSummary, SoftReset
 from bgpd.speaker.listing import Within
+from bgpd.wire.constants import Family
+from bgpd.wire.nlri import Prefix
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -51,11 +53,11 @@ class FakeSpeaker:
     not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
     unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] = ()) -> None:
+    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None:
         assert config.name not in self.sessions
         self.sessions[config.name] = config
-        self.routes[config.name] = frozenset(routes)
-        self.calls.append(("add", config.name))
+        self.routes[config.name] = frozenset(routes or ())
+        self.calls.append(("add", config.name) if routes is not None else ("add-unplanned", config.name))
 
     async def remove_session(self, name: str, subcode: int = 3, text: str = "") -> None:
         del self.sessions[name]
@@ -72,6 +74,16 @@ class FakeSpeaker:
     def set_routes(self, name: str, routes: Iterable[Route]) -> None:
         assert name in self.sessions
         self.routes[name] = frozenset(routes)
+        self.calls.append(("routes", name))
+
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None:
+        assert name in self.sessions
+        gone = set(withdraw)
+        table = {(r.family, r.prefix): r for r in self.routes[name] if (r.family, r.prefix) not in gone}
+        table.update({(r.family, r.prefix): r for r in announce})
+        self.routes[name] = frozenset(table.values())
         self.calls.append(("routes", name))
 
     def refresh_session(self, name: str) -> SoftReset:

@@ -71,6 +71,19 @@ async def test_start_runs_every_held_session_and_commits_the_ledger(tmp_path: Pa
 
 
 @pytest.mark.asyncio
+async def test_sessions_start_before_the_first_plan_then_get_their_whole_table(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    adds = [call for call in speaker.calls if call[0].startswith("add")]
+    assert len(adds) == 4 and all(call[0] == "add-unplanned" for call in adds)  # no routes known yet
+    first_routes = min(i for i, call in enumerate(speaker.calls) if call[0] == "routes")
+    assert first_routes > max(speaker.calls.index(call) for call in adds)
+    assert sorted(call[1] for call in speaker.calls if call[0] == "routes") == sorted(speaker.sessions)
+    for name, session in daemon.plan.local_sessions().items():  # every table, empty ones included
+        assert speaker.routes[name] == {a.route for a in session.announced}
+
+
+@pytest.mark.asyncio
 async def test_reload_with_a_new_node_only_sends_routes_and_commits_its_block(tmp_path: Path) -> None:
     daemon, speaker, _, path = make(tmp_path)
     await daemon.start()

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bgpd.manifests import ManifestError, Manifests, parse_manifests
 from bgpd.plan import LocalAddress, Plan, Planner, Settings, build_plan
 from bgpd.plan import build as build_module
+from bgpd.plan.diff import diff
 from bgpd.plan.settings import parse_settings
 from bgpd.rib.ledger import Ledger
 from tests.manifests._cluster import Docs, cidr_config, cluster, flat_mode, gateway, node_pool, peer, render
@@ -143,6 +144,8 @@ def test_a_remembering_planner_equals_a_plan_from_scratch_after_every_edit(seed:
         assert planned == build_plan(*inputs)
         if previous is not None:
             _check_deltas(planner, previous, planned)
+            running = previous.local_sessions()
+            assert diff(running, planned, planner.deltas) == diff(running, planned)
         previous, ledger = planned, planned.ledger
         edited = copy.deepcopy(docs)
         _edit(rng, edited, policies, held)
