@@ -56,7 +56,7 @@ from bgpd.plan.diff import (
     speaker_changes,
 )
 from bgpd.plan.settings import Settings
-from bgpd.rib.ledger import Ledger
+from bgpd.rib.ledger import Ledger, LedgerText
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
@@ -144,6 +144,7 @@ class Daemon:
         self._settings = settings
         self._ledger = ledger
         self._ledger_dirty = False
+        self._ledger_text = LedgerText()  # the ledger file's text, entry by entry, for the next write
         self._speaker = speaker
         self._addresses = addresses
         self._clock = clock
@@ -221,8 +222,8 @@ class Daemon:
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
-        try:
-            loaded = self._config.load()
+        try:  # in a thread: a file read from scratch (a first read, a syntax error) takes a while
+            loaded = await asyncio.to_thread(self._config.load)
         except ConfigRejectedError as err:
             errors += err.errors
         try:
@@ -293,7 +294,7 @@ class Daemon:
                 _log.warning("stop_timeout", budget_seconds=STOP_BUDGET)
             self._running.clear()
             if self._ledger_dirty:  # an earlier write failed: last chance to keep the blocks stable
-                self._commit_ledger()
+                await self._commit_ledger()
 
     # ------------------------------------------------------------------ internals
     async def _apply(self) -> list[Change]:
@@ -312,7 +313,7 @@ class Daemon:
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
             self._ledger_dirty = True
-            self._commit_ledger()
+            await self._commit_ledger()
         changes = diff(self._running, plan, self._planner.deltas)
         for change in changes:
             await self._execute(change)
@@ -326,9 +327,10 @@ class Daemon:
                 self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
         return changes
 
-    def _commit_ledger(self) -> None:
+    async def _commit_ledger(self) -> None:
+        """Write the ledger (before any route of its blocks is sent), in a thread: fsync waits."""
         try:
-            save_ledger(self._state_dir, self._ledger)
+            await asyncio.to_thread(save_ledger, self._state_dir, self._ledger, self._ledger_text)
         except OSError as err:
             _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
             return

@@ -27,6 +27,8 @@ except AttributeError:  # PyYAML built without libyaml
 
 _ELISION = re.compile(r"^([ \t]*)\.\.\.[ \t]*$")
 _DOCUMENT_START = re.compile(r"^---(\s|$)")
+_DOCUMENT_LINE = re.compile(r"^---(?=\s|$)", re.MULTILINE)
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 
 PathPart = str | int
 
@@ -38,14 +40,34 @@ _OPENER = r"(?:[\[{][ \t\r\n]*(?:[^\s\[\]{},:#]+[ \t]*:[ \t\r\n]*)?|-[ \t]+)"
 _DEEP = re.compile(_OPENER + "{" + str(MAX_DEPTH) + "}")
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One YAML document: 1-based position, first line, the data and its node tree for line lookups."""
+@dataclass(slots=True)
+class Place:
+    """Where a document sits in the file it was last read from: its 1-based position among the
+    file's documents, and the lines before the text it was parsed from (its node tree counts
+    lines from there). A reader that keeps a document parsed while the file around it changes
+    moves its place instead of parsing it again (``split_documents``)."""
 
     index: int
-    line: int
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML document: its place, its first line (counted from the place's offset), the data
+    and its node tree for line lookups. ``index`` and ``line`` are where it is in the file now."""
+
+    place: Place
+    first_line: int
     data: Any
     node: yaml.Node
+
+    @property
+    def index(self) -> int:
+        return self.place.index
+
+    @property
+    def line(self) -> int:
+        return self.place.offset + self.first_line
 
     def line_of(self, path: Sequence[PathPart]) -> int:
         """The line of the deepest node ``path`` reaches (the document's line if none)."""
@@ -57,7 +79,7 @@ class Document:
                 break
             node = child
             line = node.start_mark.line + 1
-        return line
+        return self.place.offset + line
 
 
 def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:
@@ -92,7 +114,7 @@ def duplicate_keys(document: Document) -> list[tuple[tuple[PathPart, ...], int, 
             for key, value in node.value:
                 if not isinstance(key, yaml.ScalarNode):
                     continue
-                line = key.start_mark.line + 1
+                line = document.place.offset + key.start_mark.line + 1
                 if key.value in first:
                     found.append(((*path, key.value), line, first[key.value]))
                 else:
@@ -136,10 +158,16 @@ def _ends_document(lines: list[str], start: int) -> bool:
 
 def parse_documents(text: str) -> list[Document]:
     """Parse every document; raises yaml.YAMLError (with marks) on a syntax error. Empty ones are dropped."""
+    return count_documents(text)[0]
+
+
+def count_documents(text: str) -> tuple[list[Document], int]:
+    """``parse_documents``, and how many documents the text held, empty ones included (they take
+    a position: a later document's index counts them)."""
     loader = _Loader(text)
     documents: list[Document] = []
+    position = 0
     try:
-        position = 0
         while loader.check_node():
             node = loader.get_node()
             position += 1
@@ -148,10 +176,32 @@ def parse_documents(text: str) -> list[Document]:
             data = loader.construct_document(node)
             if data is None:
                 continue
-            documents.append(Document(position, node.start_mark.line + 1, data, node))
+            documents.append(Document(Place(position), node.start_mark.line + 1, data, node))
     finally:
         loader.dispose()
-    return documents
+    return documents, position
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """The text cut before every line that starts a document (``---``): (lines before the piece,
+    the piece). Each piece parses alone to what the whole text gives for its documents: YAML ends
+    a document, and whatever an unclosed flow, quote or block scalar was, at such a line (the
+    caller falls back to parsing the whole text when a piece does not parse, for the error to be
+    the whole text's). Directives (``%YAML``, ``%TAG``) belong to the next document, so a text
+    with any is one piece."""
+    starts = [match.start() for match in _DOCUMENT_LINE.finditer(text)]
+    if not starts or _DIRECTIVE.search(text):
+        return [(0, text)]
+    pieces = []
+    line = 0
+    previous = 0
+    for start in [*starts, len(text)]:
+        if start > previous:
+            piece = text[previous:start]
+            pieces.append((line, piece))
+            line += piece.count("\n")
+        previous = start
+    return pieces
 
 
 def too_deep(text: str) -> Diagnostic | None:

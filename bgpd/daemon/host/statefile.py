@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from bgpd.rib.ledger import Ledger, LedgerError
+from bgpd.rib.ledger import Ledger, LedgerError, LedgerText
 
 __all__ = ["LEDGER_FILE", "atomic_write", "load_ledger", "save_ledger"]
 
@@ -94,11 +94,13 @@ def load_ledger(state_dir: str | os.PathLike[str]) -> Ledger:
         raise LedgerError(f"ledger {path} is corrupt: {err}") from None
 
 
-def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger) -> None:
-    """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers."""
+def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger, text: LedgerText | None = None) -> None:
+    """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers.
+    ``text``: the writer's memory of the last ledger it wrote (``LedgerText``), for speed."""
     directory = Path(state_dir)
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.glob(f"{_temp_prefix(LEDGER_FILE)}*{_TEMP_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    atomic_write(directory / LEDGER_FILE, ledger.to_json().encode("utf-8"))
+    rendered = text.render(ledger) if text is not None else ledger.to_json()
+    atomic_write(directory / LEDGER_FILE, rendered.encode("utf-8"))
