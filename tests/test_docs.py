@@ -14,8 +14,16 @@ from pydantic import BaseModel
 from bgpd.cli.tables import TABLES
 from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
-from bgpd.plan.session_config import DeclaredSetting, declared_settings
-from bgpd.plan.settings import LogSettings, PeerOverrides, PeerSettings, Settings
+from bgpd.plan.session_config import SEND_HOLD_MINIMUM, DeclaredSetting, declared_settings
+from bgpd.plan.settings import (
+    AllocationSettings,
+    LogSettings,
+    MetricsSettings,
+    PeerOverrides,
+    PeerSettings,
+    RemovalSettings,
+    Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = (ROOT / "docs" / "operator-guide.md").read_text()
@@ -32,7 +40,14 @@ def _reference_rows() -> set[str]:
     return set(re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE))
 
 
-ALL_KEYS = [*_keys(Settings), *_keys(PeerSettings), *(f"log.{k}" for k in _keys(LogSettings))]
+ALL_KEYS = [
+    *_keys(Settings),
+    *_keys(PeerSettings),
+    *(f"log.{k}" for k in _keys(LogSettings)),
+    *(f"metrics.{k}" for k in _keys(MetricsSettings)),
+    *(f"allocation.{k}" for k in _keys(AllocationSettings)),
+    *(f"removals.{k}" for k in _keys(RemovalSettings)),
+]
 
 
 @pytest.mark.parametrize("key", ALL_KEYS)
@@ -48,22 +63,40 @@ def test_overrides_and_defaults_have_the_same_keys() -> None:
     assert _keys(PeerOverrides) == _keys(PeerSettings)
 
 
-def _documented(value: object) -> str:
-    if value is None:
-        return "holdTime / 3"  # the one declared setting without a fixed default: keepaliveTime
-    return str(value).lower() if isinstance(value, bool) else str(value)
+# declared settings without a fixed default: what the guide says instead
+_DERIVED = {
+    "keepaliveTime": "holdTime / 3",
+    "sendHoldTime": f"max({SEND_HOLD_MINIMUM:g}, 2 × hold time)",
+    "password": "none",
+    "passwordFile": "none",
+}
+
+
+def _documented(row: DeclaredSetting) -> str:
+    if row.default is None:
+        return _DERIVED[row.key]
+    return str(row.default).lower() if isinstance(row.default, bool) else str(row.default)
 
 
 @pytest.mark.parametrize("row", declared_settings(), ids=lambda row: row.key)
 def test_documented_defaults_match_the_declarations(row: DeclaredSetting) -> None:
     rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
-    assert rows[row.key] == _documented(row.default)
+    assert rows[row.key] == _documented(row)
 
 
 def test_documented_log_defaults_match_the_code() -> None:
     rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
     assert rows["log.format"] == LogSettings().format.value
     assert rows["log.level"] == LogSettings().level
+    assert rows["allocation.reservationTime"] == str(AllocationSettings().reservation_time)
+    assert rows["removals.maxShare"] == str(RemovalSettings().max_share)
+
+
+def test_documented_metrics_defaults_match_the_code() -> None:
+    rows = dict(re.findall(r"^\| `([^`]+)` \| `([^`]+)` \|", GUIDE, flags=re.MULTILINE))
+    defaults = MetricsSettings()
+    assert (rows["metrics.enabled"], rows["metrics.address"]) == ("false", str(defaults.address))
+    assert rows["metrics.port"] == str(defaults.port)
 
 
 def test_guide_shows_the_units_exec_start() -> None:

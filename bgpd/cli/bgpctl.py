@@ -69,11 +69,23 @@ _ALIASES = {
 OUTPUTS = ("table", "wide", "json", "yaml")
 
 
+METRICS: Final = "metrics"  # not a list: the exposition text, printed as bgpd renders it
+_GET_CHOICES: Final = (*_RESOURCES, METRICS)
+
+
 def _resource(value: str) -> str:
     name = _ALIASES.get(value.lower(), value.lower())
-    if name not in _RESOURCES:
-        raise argparse.ArgumentTypeError(f"unknown resource {value!r} (choose from {', '.join(_RESOURCES)})")
+    if name not in _GET_CHOICES:
+        raise argparse.ArgumentTypeError(
+            f"unknown resource {value!r} (choose from {', '.join(_GET_CHOICES)})"
+        )
     return name
+
+
+def _node_resource(value: str) -> str:
+    if value.lower() not in ("node", "nodes"):
+        raise argparse.ArgumentTypeError(f"unknown resource {value!r} (only node)")
+    return "node"
 
 
 def _session_resource(value: str) -> str:
@@ -102,6 +114,14 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
     return parse
 
 
+def _session_verb(sub: Any, verb: str, **texts: str) -> argparse.ArgumentParser:
+    """A verb that acts on one session: ``bgpctl VERB bgpsession NAME``."""
+    parser: argparse.ArgumentParser = sub.add_parser(verb, **texts)
+    parser.add_argument("resource", type=_session_resource, metavar="bgpsession")
+    parser.add_argument("name", metavar="NAME")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bgpctl", description="Query and control a running bgpd")
     parser.add_argument("--version", action="version", version=f"bgpctl {__version__}")
@@ -116,11 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = sub.add_parser(
         "get",
-        help="list sessions, routes or allocations",
-        description="List sessions, routes or allocations. Nothing to list: 'No resources found.' on stderr.",
+        help="list sessions, routes or allocations, or print the metrics",
+        description="List sessions, routes or allocations. Nothing to list: 'No resources found.' on "
+        "stderr. 'get metrics' prints what the metrics listener serves (OpenMetrics text).",
     )
     get.add_argument(
-        "resource", type=_resource, choices=tuple(_RESOURCES), metavar="{" + ",".join(_RESOURCES) + "}"
+        "resource", type=_resource, choices=_GET_CHOICES, metavar="{" + ",".join(_GET_CHOICES) + "}"
     )
     get.add_argument("name", nargs="?", metavar="NAME", help="bgpsessions only: just this session")
     get.add_argument(
@@ -173,13 +194,57 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_run_status)
 
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
+    reload.add_argument(
+        "--force",
+        action="store_true",
+        help="apply it even if it removes more nodes or BGP peers at once than removals.maxShare",
+    )
     reload.set_defaults(handler=_run_reload)
 
-    reset = sub.add_parser("reset", help="reset a session (or soft-refresh it); needs privilege")
-    reset.add_argument("resource", type=_session_resource, metavar="bgpsession")
-    reset.add_argument("name", metavar="NAME")
+    release = sub.add_parser(
+        "release", help="free the pod CIDRs reserved for a node that left the file; needs privilege"
+    )
+    release.add_argument("resource", type=_node_resource, metavar="node")
+    release.add_argument("name", metavar="NAME", help="the node's name (its address in the cluster file)")
+    release.set_defaults(handler=_run_release)
+
+    reset = _session_verb(sub, "reset", help="reset a session (or soft-refresh it); needs privilege")
     reset.add_argument("--soft", action="store_true", help="re-send our routes without closing the session")
     reset.set_defaults(handler=_run_reset)
+
+    disable = _session_verb(
+        sub,
+        "disable",
+        help="take a session down and keep it down (Cease/Administrative Shutdown); needs privilege",
+        description="Send Cease/Administrative Shutdown with the message (RFC 9003) and keep the "
+        "session down, across reloads and restarts of bgpd, until 'bgpctl enable'.",
+    )
+    disable.add_argument(
+        "--message",
+        metavar="TEXT",
+        help="what the peer's operator reads (at most 255 octets in UTF-8; default: disabled by bgpctl)",
+    )
+    disable.set_defaults(handler=_run_disable)
+
+    enable = _session_verb(sub, "enable", help="bring a disabled session back; needs privilege")
+    enable.set_defaults(handler=_run_enable)
+
+    for verb, what in (
+        (
+            "drain",
+            "announce our routes with GRACEFUL_SHUTDOWN (65535:0, RFC 8326) so routers move traffic away",
+        ),
+        ("undrain", "announce our routes without GRACEFUL_SHUTDOWN again"),
+    ):
+        parser_ = sub.add_parser(
+            verb,
+            help=f"{what}; every session, or one; needs privilege",
+            description=f"{what[0].upper()}{what[1:]}: on every session (now and any added later), "
+            "or on the one named. Kept across reloads and restarts of bgpd.",
+        )
+        parser_.add_argument("resource", nargs="?", type=_session_resource, metavar="bgpsession")
+        parser_.add_argument("name", nargs="?", metavar="NAME")
+        parser_.set_defaults(handler=_run_drain)
     add_completion_command(sub, build_parser)
     return parser
 
@@ -240,7 +305,20 @@ def _fetch(args: argparse.Namespace, resource: Resource) -> tuple[list[dict[str,
     return data, False
 
 
+def _run_metrics(args: argparse.Namespace) -> int:
+    data = _call(args, Command.METRICS, {"format": "openmetrics"})
+    if args.output in ("json", "yaml"):
+        _out(_dump(data, args.output))
+    elif not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        raise _FailedError("bgpd sent metrics data without the exposition text")
+    else:
+        _out(data["text"])
+    return 0
+
+
 def _run_get(args: argparse.Namespace) -> int:
+    if args.resource == METRICS:
+        return _run_metrics(args)
     resource = _RESOURCES[args.resource]
     if args.watch:
         return watch(args)
@@ -400,7 +478,12 @@ def _summary(data: Any, default: str) -> str:
 
 
 def _run_reload(args: argparse.Namespace) -> int:
-    _out(_summary(_call(args, Command.RELOAD), "reload done"))
+    _out(_summary(_call(args, Command.RELOAD, {"force": True} if args.force else None), "reload done"))
+    return 0
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    _out(_summary(_call(args, Command.RELEASE_NODE, {"name": args.name}), f"node {args.name} released"))
     return 0
 
 
@@ -410,13 +493,38 @@ def _run_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_disable(args: argparse.Namespace) -> int:
+    cmd_args = {"name": args.name} | ({} if args.message is None else {"message": args.message})
+    _out(_summary(_call(args, Command.DISABLE_SESSION, cmd_args), f"bgpsession {args.name} disabled"))
+    return 0
+
+
+def _run_enable(args: argparse.Namespace) -> int:
+    _out(
+        _summary(_call(args, Command.ENABLE_SESSION, {"name": args.name}), f"bgpsession {args.name} enabled")
+    )
+    return 0
+
+
+def _run_drain(args: argparse.Namespace) -> int:
+    command = Command.DRAIN if args.verb == "drain" else Command.UNDRAIN
+    cmd_args = {} if args.name is None else {"session": args.name}
+    _out(_summary(_call(args, command, cmd_args), f"{args.verb} done"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.verb == "get":
+    if args.verb == "get" and args.resource == METRICS:
+        if args.name is not None or args.watch or args.session or args.prefix or args.limit is not None:
+            parser.error("get metrics: takes no NAME, filters or --watch (Prometheus scrapes it)")
+    elif args.verb == "get":
         problem = _check_get_arguments(args, _RESOURCES[args.resource])
         if problem is not None:
             parser.error(f"get {args.resource}: {problem}")
+    if args.verb in ("drain", "undrain") and (args.resource is None) != (args.name is None):
+        parser.error(f"{args.verb}: name the session as 'bgpsession NAME', or nothing for every session")
     try:
         code: int = args.handler(args)
     except _FailedError as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any, TextIO
 from bgpd.daemon.inputs import held_now
 from bgpd.manifests import Diagnostic, InputError, Loaded, Severity, load_manifests
 from bgpd.plan import LocalAddress, Plan, Settings, build_plan
-from bgpd.plan.settings import load_settings
+from bgpd.plan.maintenance import Maintenance
+from bgpd.plan.settings import load_settings, settings_warnings
 from bgpd.rib.ledger import Ledger
 
 
@@ -73,8 +75,9 @@ class Inputs:
     settings: Settings
     local: tuple[LocalAddress, ...]
 
-    def plan(self, ledger: Ledger) -> Plan:
-        return build_plan(self.loaded.manifests, self.settings, ledger, self.local)
+    def plan(self, ledger: Ledger, now: int, maintenance: Maintenance | None = None) -> Plan:
+        """The plan at ``now`` (POSIX seconds: when reservations in ``ledger`` start and end)."""
+        return build_plan(self.loaded.manifests, self.settings, ledger, self.local, maintenance, now=now)
 
 
 def _report(error: InputError, verbose: bool) -> None:
@@ -131,7 +134,9 @@ def run(args: argparse.Namespace) -> int:
     for peer in _unused_overrides(inputs):
         where = f'{args.settings}: warning: peers["{peer}"]'
         print(f"{where}: no BGPPeer has this peerIP; the override applies to nothing", file=sys.stderr)
-    plan = inputs.plan(Ledger.empty())
+    for warning in settings_warnings(inputs.settings):
+        print(f"{args.settings}: warning: {warning}", file=sys.stderr)
+    plan = inputs.plan(Ledger.empty(), int(time.time()))
     source = inputs.loaded.source
     for problem in plan.problems:
         print(f"{source}: error: node {problem.node}: {problem.reason}", file=sys.stderr)

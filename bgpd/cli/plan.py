@@ -7,7 +7,10 @@ allocations, every session with its settings, and for each session run here the 
 and every route it leaves out with the reason.
 
 Without ``--state-dir`` it plans from an empty ledger and writes nothing. With it, the ledger is
-read (a corrupt one is an error, never replaced) and written back only with ``--commit``.
+read (a corrupt one is an error, never replaced) and written back only with ``--commit``, and the
+maintenance state is read too (sessions disabled or drained with ``bgpctl``), as ``bgpd run`` does;
+the current time and the settings' ``allocation.reservationTime`` decide the reservations, as in the
+daemon. ``-o nodes`` prints the allocation as a ``kind: List`` of Node objects (docs/allocation.md).
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bgpd.cli.check import add_input_arguments, load_inputs
-from bgpd.daemon.host.statefile import load_ledger, save_ledger
+from bgpd.daemon.host.statefile import load_ledger, load_maintenance, save_ledger
 from bgpd.plan import Plan, Session
+from bgpd.plan.allocation import node_list
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.session_config import declared_settings
-from bgpd.rib.ledger import Ledger, LedgerError
+from bgpd.rib.ledger import Ledger, LedgerError, format_time
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +42,14 @@ def register(subparsers: Any) -> None:
     )
     add_input_arguments(parser)
     parser.add_argument("--state-dir", type=Path, metavar="DIR", help="read the allocation ledger from DIR")
-    parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "yaml", "nodes"),
+        default="table",
+        help="table (default), json, yaml; nodes: the allocation as a List of Node objects, "
+        "to apply and to add to the cluster file",
+    )
     parser.add_argument("--commit", action="store_true", help="write the new ledger to --state-dir")
     parser.set_defaults(handler=run)
 
@@ -50,11 +63,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         ledger = load_ledger(args.state_dir) if args.state_dir is not None else Ledger.empty()
-    except (LedgerError, OSError) as error:
+        maintenance = load_maintenance(args.state_dir) if args.state_dir is not None else Maintenance()
+    except (LedgerError, MaintenanceError, OSError) as error:
         print(f"bgpd plan: {error}", file=sys.stderr)
         return 1
-    plan = inputs.plan(ledger)
-    if args.output == "json":
+    plan = inputs.plan(ledger, int(time.time()), maintenance)
+    if args.output == "nodes":
+        for problem in plan.problems:
+            print(f"bgpd plan: node {problem.node}: {problem.reason}", file=sys.stderr)
+        sys.stdout.write(yaml.safe_dump(node_list(inputs.loaded.manifests, plan.ledger), sort_keys=False))
+    elif args.output == "json":
         sys.stdout.write(json.dumps(as_data(plan), indent=1) + "\n")
     elif args.output == "yaml":
         sys.stdout.write(yaml.safe_dump(as_data(plan), sort_keys=False))
@@ -94,9 +112,17 @@ def session_data(session: Session) -> dict[str, Any]:
         "local": session.local,
         "segment": str(session.segment) if session.segment is not None else None,
         "settings": session_settings(session),
+        "disabled": session.disabled is not None,
+        "drained": session.drained,
         "routes": [a.prefix for a in session.announced],
         "announced": [
-            {"prefix": a.prefix, "nextHop": a.next_hop, "reason": a.reason} for a in session.announced
+            {
+                "prefix": a.prefix,
+                "nextHop": a.next_hop,
+                "communities": list(a.communities),
+                "reason": a.reason,
+            }
+            for a in session.announced
         ],
         "skipped": [{"prefix": s.prefix, "reason": s.reason} for s in session.skipped],
     }
@@ -122,6 +148,14 @@ def as_data(plan: Plan) -> dict[str, list[dict[str, Any]]]:
             for r in plan.routes
         ],
         "problems": [{"node": p.node, "reason": p.reason} for p in plan.problems],
+        "reserved": [
+            {
+                "node": r.node,
+                "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+                "missingSince": format_time(r.missing_since),
+            }
+            for r in plan.ledger.reserved
+        ],
     }
 
 
@@ -183,6 +217,12 @@ def as_tables(plan: Plan) -> str:
     ]
     if plan.problems:
         parts += ["PROBLEMS", _table(["NODE", "REASON"], [[p.node, p.reason] for p in plan.problems])]
+    if plan.ledger.reserved:
+        reserved = [
+            [r.node, r.allocation.ipv4 or "-", r.allocation.ipv6 or "-", format_time(r.missing_since)]
+            for r in plan.ledger.reserved
+        ]
+        parts += ["RESERVED", _table(["NODE", "IPV4 BLOCK", "IPV6 BLOCK", "MISSING SINCE"], reserved)]
     return "\n".join(parts)
 
 

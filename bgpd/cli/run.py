@@ -14,10 +14,11 @@ from typing import Any
 import uvloop
 
 from bgpd.cli.check import print_diagnostics
-from bgpd.daemon.host.statefile import load_ledger
+from bgpd.daemon.host.statefile import load_ledger, load_maintenance
 from bgpd.daemon.inputs import ConfigFile, ConfigRejectedError, read_settings
 from bgpd.daemon.runner import RunOptions, serve
 from bgpd.logs import configure_logging
+from bgpd.plan.maintenance import MaintenanceError
 from bgpd.rib.ledger import LedgerError
 
 DEFAULT_STATE_DIR = Path("/var/lib/bgpd")
@@ -35,7 +36,11 @@ def register(subparsers: Any) -> None:
         "--settings", type=Path, metavar="FILE", help="daemon settings (docs/operator-guide.md)"
     )
     parser.add_argument(
-        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, metavar="DIR", help="allocation ledger directory"
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        metavar="DIR",
+        help="allocation ledger and maintenance state directory",
     )
     parser.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, metavar="PATH", help="control socket")
     parser.set_defaults(handler=run)
@@ -65,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         ledger = load_ledger(args.state_dir)
     except (LedgerError, OSError) as err:
         errors.append(str(err))
+    try:
+        maintenance = load_maintenance(args.state_dir)
+    except MaintenanceError as err:
+        errors.append(str(err))
     if errors or loaded is None or settings is None:
         return _fail(errors)
     print_diagnostics(loaded.diagnostics, loaded.source, False, sys.stderr)
@@ -72,4 +81,4 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         config=args.config, settings=args.settings, state_dir=args.state_dir, socket=args.socket
     )
-    return uvloop.run(serve(options, config, loaded, settings, ledger))
+    return uvloop.run(serve(options, config, loaded, settings, ledger, maintenance=maintenance))

@@ -99,6 +99,13 @@ def _seconds(value: Any) -> str:
     return format_age(float(value)) if isinstance(value, int | float) else NONE
 
 
+def _state(row: Mapping[str, Any], _now: datetime) -> str:
+    """The session's state, then its maintenance markers, as kubectl shows a cordoned node
+    (``Ready,SchedulingDisabled``): ``NotEstablished,Disabled``, ``Established,Drained``."""
+    markers = [word for key, word in (("disabled", "Disabled"), ("drained", "Drained")) if row.get(key)]
+    return ",".join([_text(row.get("state")), *markers])
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     header: str
@@ -116,7 +123,7 @@ _SESSIONS = (
     Column("PEER ASN", _field("peerASN")),
     Column("LOCAL IP", _field("localIP")),
     Column("PEER IP", _field("peerIP")),
-    Column("STATE", _field("state")),
+    Column("STATE", _state),
     Column("LAST REPORT", lambda row, now: _age_since(row.get("lastReport"), now)),
     Column("FSM STATE", _field("fsmState"), wide_only=True),
     Column("UPTIME", _field("uptimeSeconds", _seconds), wide_only=True),
@@ -130,6 +137,7 @@ _ADVERTISED = (
     Column("METRIC", _field("metric", _blank_if_none)),
     Column("NEXT HOP", _field("nextHop"), wide_only=True),
     Column("FAMILY", _field("family"), wide_only=True),
+    Column("COMMUNITIES", _field("communities"), wide_only=True),
     Column("SESSIONS", _field("sessions"), wide_only=True),
 )
 _RECEIVED = (
@@ -146,6 +154,7 @@ _ALLOCATIONS = (
     Column("CLUSTERCIDRCONFIG", _field("clusterCIDRConfig")),
     Column("POD CIDRS", _field("podCIDRs")),
     Column("NODE IPS", _field("nodeIPs"), wide_only=True),
+    Column("MISSING SINCE", _field("missingSince"), wide_only=True),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {

@@ -66,6 +66,12 @@ class Command(enum.StrEnum):
     RELOAD = "reload"
     RESET_SESSION = "reset-session"
     STATUS = "status"
+    DISABLE_SESSION = "disable-session"
+    ENABLE_SESSION = "enable-session"
+    DRAIN = "drain"
+    UNDRAIN = "undrain"
+    METRICS = "metrics"
+    RELEASE_NODE = "release-node"
 
 
 class ControlError(Exception):

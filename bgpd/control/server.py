@@ -45,6 +45,7 @@ __all__ = [
     "Streamed",
     "peer_credentials",
     "prepare_socket_path",
+    "stop_serving",
 ]
 
 _log = structlog.get_logger("bgpd.control")
@@ -166,6 +167,19 @@ def _bind(path: Path) -> socket.socket:
     return sock
 
 
+async def stop_serving(server: asyncio.Server | None, clients: set[asyncio.Task[None]]) -> None:
+    """Stop accepting on ``server`` and end the tasks serving its connections, waiting for both."""
+    if server is not None:
+        server.close()
+    for task in list(clients):
+        task.cancel()
+    for task in list(clients):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if server is not None:
+        await server.wait_closed()
+
+
 class ControlServer:
     """Serves ``commands`` on ``path``; at most ``max_clients`` connections at a time.
 
@@ -208,16 +222,8 @@ class ControlServer:
 
     async def close(self) -> None:
         """Stop accepting, drop connected clients, and remove the socket file if it is still ours."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._clients):
-            task.cancel()
-        for task in list(self._clients):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await stop_serving(self._server, self._clients)
+        self._server = None
         with contextlib.suppress(FileNotFoundError):
             if self._inode is not None and self.path.stat().st_ino == self._inode:
                 self.path.unlink()

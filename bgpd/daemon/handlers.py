@@ -20,9 +20,11 @@ from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_boo
 from bgpd.control.queries import Prefix, RouteQuery, only_known, optional_name
 from bgpd.control.server import CommandSpec, Streamed
 from bgpd.daemon.loop_lag import LoopLag
+from bgpd.daemon.metrics import Format
 from bgpd.plan import Announced, Plan, Session
 from bgpd.speaker import ReceivedRoute, SessionStatus, SessionSummary
 from bgpd.speaker.status import rfc3339
+from bgpd.wire.notification import MAX_SHUTDOWN_COMMUNICATION
 
 __all__ = [
     "DaemonControl",
@@ -39,6 +41,9 @@ __all__ = [
     "status_data",
 ]
 
+METRICS_FORMATS = {"openmetrics": Format.OPENMETRICS, "prometheus": Format.PROMETHEUS}
+DEFAULT_SHUTDOWN_MESSAGE = "disabled by bgpctl"  # what the peer reads when no --message is given
+
 SESSION_FIELDS = (
     "name",
     "localASN",
@@ -52,6 +57,9 @@ SESSION_FIELDS = (
     "prefixesSent",
     "prefixesReceived",
     "lastError",
+    "disabled",
+    "disabledMessage",
+    "drained",
 )
 
 
@@ -89,9 +97,19 @@ class DaemonControl(Protocol):
         """The routes received on a session run here, inside ``within``, as a listing."""
         ...
 
-    async def reload(self, reason: str) -> str: ...
+    async def reload(self, reason: str, force: bool = False) -> str: ...
 
     async def reset_session(self, name: str, soft: bool) -> str: ...
+
+    async def disable_session(self, name: str, message: str) -> str: ...
+
+    async def enable_session(self, name: str) -> str: ...
+
+    async def set_drained(self, name: str | None, drained: bool) -> str: ...
+
+    async def metrics_text(self, fmt: Format) -> str: ...
+
+    async def release_node(self, name: str) -> str: ...
 
 
 def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
@@ -113,9 +131,17 @@ def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
 
 def _session_object(snapshot: Snapshot, session: Session) -> dict[str, Any]:
     summary = snapshot.summaries.get(session.name)
-    if summary is None:
-        return _not_running(session, snapshot.planned_at)
-    return summary.to_control()
+    return _maintained(
+        session, _not_running(session, snapshot.planned_at) if summary is None else summary.to_control()
+    )
+
+
+def _maintained(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a session object) with the operator's maintenance state of ``session``."""
+    data["disabled"] = session.disabled is not None
+    data["disabledMessage"] = session.disabled
+    data["drained"] = session.drained
+    return data
 
 
 def _planned(snapshot: Snapshot, name: str) -> Session:
@@ -138,17 +164,20 @@ def listed(items: Iterable[Any]) -> list[Any]:
 
 Listing = Iterator[dict[str, Any] | None]  # a listing's items, and None where it may pause
 _PAUSE_EVERY: Final = 4096  # routes looked at between two pause points of a listing
+_RouteKey = tuple[str, str, tuple[str, ...]]  # prefix, next hop, communities
 
 
 def advertised_listing(snapshot: Snapshot, query: RouteQuery | None = None) -> Listing:
-    """The ``advertised-routes`` listing: one object per (prefix, next hop) with the sessions
-    carrying it, planned routes first (plan order), then next-hop-self variants as sessions (by
-    name) carry them.
+    """The ``advertised-routes`` listing: one object per (prefix, next hop, communities) with the
+    sessions carrying it.
 
-    Every planned route is listed, even when no session here carries it (``sessions`` empty).
-    ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``.
-    Sessions alike share one export (``bgpd.plan.segments``), so the routes are gone through once
-    per distinct export, not once per session."""
+    Every planned route is listed, even when no session here carries it (``sessions`` empty); a
+    route announced differently on some sessions — with next-hop-self, or with GRACEFUL_SHUTDOWN
+    from a drained session — is an extra object, right after the planned one (those of no planned
+    route last, as sessions by name carry them). ``query`` keeps the routes carried by its session
+    and inside its prefix, at most ``limit``. Sessions alike share one export
+    (``bgpd.plan.segments``), so the routes are gone through once per distinct export, not once
+    per session."""
     query = query or RouteQuery()
     if query.session is not None:
         _planned(snapshot, query.session)
@@ -156,29 +185,37 @@ def advertised_listing(snapshot: Snapshot, query: RouteQuery | None = None) -> L
     for name in sorted(snapshot.running):
         announced = snapshot.running[name].announced
         groups.setdefault(id(announced), (announced, []))[1].append(name)
-    carriers: dict[tuple[str, str], list[int]] = {}
-    shown: dict[tuple[str, str], tuple[str, str]] = {}  # route name, family
-    for route in snapshot.plan.routes:
-        key = (route.prefix, route.next_hop)
-        carriers[key] = []
-        shown[key] = (route.name, str(route.family))
+    carriers: dict[_RouteKey, list[int]] = {}
+    shown: dict[_RouteKey, tuple[str, str]] = {}  # route name, family
+    variants: dict[tuple[str, str], list[_RouteKey]] = {}  # (prefix, next hop) → its keys
     looked = 0
     for group, (announced, _) in groups.items():
         for item in announced:
-            key = (item.prefix, item.next_hop)
+            key = (item.prefix, item.next_hop, item.communities)
             carried = carriers.get(key)
             if carried is None:
                 carried = carriers[key] = []
                 shown[key] = (item.name, str(item.family))
+                variants.setdefault(key[:2], []).append(key)
             carried.append(group)
             looked += 1
             if looked % _PAUSE_EVERY == 0:
                 yield None
+    ordered: list[_RouteKey] = []
+    for route in snapshot.plan.routes:
+        keys = variants.pop((route.prefix, route.next_hop), None)
+        if keys is None:
+            keys = [(route.prefix, route.next_hop, ())]
+            carriers[keys[0]] = []
+            shown[keys[0]] = (route.name, str(route.family))
+        ordered += sorted(keys, key=lambda k: k[2])
+    ordered += [key for keys in variants.values() for key in sorted(keys, key=lambda k: k[2])]
     only = None if query.session is None else _group_of(groups, query.session)
     inside = _prefix_test(query)
     left = query.limit
-    for key, carried in carriers.items():
-        if (only is not None and only not in carried) or (query.session is not None and only is None):
+    for key in ordered:
+        carried = carriers[key]
+        if query.session is not None and (only is None or only not in carried):
             continue
         if not inside(key[0]):
             continue
@@ -192,6 +229,7 @@ def advertised_listing(snapshot: Snapshot, query: RouteQuery | None = None) -> L
             "metric": None,
             "nextHop": key[1],
             "family": family,
+            "communities": list(key[2]),
             "sessions": names,
         }
         if left is not None:
@@ -239,7 +277,8 @@ def received_listing(
 
 
 def allocations_listing(plan: Plan) -> Listing:
-    """The ``allocations`` listing: one object per node of the plan."""
+    """Every node of the plan, then every node that left the file and whose blocks are reserved
+    (``nodePool`` null, ``missingSince`` set: what ``bgpctl release node`` can free)."""
     for node in plan.nodes:
         yield {
             "node": node.name,
@@ -247,34 +286,17 @@ def allocations_listing(plan: Plan) -> Listing:
             "clusterCIDRConfig": node.config,
             "podCIDRs": list(node.pod_cidrs),
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
+            "missingSince": None,
         }
-
-
-def describe_session_data(snapshot: Snapshot, name: str, status: SessionStatus | None) -> dict[str, Any]:
-    """The ``describe-session`` reply: the speaker's detail (``status``, None when the session does
-    not run here) plus what the session carries and why."""
-    session = _planned(snapshot, name)
-    data = status.to_control() if status is not None else _not_running(session, snapshot.planned_at)
-    data["peer"] = session.peer
-    data["families"] = [str(f) for f in session.families]
-    running = snapshot.running.get(name)
-    if running is not None:
-        routes: dict[str, Any] = {
-            "segment": str(running.segment) if running.segment is not None else None,
-            "offSegmentNextHop": str(running.config.off_segment_next_hop),
-            "announced": [
-                {"prefix": a.prefix, "nextHop": a.next_hop, "family": str(a.family), "reason": a.reason}
-                for a in running.announced
-            ],
-            "skipped": [
-                {"prefix": s.prefix, "family": str(s.family), "reason": s.reason} for s in running.skipped
-            ],
+    for r in plan.ledger.reserved:
+        yield {
+            "node": r.node,
+            "nodePool": None,
+            "clusterCIDRConfig": r.allocation.config,
+            "podCIDRs": [c for c in (r.allocation.ipv4, r.allocation.ipv6) if c is not None],
+            "nodeIPs": [],
+            "missingSince": rfc3339(r.missing_since),
         }
-        previous = data.get("routes")
-        if isinstance(previous, dict) and "notSent" in previous:
-            routes["notSent"] = previous["notSent"]
-        data["routes"] = routes
-    return data
 
 
 def status_data(snapshot: Snapshot, generation: int, lag: LoopLag) -> dict[str, Any]:
@@ -292,6 +314,41 @@ def status_data(snapshot: Snapshot, generation: int, lag: LoopLag) -> dict[str, 
         },
         "loopLag": lag.to_control(),
     }
+
+
+def describe_session_data(snapshot: Snapshot, name: str, status: SessionStatus | None) -> dict[str, Any]:
+    """The ``describe-session`` reply: the speaker's detail (``status``, None when the session does
+    not run here) plus what the session carries and why."""
+    session = _planned(snapshot, name)
+    data = _maintained(
+        session, status.to_control() if status is not None else _not_running(session, snapshot.planned_at)
+    )
+    data["peer"] = session.peer
+    data["families"] = [str(f) for f in session.families]
+    running = snapshot.running.get(name)
+    if running is not None:
+        routes: dict[str, Any] = {
+            "segment": str(running.segment) if running.segment is not None else None,
+            "offSegmentNextHop": str(running.config.off_segment_next_hop),
+            "announced": [
+                {
+                    "prefix": a.prefix,
+                    "nextHop": a.next_hop,
+                    "family": str(a.family),
+                    "communities": list(a.communities),
+                    "reason": a.reason,
+                }
+                for a in running.announced
+            ],
+            "skipped": [
+                {"prefix": s.prefix, "family": str(s.family), "reason": s.reason} for s in running.skipped
+            ],
+        }
+        previous = data.get("routes")
+        if isinstance(previous, dict) and "notSent" in previous:
+            routes["notSent"] = previous["notSent"]
+        data["routes"] = routes
+    return data
 
 
 def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
@@ -320,9 +377,16 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         name = require_str(args, "name")
         return describe_session_data(daemon.snapshot(), name, daemon.session_status(name))
 
-    async def reload(_args: Mapping[str, Any]) -> Any:
+    async def status(args: Mapping[str, Any]) -> Any:
+        only_known(args, ())
+        return status_data(daemon.snapshot(), daemon.generation, daemon.loop_lag)
+
+    async def reload(args: Mapping[str, Any]) -> Any:
+        force = optional_bool(args, "force")
         try:
-            return {"message": await daemon.reload("bgpctl reload")}
+            return {
+                "message": await daemon.reload("bgpctl reload --force" if force else "bgpctl reload", force)
+            }
         except ReloadRejectedError as err:
             count = len(err.errors)
             text = "; ".join(err.errors)
@@ -339,9 +403,43 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
         return {"message": await daemon.reset_session(name, soft)}
 
-    async def status(args: Mapping[str, Any]) -> Any:
-        only_known(args, ())
-        return status_data(daemon.snapshot(), daemon.generation, daemon.loop_lag)
+    async def disable(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("name", "message"))
+        message = args.get("message", DEFAULT_SHUTDOWN_MESSAGE)
+        if not isinstance(message, str):
+            raise ControlError(ErrorCode.INVALID_ARGUMENT, 'argument "message" must be a string')
+        size = len(message.encode("utf-8"))
+        if size > MAX_SHUTDOWN_COMMUNICATION:
+            raise ControlError(
+                ErrorCode.INVALID_ARGUMENT,
+                f'argument "message" is {size} octets in UTF-8; a shutdown communication holds at '
+                f"most {MAX_SHUTDOWN_COMMUNICATION} (RFC 9003 §2)",
+            )
+        return {"message": await daemon.disable_session(require_str(args, "name"), message)}
+
+    async def enable(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("name",))
+        return {"message": await daemon.enable_session(require_str(args, "name"))}
+
+    async def drain(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("session",))
+        return {"message": await daemon.set_drained(optional_name(args, "session"), True)}
+
+    async def undrain(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("session",))
+        return {"message": await daemon.set_drained(optional_name(args, "session"), False)}
+
+    async def metrics(args: Mapping[str, Any]) -> Any:
+        only_known(args, ("format",))
+        wanted = args.get("format", "openmetrics")
+        if wanted not in METRICS_FORMATS:
+            known = ", ".join(METRICS_FORMATS)
+            raise ControlError(ErrorCode.INVALID_ARGUMENT, f'argument "format" must be one of {known}')
+        fmt = METRICS_FORMATS[wanted]
+        return {"contentType": fmt.content_type, "text": await daemon.metrics_text(fmt)}
+
+    async def release(args: Mapping[str, Any]) -> Any:
+        return {"message": await daemon.release_node(require_str(args, "name"))}
 
     return {
         Command.STATUS: CommandSpec(status),
@@ -352,4 +450,10 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         Command.DESCRIBE_SESSION: CommandSpec(describe),
         Command.RELOAD: CommandSpec(reload, privileged=True),
         Command.RESET_SESSION: CommandSpec(reset, privileged=True),
+        Command.DISABLE_SESSION: CommandSpec(disable, privileged=True),
+        Command.ENABLE_SESSION: CommandSpec(enable, privileged=True),
+        Command.DRAIN: CommandSpec(drain, privileged=True),
+        Command.UNDRAIN: CommandSpec(undrain, privileged=True),
+        Command.METRICS: CommandSpec(metrics),
+        Command.RELEASE_NODE: CommandSpec(release, privileged=True),
     }

@@ -5,7 +5,9 @@ Both files are read only when asked — at start, on SIGHUP (``systemctl reload`
 ``bgpctl reload`` — never because they changed: an editor or a tool caught half-way through a
 write can leave a file that happens to be valid (cut after the NodePool documents, it renumbers
 nodes), and nothing but the operator knows when the file is complete. Both go through the
-manifests' loader and error path, so every error names file, line and field.
+manifests' loader and error path, so every error names file, line and field. Loading the settings
+also reads each ``passwordFile`` (so a rotated password is picked up by a reload), and a password
+file every user can read is logged as a warning each time (``password_file_readable``).
 
 Addresses come from netlink (``bgpd.daemon.host.addrwatch``) or, when the settings list
 ``localAddresses``, from that fixed list: an entry written ``a/len`` has that prefix as its
@@ -22,10 +24,12 @@ from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Protocol
 
+import structlog
+
 from bgpd.daemon.host.addrwatch import AddressEvent, AddressWatcher, HostAddress, dump_addresses
 from bgpd.manifests import InputError, Loaded, ManifestReader, load_manifests
 from bgpd.plan.segments import Network
-from bgpd.plan.settings import LocalAddress, Settings, load_settings
+from bgpd.plan.settings import LocalAddress, Settings, load_settings, settings_warnings
 
 __all__ = [
     "AddressSource",
@@ -67,9 +71,12 @@ class ConfigFile:
 def read_settings(path: Path | None) -> Settings:
     """The settings file, or ``ConfigRejectedError`` naming every wrong field."""
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except InputError as err:
         raise ConfigRejectedError(err.lines()) from None
+    for warning in settings_warnings(settings):
+        structlog.get_logger().warning("password_file_readable", settings=str(path), warning=warning)
+    return settings
 
 
 def covering_prefix(address: str, host: Collection[HostAddress]) -> Network | None:

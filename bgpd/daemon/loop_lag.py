@@ -74,7 +74,9 @@ class LoopLagProbe:
         budget: float = BUDGET,
         window: float = WINDOW,
     ) -> None:
-        self._loop = loop or asyncio.get_running_loop()
+        if interval <= 0:
+            raise ValueError("the probe interval must be positive")
+        self._loop = loop  # the running loop's, from ``start`` on, unless given
         self._interval = interval
         self._budget = budget
         self._window = window
@@ -96,8 +98,14 @@ class LoopLagProbe:
         recent = self._recent[0][1] if self._recent else 0.0
         return LoopLag(self._last, recent, self._worst, self._over, self._budget, self._worst_busy)
 
+    @property
+    def running(self) -> bool:
+        return self._handle is not None
+
     def start(self) -> None:
+        """Probe the running loop (call from inside it) until ``stop``."""
         if self._handle is None:
+            self._loop = self._loop or asyncio.get_running_loop()
             self._arm(self._loop.time())
 
     def stop(self) -> None:
@@ -107,11 +115,13 @@ class LoopLagProbe:
         self._flush()
 
     def _arm(self, now: float) -> None:
+        assert self._loop is not None
         self._due = now + self._interval
         self._cpu = time.thread_time()
         self._handle = self._loop.call_at(self._due, self._tick)
 
     def _tick(self) -> None:
+        assert self._loop is not None
         now = self._loop.time()
         self.record(max(0.0, now - self._due), now, time.thread_time() - self._cpu)
         self._arm(now)
@@ -156,6 +166,6 @@ class LoopLagProbe:
             budget_ms=_ms(self._budget),
             repeated=self._unlogged,
         )
-        self._logged_at = self._loop.time() if now is None else now
+        self._logged_at = now if now is not None else self._loop.time() if self._loop is not None else 0.0
         self._unlogged = 0
         self._unlogged_worst = 0.0

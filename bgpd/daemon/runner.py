@@ -29,10 +29,11 @@ import structlog
 
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer, ControlSocketError
+from bgpd.daemon import allocation
 from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
 from bgpd.daemon.host.addrwatch import Change as AddressChange
-from bgpd.daemon.host.statefile import save_ledger
+from bgpd.daemon.host.statefile import save_ledger, save_maintenance
 from bgpd.daemon.inputs import (
     AddressSource,
     ConfigFile,
@@ -42,10 +43,14 @@ from bgpd.daemon.inputs import (
     read_settings,
 )
 from bgpd.daemon.loop_lag import LoopLag, LoopLagProbe
+from bgpd.daemon.metrics import DaemonReading, Format, render
+from bgpd.daemon.metrics_http import MetricsListener
 from bgpd.manifests import Loaded
-from bgpd.plan import Plan, Planner, Session, SessionConfig, planned_sessions
+from bgpd.plan import Plan, Planner, Problem, Session, SessionConfig, planned_sessions
 from bgpd.plan.diff import (
     Change,
+    Disable,
+    Enable,
     Reconfigure,
     Reset,
     Start,
@@ -55,12 +60,15 @@ from bgpd.plan.diff import (
     diff,
     speaker_changes,
 )
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.settings import Settings
-from bgpd.rib.ledger import Ledger, LedgerText
+from bgpd.plan.usage import PoolUsage, PoolUsageCounter
+from bgpd.rib.ledger import Ledger, LedgerError, LedgerText
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
     SessionNotEstablishedError,
+    SessionReading,
     SessionStatus,
     SessionSummary,
     SoftReset,
@@ -90,9 +98,15 @@ class RunOptions:
 class SpeakerLike(Protocol):
     """The part of ``bgpd.speaker.Speaker`` the daemon drives (tests substitute a recorder)."""
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None: ...
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] | None = (), *, shutdown: str | None = None
+    ) -> None: ...
 
     async def remove_session(self, name: str, subcode: int = ..., text: str = "") -> None: ...
+
+    async def shutdown_session(self, name: str, text: str = "") -> None: ...
+
+    def start_session(self, name: str) -> None: ...
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None: ...
 
@@ -109,6 +123,8 @@ class SpeakerLike(Protocol):
     def summaries(self) -> dict[str, SessionSummary]: ...
 
     def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]: ...
+
+    def readings(self) -> list[SessionReading]: ...
 
     async def close(self, text: str = "") -> None: ...
 
@@ -133,11 +149,10 @@ class Daemon:
         ledger: Ledger,
         speaker: SpeakerLike,
         addresses: AddressSource,
+        maintenance: Maintenance | None = None,
         clock: Callable[[], float] = time.time,
-        probe: LoopLagProbe | None = None,
     ) -> None:
         self._config = config
-        self._probe = probe
         self._settings_path = settings_path
         self._state_dir = state_dir
         self._manifests = loaded.manifests
@@ -149,12 +164,22 @@ class Daemon:
         self._addresses = addresses
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._maintenance = maintenance or Maintenance()
         self._running: dict[str, Session] = {}  # as the speaker runs them (their config included)
         self._routes_pending: set[str] = set()  # started before the first plan: routes not set yet
         self._planner = Planner()
         self._plan = Plan(nodes=(), sessions=(), routes=(), problems=(), ledger=ledger)  # none yet
+        self._reported: tuple[Problem, ...] = ()  # node problems already logged
         self._planned_at = clock()
         self.generation = 0
+        # for the metrics (``metrics_text``): maintained where things happen, read by a scrape
+        self._probe = LoopLagProbe()
+        self.reloads = 0
+        self.reloads_rejected = 0
+        self.last_reload_successful = True
+        self._usage = PoolUsageCounter()
+        self._pools: tuple[PoolUsage, ...] = ()
+        self._pools_of: tuple[object, Ledger] | None = None  # the manifests and ledger they count
 
     # ------------------------------------------------------------------ reading
     @property
@@ -163,9 +188,7 @@ class Daemon:
 
     @property
     def loop_lag(self) -> LoopLag:
-        """How late the event loop runs timers (``bgpd.daemon.loop_lag``); zeros without a probe."""
-        if self._probe is None:
-            return LoopLag(0.0, 0.0, 0.0, 0, 0.0)
+        """How late the event loop runs timers (``bgpd.daemon.loop_lag``)."""
         return self._probe.lag
 
     def floating_ips(self) -> tuple[str, ...]:
@@ -181,6 +204,27 @@ class Daemon:
     def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
         return self._speaker.received(name, within) if name in self._running else iter(())
 
+    async def metrics_text(self, fmt: Format) -> str:
+        """The exposition text: values read as they are, formatted in chunks that give the loop
+        back between them (``bgpd.daemon.metrics``)."""
+        held = {str(a.address) for a in self._addresses.held()}
+        reading = DaemonReading(
+            reloads=self.reloads,
+            reloads_rejected=self.reloads_rejected,
+            last_reload_successful=self.last_reload_successful,
+            loop_lag=self.loop_lag.last,
+            loop_lag_max=self.loop_lag.worst,
+            pools=self._pools,
+            floating_ips=[(ip, ip in held) for ip in self._manifests.floating_ips],
+            sessions=[r for r in self._speaker.readings() if r.name in self._running],
+            planned=dict(self._running),
+        )
+        parts: list[str] = []
+        for chunk in render(reading, fmt):
+            parts.append(chunk)
+            await asyncio.sleep(0)
+        return "".join(parts)
+
     def status_line(self) -> str:
         summaries = self._speaker.summaries()
         established = sum(1 for n, s in summaries.items() if n in self._running and s.established)
@@ -191,8 +235,10 @@ class Daemon:
         """Start the sessions at once, then plan: an OPEN needs no routes, and the first plan of
         a large cluster takes a while (the sessions send nothing, not even End-of-RIB, until their
         routes are set: ``Speaker.add_session``)."""
+        self._probe.start()
         async with self._lock:
-            for session in planned_sessions(self._manifests, self._settings, self._addresses.held()):
+            held = self._addresses.held()
+            for session in planned_sessions(self._manifests, self._settings, held, self._maintenance):
                 if session.local and await self._start(session, routes_known=False):
                     self._routes_pending.add(session.name)
             changes = await self._apply()
@@ -208,17 +254,19 @@ class Daemon:
         async with self._lock:
             await self._apply()
 
-    async def reload(self, reason: str) -> str:
-        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan."""
+    async def reload(self, reason: str, force: bool = False) -> str:
+        """Re-read the cluster and settings files; ``ReloadRejectedError`` keeps the old plan.
+
+        ``force`` applies a file that removes more nodes or peers at once than ``removals.maxShare``."""
         systemd.notify_reloading()
         try:
             async with self._lock:
-                return await self._reload(reason)
+                return await self._reload(reason, force)
         finally:
             systemd.notify_ready()
             systemd.notify_status(self.status_line())
 
-    async def _reload(self, reason: str) -> str:
+    async def _reload(self, reason: str, force: bool) -> str:
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
@@ -234,15 +282,21 @@ class Daemon:
             for error in errors:
                 _log.error("reload_error", error=error)
             _log.error("reload_rejected", reason=reason, errors=len(errors), kept_generation=self.generation)
+            self.reloads_rejected += 1
+            self.last_reload_successful = False
             raise ReloadRejectedError(errors)
-        if settings.local_addresses != self._settings.local_addresses:
-            _log.warning("reload_ignored_setting", setting="localAddresses", note="takes effect on restart")
-            settings = settings.model_copy(update={"local_addresses": self._settings.local_addresses})
+        for field, key in (("local_addresses", "localAddresses"), ("metrics", "metrics")):
+            if getattr(settings, field) != getattr(self._settings, field):
+                _log.warning("reload_ignored_setting", setting=key, note="takes effect on restart")
+                settings = settings.model_copy(update={field: getattr(self._settings, field)})
+        allocation.guard_reload(self._manifests, loaded.manifests, settings, force=force, reason=reason)
         old_manifests = self._manifests
         self._manifests, self._settings = loaded.manifests, settings
         self.generation += 1
         structlog.contextvars.bind_contextvars(generation=self.generation)
         changes = await self._apply()
+        self.reloads += 1
+        self.last_reload_successful = True
         summary = _summary(changes)
         old_nodes = {n.name for n in old_manifests.nodes}
         new_nodes = {n.name for n in loaded.manifests.nodes}
@@ -255,11 +309,39 @@ class Daemon:
         )
         return f"reloaded (generation {self.generation}): {summary}"
 
+    async def release_node(self, name: str) -> str:
+        """End the reservation of ``name``, a node missing from the file: its blocks become free."""
+        async with self._lock:
+            reservation = self._ledger.reservation(name)
+            if reservation is None:
+                try:
+                    self._ledger.release(name)  # raises, saying why there is nothing to release
+                except LedgerError as err:
+                    raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
+            assert reservation is not None
+            kept, self._ledger = self._ledger, self._ledger.release(name)
+            if not await self._commit_ledger():
+                self._ledger = kept
+                raise ControlError(
+                    ErrorCode.FAILED, f"cannot write the ledger in {self._state_dir}: not released"
+                )
+            blocks = [b for b in (reservation.allocation.ipv4, reservation.allocation.ipv6) if b is not None]
+            _log.info("reservation_released", node=name, pod_cidrs=blocks, by="bgpctl release node")
+            await self._apply()
+            return (
+                f"node {name}: reservation of {' and '.join(blocks)} released; another node may now get them"
+            )
+
     async def reset_session(self, name: str, soft: bool) -> str:
         async with self._lock:
             running = self._running.get(name)
             if running is None:
                 raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
+            if running.disabled is not None:
+                raise ControlError(
+                    ErrorCode.FAILED,
+                    f"bgpsession {name} is disabled; 'bgpctl enable bgpsession {name}' brings it back",
+                )
             if soft:
                 return self._soft_reset(name, running.peer_ip)
             await self._speaker.remove_session(name, CeaseSub.ADMINISTRATIVE_RESET, "reset by bgpctl")
@@ -284,8 +366,77 @@ class Daemon:
         )
         return f"bgpsession {name} soft-reset: routes re-sent for {resent}; {asked}"
 
+    # ------------------------------------------------------------------ maintenance
+    async def disable_session(self, name: str, message: str) -> str:
+        """Hold ``name`` down: Cease 6/2 with ``message`` (RFC 9003) now, and never started again
+        — reloads and restarts included — until ``enable_session``. Persisted before it acts."""
+        async with self._lock:
+            self._known(name)
+            if self._maintenance.shutdown_message(name) is not None:
+                return f"bgpsession {name} is disabled already (bgpctl enable bgpsession {name} undoes it)"
+            await self._maintain(lambda m: m.disable(name, message))
+            _log.info("session_disabled", session=name, message=message)
+            if name not in self._running:
+                return (
+                    f"bgpsession {name} disabled; it does not run on this host now, "
+                    "and stays down if its floating IP comes here"
+                )
+            return f'bgpsession {name} disabled: Cease/Administrative Shutdown sent with "{message}"'
+
+    async def enable_session(self, name: str) -> str:
+        async with self._lock:
+            self._known(name)
+            if self._maintenance.shutdown_message(name) is None:
+                return f"bgpsession {name} is not disabled"
+            await self._maintain(lambda m: m.enable(name))
+            _log.info("session_enabled", session=name)
+            here = "starting" if name in self._running else "it does not run on this host now"
+            return f"bgpsession {name} enabled: {here}"
+
+    async def set_drained(self, name: str | None, drained: bool) -> str:
+        """Tag the routes of ``name`` (None: every session, now and later) with GRACEFUL_SHUTDOWN
+        (RFC 8326), or (``drained`` false) announce them without it again."""
+        async with self._lock:
+            if name is not None:
+                self._known(name)
+            changes = await self._maintain(lambda m: m.drain(name) if drained else m.undrain(name))
+            _log.info("drained" if drained else "undrained", session=name or "all")
+            what = f"bgpsession {name}" if name is not None else "every session"
+            if drained:
+                return f"{what} drained: routes re-announced with GRACEFUL_SHUTDOWN (65535:0) {_on(changes)}"
+            return f"{what} undrained: routes re-announced without GRACEFUL_SHUTDOWN {_on(changes)}"
+
+    def _known(self, name: str) -> None:
+        """``name`` is a session of the plan (run here or not), or one the maintenance state still
+        names (its peer left the cluster file: it can still be enabled or undrained)."""
+        maintenance = self._maintenance
+        if name in self._plan.by_name() or name in maintenance.disabled or name in maintenance.drained:
+            return
+        raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r}")
+
+    async def _maintain(self, change: Callable[[Maintenance], Maintenance]) -> list[Change]:
+        """Persist the changed maintenance state (atomically, before acting on it), then apply the
+        plan it gives."""
+        try:
+            maintenance = change(self._maintenance)
+        except MaintenanceError as err:
+            raise ControlError(ErrorCode.FAILED, str(err)) from None
+        if maintenance == self._maintenance:
+            return []
+        try:
+            save_maintenance(self._state_dir, maintenance)
+        except OSError as err:
+            raise ControlError(
+                ErrorCode.FAILED,
+                f"nothing changed: cannot write the maintenance state in {self._state_dir}: "
+                f"{err.strerror or err}",
+            ) from None
+        self._maintenance = maintenance
+        return await self._apply()
+
     async def stop(self) -> None:
         """Cease 6/2 "bgpd stopping" on every session (bounded), then flush the ledger."""
+        self._probe.stop()
         async with self._lock:
             try:
                 async with asyncio.timeout(STOP_BUDGET):
@@ -298,22 +449,34 @@ class Daemon:
 
     # ------------------------------------------------------------------ internals
     async def _apply(self) -> list[Change]:
+        now = self._clock()
         # The planner works in a thread: a plan from scratch of a large cluster takes long enough
         # to hold the event loop past its budget (a re-plan of a few nodes is quick either way).
-        held = self._addresses.held()
         plan = await asyncio.to_thread(
-            self._planner.plan, self._manifests, self._settings, self._ledger, held
+            self._planner.plan,
+            self._manifests,
+            self._settings,
+            self._ledger,
+            self._addresses.held(),
+            self._maintenance,
+            now=int(now),
         )
         if plan != self._plan:
-            self._planned_at = self._clock()
-        for problem in plan.problems:
-            if problem not in self._plan.problems:
-                _log.warning("node_not_served", node=problem.node, reason=problem.reason)
+            self._planned_at = now
+        allocation.report(self._reported, plan, self._ledger, self._settings.allocation.reservation_time)
+        self._reported = plan.problems
         self._plan = plan
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
             self._ledger_dirty = True
             await self._commit_ledger()
+        if (
+            self._pools_of is None
+            or self._pools_of[0] is not self._manifests
+            or self._pools_of[1] is not self._ledger
+        ):
+            self._pools = self._usage.usage(self._manifests, self._ledger)
+            self._pools_of = (self._manifests, self._ledger)
         changes = diff(self._running, plan, self._planner.deltas)
         for change in changes:
             await self._execute(change)
@@ -327,22 +490,29 @@ class Daemon:
                 self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
         return changes
 
-    async def _commit_ledger(self) -> None:
+    async def _commit_ledger(self) -> bool:
         """Write the ledger (before any route of its blocks is sent), in a thread: fsync waits."""
         try:
             await asyncio.to_thread(save_ledger, self._state_dir, self._ledger, self._ledger_text)
         except OSError as err:
             _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
-            return
+            return False
         self._ledger_dirty = False
-        _log.info("ledger_committed", state_dir=str(self._state_dir), nodes=len(self._ledger.entries))
+        _log.info(
+            "ledger_committed",
+            state_dir=str(self._state_dir),
+            nodes=len(self._ledger.entries),
+            reserved=len(self._ledger.reserved),
+        )
+        return True
 
     async def _start(self, session: Session, routes_known: bool = True) -> bool:
-        """Start ``session`` with its routes (or, before the first plan, with none known yet);
-        False when its socket could not be set up (logged)."""
+        """Add ``session`` to the speaker: started, or held down when the operator disabled it;
+        with its routes, or (before the first plan) with none known yet. False when its socket
+        could not be set up (logged)."""
         routes = [a.route for a in session.announced] if routes_known else None
         try:
-            await self._speaker.add_session(session.config, routes)
+            await self._speaker.add_session(session.config, routes, shutdown=session.disabled)
         except (OSError, ValueError) as err:
             _log.error(
                 "session_start_failed",
@@ -352,19 +522,15 @@ class Daemon:
             )
             return False
         self._running[session.name] = session
-        if routes_known:
-            _log.info(
-                "session_started",
-                session=session.name,
-                peer=session.peer_ip,
-                local_ip=session.local_ip,
-                routes=len(session.announced),
-                skipped=len(session.skipped),
-            )
-        else:
-            _log.info(
-                "session_started", session=session.name, peer=session.peer_ip, local_ip=session.local_ip
-            )
+        details = {"routes": len(session.announced), "skipped": len(session.skipped)} if routes_known else {}
+        _log.info(
+            "session_started",
+            session=session.name,
+            peer=session.peer_ip,
+            local_ip=session.local_ip,
+            **details,
+            disabled=session.disabled is not None,
+        )
         return True
 
     async def _execute(self, change: Change) -> None:
@@ -390,6 +556,12 @@ class Daemon:
             await self._start(change.session)
         elif isinstance(change, Reconfigure):
             await self._reconfigure(change)
+        elif isinstance(change, Disable):
+            await self._speaker.shutdown_session(change.session.name, change.session.disabled or "")
+            self._running[change.session.name] = change.session
+        elif isinstance(change, Enable):
+            self._speaker.start_session(change.session.name)
+            self._running[change.session.name] = change.session
         elif change.session.name not in self._routes_pending:  # those get their whole table next
             self._speaker.change_routes(change.session.name, change.announce, change.withdraw)
             _log.info(
@@ -417,6 +589,12 @@ class Daemon:
         _log.info(
             "session_reconfigured", session=name, peer=change.session.peer_ip, changed=list(change.changed)
         )
+
+
+def _on(changes: list[Change]) -> str:
+    """On how many sessions ``changes`` re-announce routes, in words."""
+    count = sum(isinstance(c, UpdateRoutes) for c in changes)
+    return f"on {count} session{'s' if count != 1 else ''} run here"
 
 
 def _summary(changes: list[Change]) -> str:
@@ -459,8 +637,34 @@ async def _heartbeat(daemon: Daemon) -> None:
         await asyncio.sleep(interval)
 
 
+async def _metrics_listener(settings: Settings, daemon: Daemon) -> MetricsListener | None:
+    """The metrics listener when the settings enable it. One that cannot bind is logged and left
+    out: metrics are not worth a session, so bgpd runs on without them."""
+    if not settings.metrics.enabled:
+        return None
+    wanted = settings.metrics
+    listener = MetricsListener(str(wanted.address), wanted.port, daemon.metrics_text)
+    try:
+        await listener.start()
+    except OSError as err:
+        _log.error(
+            "metrics_listen_failed",
+            address=str(wanted.address),
+            port=wanted.port,
+            error=err.strerror or str(err),
+        )
+        return None
+    return listener
+
+
 async def serve(
-    options: RunOptions, config: ConfigFile, loaded: Loaded, settings: Settings, ledger: Ledger
+    options: RunOptions,
+    config: ConfigFile,
+    loaded: Loaded,
+    settings: Settings,
+    ledger: Ledger,
+    *,
+    maintenance: Maintenance | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
     loop = asyncio.get_running_loop()
@@ -481,7 +685,6 @@ async def serve(
         _log.error("address_watch_failed", error=err.strerror or str(err), hint="set localAddresses")
         return 1
     speaker = Speaker()
-    probe = LoopLagProbe()
     daemon = Daemon(
         config,
         settings_path=options.settings,
@@ -491,7 +694,7 @@ async def serve(
         ledger=ledger,
         speaker=speaker,
         addresses=addresses,
-        probe=probe,
+        maintenance=maintenance,
     )
     server = ControlServer(options.socket, commands(daemon))
     try:
@@ -500,7 +703,7 @@ async def serve(
         _log.error("control_socket_failed", error=str(err))
         await addresses.close()
         return 1
-    probe.start()
+    metrics = await _metrics_listener(settings, daemon)
     tasks: list[asyncio.Task[None]] = []
     try:
         await daemon.start()
@@ -527,8 +730,9 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await daemon.stop()
+        if metrics is not None:
+            await metrics.close()
         await server.close()
         await addresses.close()
-        probe.stop()
         _log.info("stopped")
     return 0

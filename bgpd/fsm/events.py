@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from bgpd.fsm.timers import Timer
-from bgpd.wire.constants import CeaseSub
+from bgpd.wire.constants import CeaseSub, Family
 from bgpd.wire.errors import NotificationError, UpdateError
 from bgpd.wire.notification import Notification
 from bgpd.wire.open import Open
@@ -43,10 +43,21 @@ class ManualStop:
 
 @dataclass(frozen=True, slots=True)
 class AutomaticStop:
-    """Event 8, e.g. a prefix limit (Cease subcode 1); the session restarts after the IdleHoldTimer."""
+    """Event 8; the session restarts after the IdleHoldTimer (a prefix limit is ``PrefixLimitReached``)."""
 
     subcode: int = CeaseSub.UNSPECIFIC
     text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixLimitReached:
+    """Event 8 for a prefix limit (RFC 4486 §4): the peer sent more prefixes of ``family`` than
+    ``limit``, as the driver counted them in its Adj-RIB-In. The session sends Cease 6/1 and goes
+    to Idle; it restarts after ``restart_after`` seconds, or (None) only on a ManualStart."""
+
+    family: Family
+    limit: int
+    restart_after: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +163,7 @@ Event: TypeAlias = (
     | AutomaticStart
     | ManualStop
     | AutomaticStop
+    | PrefixLimitReached
     | TimerExpired
     | TcpConnectionAcknowledged
     | TcpConnectionConfirmed

@@ -15,7 +15,8 @@ class Reason(Enum):
     MANUAL_START = "manual-start"
     AUTOMATIC_START = "automatic-start"  # also the IdleHoldTimer restarting the session
     ADMIN_SHUTDOWN = "admin-shutdown"  # ManualStop (event 2)
-    AUTOMATIC_STOP = "automatic-stop"  # AutomaticStop (event 8), e.g. a prefix limit
+    AUTOMATIC_STOP = "automatic-stop"  # AutomaticStop (event 8)
+    PREFIX_LIMIT = "prefix-limit"  # event 8 for a prefix limit: Cease 6/1 (RFC 4486 §4)
     CONNECT_RETRY = "connect-retry"  # ConnectRetryTimer expired
     CONNECTED = "connected"  # TCP connection up, OPEN sent
     DELAY_OPEN_EXPIRED = "delay-open-expired"

@@ -40,6 +40,11 @@ Choices where RFC 4271 leaves room, each marked where it is made:
 - A header error is answered with its own Message Header Error (RFC 4271 §6.1) in every state,
   not with the FSM Error the §8.2.2 catch-all of OpenSent/Established would give.
 - A NOTIFICATION is never answered with one: the peer closes right after sending it (§4.5).
+- A prefix limit (``PrefixLimitReached``, a form of event 8: the driver counts, the session acts)
+  sends Cease 6/1 with the RFC 4486 §4 data and does not restart through the IdleHoldTimer: a peer
+  that floods us would be back at once. Its own PrefixLimitRestartTimer restarts the session after
+  the configured hold-down, and meanwhile Idle refuses the peer's connections (only the
+  IdleHoldTimer's pending restart takes them); without a hold-down only a ManualStart restarts it.
 
 Graceful restart (RFC 4724) is a later addition: its timers join ``Timer``, its outputs (routes
 kept stale, End-of-RIB awaited) join the facts, and its handlers the table; nothing here assumes
@@ -82,6 +87,7 @@ from bgpd.fsm.events import (
     NotificationReceived,
     OpenMessageError,
     OpenReceived,
+    PrefixLimitReached,
     RouteRefreshReceived,
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
@@ -478,12 +484,14 @@ class Session:
         self._start(event.passive, Reason.AUTOMATIC_START, now)
 
     def _idle_timer(self, event: TimerExpired, now: float) -> None:
-        if event.timer is Timer.IDLE_HOLD:  # event 13: the automatic restart
+        # event 13, the automatic restart; or the end of a prefix limit's hold-down
+        if event.timer in (Timer.IDLE_HOLD, Timer.PREFIX_LIMIT_RESTART):
             self._start(self._manual_passive, Reason.AUTOMATIC_START, now)
 
     def _idle_manual_stop(self, event: ManualStop, now: float) -> None:
         """Ignored by §8.2.2, except that it cancels a pending automatic restart."""
         self.timers.stop(Timer.IDLE_HOLD)
+        self.timers.stop(Timer.PREFIX_LIMIT_RESTART)
         self._damp_level = 0
 
     def _idle_refuse(self, event: Any, now: float) -> None:
@@ -512,6 +520,15 @@ class Session:
     def _automatic_stop(self, event: AutomaticStop, now: float) -> None:
         notification = _cease(event.subcode, event.text) if self._has_peer else None
         self._go_idle(Reason.AUTOMATIC_STOP, now, notification=notification)
+
+    def _prefix_limit(self, event: PrefixLimitReached, now: float) -> None:
+        """Cease / Maximum Number of Prefixes Reached with AFI, SAFI and the limit (RFC 4486 §4),
+        then Idle with the hold-down timer, or none (see the module docstring)."""
+        family = event.family
+        notification = Notification.max_prefixes(family.afi, family.safi, event.limit)
+        self._go_idle(Reason.PREFIX_LIMIT, now, notification=notification, restart=False)
+        if event.restart_after is not None:
+            self.timers.start(Timer.PREFIX_LIMIT_RESTART, now, event.restart_after)
 
     @property
     def _has_peer(self) -> bool:
@@ -716,6 +733,7 @@ def _build_table() -> dict[tuple[State, type], Rule]:
     table[ESTABLISHED, UpdateReceived] = _rule(s._established_update, ESTABLISHED)
     table[ESTABLISHED, UpdateMessageError] = _rule(s._established_update_error, ESTABLISHED, IDLE)
     table[ESTABLISHED, RouteRefreshReceived] = _rule(s._established_route_refresh, ESTABLISHED)
+    table[ESTABLISHED, PrefixLimitReached] = _rule(s._prefix_limit, IDLE)
     return table
 
 

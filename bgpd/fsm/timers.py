@@ -18,18 +18,27 @@ from enum import Enum
 
 
 class Timer(Enum):
-    """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold)."""
+    """RFC 4271 §8 (mandatory: ConnectRetry, Hold, Keepalive) and §8.1.1 (DelayOpen, IdleHold);
+    PrefixLimitRestart is ours: the hold-down after a prefix limit (RFC 4486 §4)."""
 
     CONNECT_RETRY = "connect-retry"  # event 9
     HOLD = "hold"  # event 10
     KEEPALIVE = "keepalive"  # event 11
     DELAY_OPEN = "delay-open"  # event 12
     IDLE_HOLD = "idle-hold"  # event 13
+    PREFIX_LIMIT_RESTART = "prefix-limit-restart"  # restarts a session a prefix limit stopped
 
 
 # When two timers are due at the same instant, the one earlier here fires first: a hold timer that
 # ran out must end the session before a keepalive would be sent on it.
-_FIRE_ORDER = (Timer.HOLD, Timer.CONNECT_RETRY, Timer.DELAY_OPEN, Timer.IDLE_HOLD, Timer.KEEPALIVE)
+_FIRE_ORDER = (
+    Timer.HOLD,
+    Timer.CONNECT_RETRY,
+    Timer.DELAY_OPEN,
+    Timer.IDLE_HOLD,
+    Timer.PREFIX_LIMIT_RESTART,
+    Timer.KEEPALIVE,
+)
 
 
 _JITTERED = frozenset({Timer.CONNECT_RETRY, Timer.KEEPALIVE, Timer.IDLE_HOLD})

@@ -15,12 +15,22 @@ from typing import Any
 
 import yaml
 
-from bgpd.manifests.cluster import NODE_LABEL, POOL_LABEL, CidrConfig, Manifests, Node, Peer, PodRange
+from bgpd.manifests.cluster import (
+    NODE_LABEL,
+    POOL_LABEL,
+    CidrConfig,
+    Manifests,
+    Node,
+    NodePodCidrs,
+    Peer,
+    PodRange,
+)
 from bgpd.manifests.diagnostics import Diagnostic, DocumentRef, InputError, ManifestError, Severity
 from bgpd.manifests.documents import (
     Parsed,
     document_ref,
     duplicate_key_errors,
+    expand_list,
     parse_document,
     read_text,
 )
@@ -47,6 +57,7 @@ __all__ = [
     "ManifestReader",
     "Manifests",
     "Node",
+    "NodePodCidrs",
     "Peer",
     "PodRange",
     "Severity",
@@ -87,8 +98,8 @@ class _Piece:
     documents: list[Document]
     positions: list[int]  # each document's position within the piece (empty documents count)
     count: int  # documents in the piece, empty ones included
-    checked: dict[int, tuple[str, Parsed[Any] | None]]  # by document: its kind and model, once
-    # its checks (duplicate keys, its model) found nothing to say
+    checked: dict[int, list[tuple[str, Parsed[Any] | None]]]  # by document: the kind and model of
+    # it (or of each object of a List), once its checks (duplicate keys, models) found nothing to say
 
 
 class ManifestReader:
@@ -134,15 +145,15 @@ class ManifestReader:
                 found = piece.checked.get(i)
                 if found is None:
                     said = duplicate_key_errors(document, document_ref(document))
-                    found = parse_document(document, said)
+                    found = [parse_document(each, said) for each in expand_list(document, said)]
                     if not said:
                         piece.checked[i] = found
                     diagnostics += said
-                kind, result = found
-                if kind:
-                    seen[kind] += 1
-                if result is not None:
-                    parsed.setdefault(kind, []).append(result)
+                for kind, result in found:
+                    if kind:
+                        seen[kind] += 1
+                    if result is not None:
+                        parsed.setdefault(kind, []).append(result)
             base += piece.count
         return _validated(source, parsed, seen, diagnostics, self._memo)
 
@@ -174,11 +185,12 @@ def _parse_whole(text: str, source: str) -> Loaded:
     seen: Counter[str] = Counter()
     for document in documents:
         diagnostics += duplicate_key_errors(document, document_ref(document))
-        kind, result = parse_document(document, diagnostics)
-        if kind:
-            seen[kind] += 1
-        if result is not None:
-            parsed.setdefault(kind, []).append(result)
+        for each in expand_list(document, diagnostics):
+            kind, result = parse_document(each, diagnostics)
+            if kind:
+                seen[kind] += 1
+            if result is not None:
+                parsed.setdefault(kind, []).append(result)
     return _validated(source, parsed, seen, diagnostics, None)
 
 

@@ -50,6 +50,16 @@ class Peer:
 
 
 @dataclass(frozen=True, slots=True)
+class NodePodCidrs:
+    """A node's pod CIDRs as its Node document gives them: the allocation every gateway announces."""
+
+    node: str  # the node's name in bgpd (its ``address``)
+    object_name: str  # the Node document's ``metadata.name`` (Kubernetes' name for the node)
+    ipv4: str | None
+    ipv6: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Manifests:
     cluster: str
     namespace: str
@@ -60,3 +70,6 @@ class Manifests:
     enable_ipv4: bool
     enable_ipv6: bool
     service_cidrs: tuple[str, ...]
+    # The Node documents' pod CIDRs, sorted by node; None when the file has no Node document (then
+    # this gateway's ledger allocates).
+    node_cidrs: tuple[NodePodCidrs, ...] | None = None

@@ -21,16 +21,21 @@ class Severity(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class DocumentRef:
-    """Which document of the file: its kind/name, its 1-based position and its first line."""
+    """Which document of the file: its kind/name, its 1-based position and its first line.
+
+    ``item`` is set for an object inside a ``kind: List`` document (its index in ``items``).
+    """
 
     index: int
     line: int
     kind: str
     name: str
+    item: int | None = None
 
     def __str__(self) -> str:
         what = f"{self.kind}/{self.name}" if self.name else (self.kind or "document")
-        return f"{what} (document {self.index}, line {self.line})"
+        where = f"document {self.index}" + (f" items[{self.item}]" if self.item is not None else "")
+        return f"{what} ({where}, line {self.line})"
 
 
 @dataclass(frozen=True, slots=True)

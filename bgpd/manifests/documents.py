@@ -24,10 +24,13 @@ from bgpd.manifests.yamldocs import (
     Document,
     PathPart,
     duplicate_keys,
+    list_items,
     parse_documents,
     syntax_error,
     too_deep,
 )
+
+LIST_API_VERSION = "v1"
 
 M = TypeVar("M", bound=Model)
 
@@ -78,7 +81,28 @@ def document_ref(document: Document) -> DocumentRef:
         document.line,
         kind if isinstance(kind, str) else "",
         name if isinstance(name, str) else "",
+        document.item,
     )
+
+
+def expand_list(document: Document, out: list[Diagnostic]) -> list[Document]:
+    """The document itself, or the objects of a ``kind: List`` (as ``kubectl get … -o yaml`` prints
+    them), each then read like a document of its own. A List that is not ``apiVersion: v1`` with an
+    ``items`` sequence is an error in ``out`` and yields nothing."""
+    items = list_items(document)
+    if items is None:
+        return [document]
+    ref = document_ref(document)
+    got = document.data.get("apiVersion")
+    if got != LIST_API_VERSION:
+        out.append(
+            at(document, ("apiVersion",), f"List needs apiVersion {LIST_API_VERSION}, got {got!r}", ref)
+        )
+        return []
+    if not isinstance(document.data.get("items"), list):
+        out.append(at(document, ("items",), "must be a list of objects", ref))
+        return []
+    return items
 
 
 def parse_document(document: Document, out: list[Diagnostic]) -> tuple[str, Parsed[Any] | None]:

@@ -161,7 +161,32 @@ class BGPPeer(Document):
     spec: BGPPeerSpec
 
 
-Model = Cluster | NodePool | ClusterCIDRConfig | NetworkGatewayGroup | FlatIPMode | BGPPeer
+# --- Node (v1), as Kubernetes stores it: only the pod CIDRs and the addresses are read. ---
+
+
+class NodeAddress(Tolerant):
+    type: str
+    address: str  # checked by the Node rules (only InternalIP entries must be IP addresses)
+
+
+class NodeObjectStatus(Tolerant):
+    addresses: list[NodeAddress] = []
+
+
+class NodeObjectSpec(Tolerant):
+    pod_cidr: Cidr | None = Field(None, alias="podCIDR")  # Kubernetes keeps podCIDRs[0] here too
+    pod_cidrs: list[Cidr] = Field([], alias="podCIDRs")
+
+
+class Node(Tolerant):
+    """A Kubernetes Node (``kubectl get nodes -o yaml``): its ``spec.podCIDRs`` are the allocation."""
+
+    metadata: ObjectMeta
+    spec: NodeObjectSpec | None = None  # a node Kubernetes has not given pod CIDRs yet may have none
+    status: NodeObjectStatus | None = None
+
+
+Model = Cluster | NodePool | ClusterCIDRConfig | NetworkGatewayGroup | FlatIPMode | BGPPeer | Node
 
 # kind → (the one apiVersion bgpd understands, its model). Kinds not listed are skipped.
 KINDS: dict[str, tuple[str, type[Model]]] = {
@@ -171,6 +196,7 @@ KINDS: dict[str, tuple[str, type[Model]]] = {
     "FlatIPMode": ("baremetal.cluster.gke.io/v1alpha1", FlatIPMode),
     "NetworkGatewayGroup": ("networking.gke.io/v1", NetworkGatewayGroup),
     "BGPPeer": ("networking.gke.io/v1", BGPPeer),
+    "Node": ("v1", Node),
 }
 
 # Hints for fields people reach for that bgpd does not support, keyed by the field's name.

@@ -23,11 +23,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from bgpd.manifests import models
-from bgpd.manifests.cluster import NODE_LABEL, POOL_LABEL, CidrConfig, Manifests, Node, Peer, PodRange
+from bgpd.manifests.cluster import (
+    NODE_LABEL,
+    POOL_LABEL,
+    CidrConfig,
+    Manifests,
+    Node,
+    NodePodCidrs,
+    Peer,
+    PodRange,
+)
 from bgpd.manifests.diagnostics import Diagnostic, Severity
 from bgpd.manifests.documents import Parsed, format_path
+from bgpd.manifests.node_docs import NodeIdentity, check_node_documents
 from bgpd.manifests.yamldocs import PathPart
 
+# Kinds outside any namespace: the Cluster names the namespace itself; Kubernetes Nodes have none.
+_UNNAMESPACED = frozenset({"Cluster", "Node"})
 MAX_ASN = 4_294_967_295  # RFC 6793: four-octet AS numbers
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -92,6 +104,7 @@ class _Rules:
         self._overlaps(
             configs, network, pools=pools, node_addresses=node_addresses, floating=floating, peers=peers
         )
+        node_cidrs = self._node_documents(pools, configs)
         self.memo.keep(pools)
         if any(d.severity is Severity.ERROR for d in self.out) or not (cluster and gateway and flat):
             return None
@@ -106,6 +119,7 @@ class _Rules:
             enable_ipv4=spec.enable_bgp_ipv4,
             enable_ipv6=spec.enable_bgp_ipv6,
             service_cidrs=tuple(str(n) for n, _ in network),
+            node_cidrs=node_cidrs,
         )
 
     def _cluster(self) -> Parsed[models.Cluster] | None:
@@ -127,7 +141,7 @@ class _Rules:
     def _namespaces(self, namespace: str) -> None:
         for kind, items in self.parsed.items():
             for item in items:
-                if kind == "Cluster" or item.model.metadata.namespace == namespace:
+                if kind in _UNNAMESPACED or item.model.metadata.namespace == namespace:
                     continue
                 got = item.model.metadata.namespace
                 reason = f"is {got!r}" if got else "is missing"
@@ -229,6 +243,24 @@ class _Rules:
         if not _all_quiet(pools):  # something to say about some node: node by node, in file order
             self._node_addresses([source for pool in pools for source in pool.sources], ipv4, ipv6)
         return pools
+
+    def _node_documents(
+        self, pools: list[_PoolFacts], configs: list[Parsed[models.ClusterCIDRConfig]]
+    ) -> tuple[NodePodCidrs, ...] | None:
+        """The Node documents' pod CIDRs (checked), or None when the file has no Node document."""
+        if self.seen["Node"] == 0:
+            return None
+        identities = [
+            NodeIdentity(
+                n.entry.address,
+                tuple(a for a in (n.entry.address, n.entry.k8s_ip, n.entry.ipv6_address) if a is not None),
+            )
+            for pool in pools
+            for n in pool.sources
+        ]
+        cidrs, findings = check_node_documents(self.parsed.get("Node", []), identities, configs)
+        self.out += findings
+        return cidrs
 
     def _pool(
         self, owner: Parsed[Any], base: Path, pool: str, spec: models.NodePoolSpec, *, ipv4: bool, ipv6: bool

@@ -54,12 +54,18 @@ class Place:
 @dataclass(frozen=True, slots=True)
 class Document:
     """One YAML document: its place, its first line (counted from the place's offset), the data
-    and its node tree for line lookups. ``index`` and ``line`` are where it is in the file now."""
+    and its node tree for line lookups. ``index`` and ``line`` are where it is in the file now.
+
+    An object inside a ``kind: List`` document is a document of its own with ``item`` set to its
+    index in ``items`` (``list_items``), so it is validated like a top-level one; it shares the
+    List's place.
+    """
 
     place: Place
     first_line: int
     data: Any
     node: yaml.Node
+    item: int | None = None
 
     @property
     def index(self) -> int:
@@ -80,6 +86,24 @@ class Document:
             node = child
             line = node.start_mark.line + 1
         return self.place.offset + line
+
+
+def list_items(document: Document) -> list[Document] | None:
+    """The objects of a ``kind: List`` document (``kubectl get … -o yaml``), or None if it is not one.
+
+    A List whose ``items`` is not a sequence yields no objects; the caller reports it.
+    """
+    data = document.data
+    if not isinstance(data, dict) or data.get("kind") != "List":
+        return None
+    items = _child(document.node, "items")
+    values = data.get("items")
+    if not isinstance(items, yaml.SequenceNode) or not isinstance(values, list):
+        return []
+    return [
+        Document(document.place, node.start_mark.line + 1, value, node, item=i)
+        for i, (value, node) in enumerate(zip(values, items.value, strict=True))
+    ]
 
 
 def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:

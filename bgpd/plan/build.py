@@ -1,14 +1,18 @@
 """The plan: the whole answer to "what does this host run and announce", as one pure function.
 
-``build_plan(manifests, settings, ledger, local addresses)`` → ``Plan`` (``bgpd.plan.model``): the
-pod-CIDR allocations, every session of the cluster with its full configuration (``SessionConfig``:
-addresses, ASNs, router ID and every per-session setting), and for each session this host runs,
-the routes it exports and, for every route left out, the reason. Nothing that decides what goes on
-the wire is left to the daemon: it diffs two plans (``bgpd.plan.diff``) and carries out the
-difference. Pure (no I/O, no clock), so ``bgpd plan`` shows exactly what ``bgpd run`` does with the
-same inputs.
+``build_plan(manifests, settings, ledger, local addresses, maintenance, now=…)`` → ``Plan``
+(``bgpd.plan.model``): the pod-CIDR allocations, every session of the cluster with its full
+configuration (``SessionConfig``: addresses, ASNs, router ID and every per-session setting), and
+for each session this host runs, the routes it exports and, for every route left out, the reason.
+Nothing that decides what goes on the wire is left to the daemon: it diffs two plans
+(``bgpd.plan.diff``) and carries out the difference. Pure (no I/O, no clock: ``now`` is given), so
+``bgpd plan`` shows exactly what ``bgpd run`` does with the same inputs.
 
-- Allocations come from the allocator (upstream ClusterCIDR semantics, stable through the ledger).
+- Allocations come from the Node documents when the file has them, else from the allocator
+  (upstream ClusterCIDR semantics, stable through the ledger, missing nodes' blocks reserved from
+  ``now`` for ``allocation.reservationTime``): ``bgpd.plan.allocation``.
+- Maintenance (``bgpd.plan.maintenance``): a disabled session is still planned (the daemon holds
+  it down); a drained one announces its routes with the GRACEFUL_SHUTDOWN community (RFC 8326).
 - A session runs here when this host holds its floating IP; the address's prefix is the session's
   segment, and ``bgpd.plan.segments`` decides its routes from it (sessions alike share one rule,
   one computation and one tuple of routes).
@@ -24,16 +28,19 @@ inputs differ from the last only in the nodes (a node added, removed or edited: 
 reload) it plans those nodes alone:
 
 - allocation: only the nodes that may get blocks now (new ones, and those that got none or not
-  every family last time) go through the allocator, with every other node's blocks as taken. The
-  allocator serves nodes in name order, each the lowest free block, and a served node keeps its
-  blocks while the configs stay, so this gives exactly what allocating everyone would;
+  every family last time) go through the allocator, with every other present node's blocks as
+  taken, and the nodes gone with their blocks (reserved from ``now``, or freed). The allocator
+  serves nodes in name order, each the lowest free block, a served node keeps its blocks while the
+  configs stay, and reservations run out by ``now`` in the call that serves those few as in one
+  that serves everyone, so this gives exactly what allocating everyone would;
 - routes and exports: the routes of the changed nodes are removed and decided again, spliced into
   the sorted tuples (a few copies of pointers, no per-route Python work for the others);
 - what changed per export goes with the plan to the diff (``deltas``), so the daemon hands each
   session the few routes to announce and withdraw instead of comparing whole tables.
 
-Anything else (settings, peers, floating IPs, configs, the addresses held, a ledger that is not the
-last plan's) is planned from scratch, the same code the first plan uses. A property test holds the
+Anything else (settings, maintenance, peers, floating IPs, configs, Node documents, the addresses
+held, a ledger that is not the last plan's) is planned from scratch, the same code the first plan
+uses. A property test holds the
 two ways equal over random edit sequences (tests/plan/test_planner.py).
 """
 
@@ -47,6 +54,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from bgpd.manifests import Manifests, Node
+from bgpd.plan.allocation import allocate_nodes, cidr_configs
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.model import (
     Plan,
     PlannedNode,
@@ -70,7 +79,7 @@ from bgpd.plan.segments import (
 )
 from bgpd.plan.session_config import SessionConfig
 from bgpd.plan.settings import LocalAddress, Settings
-from bgpd.rib.allocator import CidrConfig, CidrRange, NodeSpec, allocate
+from bgpd.rib.allocator import NodeSpec, allocate
 from bgpd.rib.cidr import Block, parse_block
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from bgpd.rib.routes import Path as RibPath
@@ -87,20 +96,31 @@ T = TypeVar("T")
 
 
 def build_plan(
-    manifests: Manifests, settings: Settings, ledger: Ledger, local_addresses: Collection[LocalAddress]
+    manifests: Manifests,
+    settings: Settings,
+    ledger: Ledger,
+    local_addresses: Collection[LocalAddress],
+    maintenance: Maintenance | None = None,
+    *,
+    now: int,
 ) -> Plan:
-    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``."""
-    return Planner().plan(manifests, settings, ledger, local_addresses)
+    """The plan for ``manifests`` and ``settings`` on a host holding ``local_addresses``, with the
+    operator's disabled and drained sessions (``maintenance``; None: none), at ``now`` (POSIX
+    seconds: a node missing from the file is reserved from then; reservations end by it)."""
+    return Planner().plan(manifests, settings, ledger, local_addresses, maintenance, now=now)
 
 
 def planned_sessions(
-    manifests: Manifests, settings: Settings, local_addresses: Collection[LocalAddress]
+    manifests: Manifests,
+    settings: Settings,
+    local_addresses: Collection[LocalAddress],
+    maintenance: Maintenance | None = None,
 ) -> tuple[Session, ...]:
     """The plan's sessions as ``build_plan`` makes them, but without their routes (nothing
     announced, nothing skipped): what a daemon can start before the first plan is ready."""
     held = {a.address: a.prefix for a in local_addresses}
-    specs = _session_specs(manifests, settings, _families(manifests), held)
-    return tuple(Session(s.peer, s.config, s.local, s.segment, (), ()) for s in specs)
+    specs = _session_specs(manifests, settings, _families(manifests), held, maintenance or Maintenance())
+    return tuple(Session(s.peer, s.config, s.local, s.segment, (), (), s.disabled, s.drained) for s in specs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +148,20 @@ class Planner:
         settings: Settings,
         ledger: Ledger,
         local_addresses: Collection[LocalAddress],
+        maintenance: Maintenance | None = None,
+        *,
+        now: int,
     ) -> Plan:
         """The plan, as ``build_plan`` gives it; ``deltas`` then says what changed per export
         (empty when the plan was made from scratch)."""
         held = {a.address: a.prefix for a in local_addresses}
+        maintenance = maintenance or Maintenance()
         memory = self._memory
         self.deltas = {}
-        if memory is not None and memory.only_nodes_differ(manifests, settings, ledger, held):
-            self.deltas = memory.replan_nodes(manifests)
+        if memory is not None and memory.only_nodes_differ(manifests, settings, ledger, held, maintenance):
+            self.deltas = memory.replan_nodes(manifests, now)
             return memory.plan
-        self._memory = _Memory(manifests, settings, ledger, held)
+        self._memory = _Memory(manifests, settings, ledger, held, maintenance, now=now)
         return self._memory.plan
 
 
@@ -199,6 +223,8 @@ class _SessionSpec:
     local: bool
     segment: Network | None
     key: ExportKey | None  # None: not run here, exports nothing
+    disabled: str | None
+    drained: bool
 
 
 class _Memory:
@@ -210,14 +236,20 @@ class _Memory:
         settings: Settings,
         ledger: Ledger,
         held: Mapping[IPAddress, Network | None],
+        maintenance: Maintenance,
+        *,
+        now: int,
     ) -> None:
         self.manifests = manifests
         self.settings = settings
         self.held = dict(held)
+        self.maintenance = maintenance
         self.families = _families(manifests)
-        self.configs = _cidr_configs(manifests)
-        self.rib: dict[tuple[str, str], RibRoute | RouteError] = {}
-        result = allocate([NodeSpec(n.name, n.labels) for n in manifests.nodes], self.configs, ledger)
+        self.configs = cidr_configs(manifests)
+        self.rib: dict[tuple[str, str, tuple[int, ...]], RibRoute | RouteError] = {}
+        reservation_time = settings.allocation.reservation_time
+        result = allocate_nodes(manifests, ledger, now=now, reservation_time=reservation_time)
+        self.reserved = result.ledger.reserved
         self.allocations = {a.node: a for a in result.allocations}
         self.problems = {p.node: p.reason for p in result.problems}
         self.blocks = {a.node: blocks for a, blocks in _blocks(result.allocations).items()}
@@ -234,12 +266,12 @@ class _Memory:
         every_route.sort(key=lambda r: r.order)
         self.routes = _Sorted([r.order for r in every_route], tuple(_route(r) for r in every_route))
         self.ledger_entries = _Sorted([a.node for a in result.allocations], result.allocations)
-        self.specs = _session_specs(manifests, settings, self.families, held)
+        self.specs = _session_specs(manifests, settings, self.families, held, maintenance)
         self.exports: dict[ExportKey, _Export] = {}
         for spec in self.specs:
             if spec.key is None or spec.key in self.exports:
                 continue
-            rule = ExportRule(spec.config, spec.segment)
+            rule = ExportRule(spec.config, spec.segment, spec.drained)
             decided = [(r.order, rule.decide(r, self._rib_route)) for r in every_route]
             announced = _Sorted.of((k, d) for k, d in decided if isinstance(d, Announced))
             skipped = _Sorted.of((k, d) for k, d in decided if isinstance(d, Skipped))
@@ -256,14 +288,18 @@ class _Memory:
         settings: Settings,
         ledger: Ledger,
         held: Mapping[IPAddress, Network | None],
+        maintenance: Maintenance,
     ) -> bool:
         """Whether the new inputs differ from the last ones in the nodes alone (and the ledger is
-        the one the last plan made), so ``replan_nodes`` may plan them."""
+        the one the last plan made, and no Node documents decide the blocks), so ``replan_nodes``
+        may plan them."""
         last = self.manifests
         same_ledger = ledger is self.plan.ledger or ledger == self.plan.ledger
         return (
             same_ledger
+            and manifests.node_cidrs is None
             and settings == self.settings
+            and maintenance == self.maintenance
             and dict(held) == self.held
             and all(
                 getattr(manifests, f.name) == getattr(last, f.name)
@@ -272,28 +308,35 @@ class _Memory:
             )
         )
 
-    def replan_nodes(self, manifests: Manifests) -> dict[int, ExportChange]:
-        """Plan the nodes that changed since the last plan (``only_nodes_differ`` holds); returns
-        what changed per export, keyed by the id of the old export's announced tuple."""
-        now = {n.name: n for n in manifests.nodes}
-        removed = [name for name in self.node_of if name not in now]
+    def replan_nodes(self, manifests: Manifests, now: int) -> dict[int, ExportChange]:
+        """Plan the nodes that changed since the last plan (``only_nodes_differ`` holds), at
+        ``now``; returns what changed per export, keyed by the id of the old export's announced
+        tuple."""
+        present = {n.name: n for n in manifests.nodes}
+        removed = [name for name in self.node_of if name not in present]
         edited = [n for n in manifests.nodes if not _same(self.node_of.get(n.name), n)]
         added = {n.name for n in edited if n.name not in self.node_of}
-        # Who may get blocks now: new nodes, and those that got none or not every family (each has
-        # a problem saying so). Everyone else keeps what it has: configs did not change.
-        needing = sorted(added | {name for name in self.problems if name in now})
+        # Who may get blocks now: new nodes (a reserved one gets its blocks back), and those that
+        # got none, not every family or a block no config has (each has a problem saying so).
+        # Everyone else keeps what it has: configs did not change.
+        needing = sorted(added | {name for name in self.problems if name in present})
+        reservation_time = self.settings.allocation.reservation_time
+        running_out = any(now - r.missing_since >= reservation_time for r in self.reserved)
         self.manifests = manifests
-        if not removed and not edited and not needing:
+        if not removed and not edited and not needing and not running_out:
             return {}
         before = {name: self._release(name) for name in [*removed, *needing]}
         for name in [*removed, *needing]:
             self.problems.pop(name, None)
         result = allocate(
-            [NodeSpec(name, now[name].labels) for name in needing],
+            [NodeSpec(name, present[name].labels) for name in needing],
             self.configs,
-            Ledger(tuple(a for name in needing if (a := before[name]) is not None)),
-            self.taken,
+            Ledger(tuple(a for a in before.values() if a is not None), self.reserved),
+            now=now,
+            reservation_time=reservation_time,
+            taken=self.taken,
         )
+        self.reserved = result.ledger.reserved
         self.problems.update((p.node, p.reason) for p in result.problems)
         self._hold(result.allocations)
         self.ledger_entries = self.ledger_entries.edited(
@@ -309,8 +352,8 @@ class _Memory:
         for name in sorted({*removed, *needing, *(n.name for n in edited)}):
             old = self.planned.pop(name, None)
             routes = self.node_routes.pop(name, ())
-            if name in now:
-                self._take_node(now[name])
+            if name in present:
+                self._take_node(present[name])
                 if self.planned[name] == old:
                     self.planned[name] = old  # keeps its identity: nothing of it moves
                     self.node_routes[name] = routes
@@ -333,7 +376,7 @@ class _Memory:
             for spec, session in zip(self.specs, self.sessions, strict=True)
         )
         self._prune_routes()
-        self.plan = self._make_plan(Ledger(self.ledger_entries.items))
+        self.plan = self._make_plan(Ledger(self.ledger_entries.items, self.reserved))
         return deltas
 
     def _replan_exports(self, dropped: list[NodeRoute], gained: list[NodeRoute]) -> dict[int, ExportChange]:
@@ -376,7 +419,11 @@ class _Memory:
         """Forget route values no export uses any more, once they are as many as the used ones."""
         if len(self.rib) <= 2 * len(self.routes.keys) + 1024:
             return
-        used = {(a.prefix, a.next_hop) for export in self.exports.values() for a in export.announced.items}
+        used = {
+            (a.prefix, a.next_hop, a.route.path.communities)
+            for export in self.exports.values()
+            for a in export.announced.items
+        }
         self.rib = {key: value for key, value in self.rib.items() if key in used}
 
     def _take_node(self, node: Node) -> None:
@@ -395,14 +442,17 @@ class _Memory:
         self.planned[node.name] = planned
         self.node_routes[node.name] = _node_routes(planned, self.families)
 
-    def _rib_route(self, prefix: str, hop: str, address: IPAddress, family: Family) -> RibRoute | RouteError:
-        """One route value per (prefix, next hop), shared by every session and kept across plans."""
-        key = (prefix, hop)
+    def _rib_route(
+        self, prefix: str, hop: str, address: IPAddress, family: Family, communities: tuple[int, ...]
+    ) -> RibRoute | RouteError:
+        """One route value per (prefix, next hop, communities), shared by every session announcing
+        it and kept across plans."""
+        key = (prefix, hop, communities)
         found = self.rib.get(key)
         if found is None:
             try:
                 block = parse_block(prefix)
-                found = RibRoute(family, (block.first, block.prefixlen), RibPath(address))
+                found = RibRoute(family, (block.first, block.prefixlen), RibPath(address, None, communities))
             except (RouteError, ValueError) as err:
                 found = err if isinstance(err, RouteError) else RouteError(str(err))
             self.rib[key] = found
@@ -410,7 +460,16 @@ class _Memory:
 
     def _session(self, spec: _SessionSpec) -> Session:
         export = self.exports[spec.key].value if spec.key is not None else NOTHING
-        return Session(spec.peer, spec.config, spec.local, spec.segment, export.announced, export.skipped)
+        return Session(
+            spec.peer,
+            spec.config,
+            spec.local,
+            spec.segment,
+            export.announced,
+            export.skipped,
+            spec.disabled,
+            spec.drained,
+        )
 
     def _make_plan(self, ledger: Ledger) -> Plan:
         return Plan(
@@ -443,18 +502,6 @@ def _change(
 def _families(manifests: Manifests) -> tuple[Family, ...]:
     enabled = ((manifests.enable_ipv4, IPV4_UNICAST), (manifests.enable_ipv6, IPV6_UNICAST))
     return tuple(family for on, family in enabled if on)
-
-
-def _cidr_configs(manifests: Manifests) -> list[CidrConfig]:
-    return [
-        CidrConfig(
-            name=c.name,
-            selector=c.selector,
-            ipv4=CidrRange(c.ipv4.cidr, c.ipv4.per_node_mask) if c.ipv4 is not None else None,
-            ipv6=CidrRange(c.ipv6.cidr, c.ipv6.per_node_mask) if c.ipv6 is not None else None,
-        )
-        for c in manifests.cidr_configs
-    ]
 
 
 def _blocks(allocations: Iterable[NodeAllocation]) -> dict[NodeAllocation, tuple[Block, ...]]:
@@ -500,6 +547,7 @@ def _session_specs(
     settings: Settings,
     families: tuple[Family, ...],
     held: Mapping[IPAddress, Network | None],
+    maintenance: Maintenance,
 ) -> tuple[_SessionSpec, ...]:
     chosen = placements(manifests)
     floating = {p.local_ip for p in chosen}
@@ -519,10 +567,12 @@ def _session_specs(
         )
         local = placement.local_ip in held
         segment = held.get(placement.local_ip)
-        key = ExportRule(config, segment).key if local else None
+        drained = maintenance.is_drained(config.name)
+        key = ExportRule(config, segment, drained).key if local else None
         if key is not None:
             key = rules.setdefault(key, key)
-        specs.append(_SessionSpec(peer.name, config, local, segment, key))
+        disabled = maintenance.shutdown_message(config.name)
+        specs.append(_SessionSpec(peer.name, config, local, segment, key, disabled, drained))
     return tuple(specs)
 
 

@@ -12,9 +12,13 @@ field by field, their routes prefix by prefix:
   only learns it from a new OPEN (RFC 4271 §4.2) or it names another session; ``CONNECTION``
   reconfigures it in place, without a flap; ``ROUTES`` changes only what it announces;
 - a session whose routes changed gets the routes to announce and the prefixes to withdraw
-  (``UpdateRoutes``). Sessions alike share one export tuple, so the comparison is made once per
-  pair of exports, not per session; and when the planner says what an export changed
-  (``bgpd.plan.build.ExportChange``) that is taken as it is, without comparing the tables;
+  (``UpdateRoutes``); draining or undraining a session is such a change (its routes gain or lose
+  the GRACEFUL_SHUTDOWN community). Sessions alike share one export tuple, so the comparison is
+  made once per pair of exports, not per session; and when the planner says what an export
+  changed (``bgpd.plan.build.ExportChange``) that is taken as it is, without comparing the tables;
+- a session the operator disabled (``Session.disabled``) is held down: ``Disable`` takes it down
+  first, and every later change (a start, a reset) leaves it down, so no reload or restart brings
+  it up; ``Enable`` comes last, once the session has its new configuration;
 - anything else is not touched at all.
 """
 
@@ -35,6 +39,8 @@ from bgpd.wire.nlri import Prefix
 
 __all__ = [
     "Change",
+    "Disable",
+    "Enable",
     "Reconfigure",
     "Reset",
     "Start",
@@ -81,7 +87,7 @@ class Reconfigure:
 @dataclass(frozen=True, slots=True)
 class UpdateRoutes:
     session: Session
-    announce: tuple[RibRoute, ...]  # prefixes added or with a new next hop
+    announce: tuple[RibRoute, ...]  # prefixes added, or with a new next hop or communities
     withdraw: tuple[tuple[Family, Prefix], ...]  # prefixes no longer carried
 
     @property
@@ -93,7 +99,21 @@ class UpdateRoutes:
         return len(self.withdraw)
 
 
-Change = Start | Stop | Reset | Reconfigure | UpdateRoutes
+@dataclass(frozen=True, slots=True)
+class Disable:
+    """The operator disabled a running session: Cease 6/2 with ``session.disabled`` (RFC 9003)."""
+
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class Enable:
+    """The operator enabled a session held down: start it."""
+
+    session: Session
+
+
+Change = Start | Stop | Reset | Reconfigure | UpdateRoutes | Disable | Enable
 
 
 def changed_settings(old: SessionConfig, new: SessionConfig) -> tuple[str, ...]:
@@ -121,7 +141,7 @@ def diff(
     changed (``Planner.deltas``), keyed by the id of the old export's routes."""
     desired = plan.local_sessions()
     planned = {s.name for s in plan.sessions}
-    compared: dict[tuple[int, int], tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]] = {}
+    compared: dict[tuple[int, int], _Moved] = {}  # pairs of exports compared once
     changes: list[Change] = []
     for name in sorted(set(running) - set(desired)):
         reason = StopReason.ADDRESS_LEFT if name in planned else StopReason.DECONFIGURED
@@ -132,32 +152,46 @@ def diff(
         if old is None:
             changes.append(Start(new))
             continue
+        if new.disabled is not None and old.disabled is None:
+            changes.append(Disable(new))
         changed = speaker_changes(old.config, new.config)
         if needs_reset(changed):
             changes.append(Reset(new, changed))
-            continue
-        if changed:
-            changes.append(Reconfigure(new, changed))
-        if old.announced is new.announced:
-            continue  # the same export (the plan shares it between alike sessions): nothing moved
-        pair = (id(old.announced), id(new.announced))
-        found = compared.get(pair)
-        if found is None:
-            known = (deltas or {}).get(pair[0])
-            if known is not None and known.old is old.announced and known.new is new.announced:
-                found = (known.announce, known.withdraw)
-            else:
-                found = _compare(old.announced, new.announced)
-            compared[pair] = found
-        announce, withdraw = found
-        if announce or withdraw:  # a new reason alone (the segment's wording) sends nothing
-            changes.append(UpdateRoutes(new, announce, withdraw))
+        else:
+            if changed:
+                changes.append(Reconfigure(new, changed))
+            routes = _route_change(old, new, compared, deltas or {})
+            if routes is not None:
+                changes.append(routes)
+        if new.disabled is None and old.disabled is not None:
+            changes.append(Enable(new))
     return changes
 
 
-def _compare(
-    old: tuple[Announced, ...], new: tuple[Announced, ...]
-) -> tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]:
+_Moved = tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]  # to announce, to withdraw
+
+
+def _route_change(
+    old: Session, new: Session, compared: dict[tuple[int, int], _Moved], deltas: Mapping[int, ExportChange]
+) -> UpdateRoutes | None:
+    if old.announced is new.announced:
+        return None  # the same export (the plan shares it between alike sessions): nothing moved
+    pair = (id(old.announced), id(new.announced))
+    found = compared.get(pair)
+    if found is None:
+        known = deltas.get(pair[0])
+        if known is not None and known.old is old.announced and known.new is new.announced:
+            found = (known.announce, known.withdraw)
+        else:
+            found = _compare(old.announced, new.announced)
+        compared[pair] = found
+    announce, withdraw = found
+    if not announce and not withdraw:  # a new reason alone (the segment's wording) sends nothing
+        return None
+    return UpdateRoutes(new, announce, withdraw)
+
+
+def _compare(old: tuple[Announced, ...], new: tuple[Announced, ...]) -> _Moved:
     """What to announce and withdraw to go from ``old`` to ``new``, table against table."""
     before = {(a.route.family, a.route.prefix): a.route for a in old}
     after = {(a.route.family, a.route.prefix): a.route for a in new}

@@ -69,6 +69,10 @@ class Session:
     segment: Network | None  # the floating IP's prefix here; None when unknown or not held
     announced: tuple[Announced, ...]  # by family, then prefix
     skipped: tuple[Skipped, ...]
+    # the operator's maintenance state (``bgpd.plan.maintenance``): held down with this RFC 9003
+    # text (None: not disabled); routes tagged GRACEFUL_SHUTDOWN (RFC 8326)
+    disabled: str | None = None
+    drained: bool = False
 
     @property
     def name(self) -> str:

@@ -13,7 +13,9 @@ or a segment bgpd does not know — is the peer's ``offSegmentNextHop`` policy's
   cannot carry an IPv4 next hop, and an IPv4 route with an IPv6 one needs RFC 8950);
 - ``node``: announce the node's own address anyway (multihop fabrics that resolve it).
 
-Every route gets a reason that says which side was off. An unknown segment is never guessed.
+Every route gets a reason that says which side was off. An unknown segment is never guessed. A
+drained session (``bgpd.plan.maintenance``) announces the same routes, each with the
+GRACEFUL_SHUTDOWN community (RFC 8326), so the routers prefer other paths before it goes down.
 
 What one session exports depends only on its segment, whether its peer is on it, its policy, its
 families and (for ``self``) its floating IP: that is an ``ExportRule``, and sessions alike share one
@@ -25,13 +27,14 @@ again (``bgpd.plan.build``). Pure: no I/O.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bgpd.plan.session_config import NextHopPolicy, SessionConfig
 from bgpd.rib.routes import Route as RibRoute
 from bgpd.rib.routes import RouteError
-from bgpd.wire.constants import Afi, Family
+from bgpd.wire.attributes import community_to_text
+from bgpd.wire.constants import GRACEFUL_SHUTDOWN, Afi, Family
 
 __all__ = [
     "NOTHING",
@@ -82,6 +85,11 @@ class Announced:
     reason: str
     route: RibRoute
 
+    @property
+    def communities(self) -> tuple[str, ...]:
+        """The communities it is announced with, as text (``65535:0`` while drained)."""
+        return tuple(community_to_text(c) for c in self.route.path.communities)
+
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
@@ -102,23 +110,43 @@ class SessionExport:
 NOTHING = SessionExport((), ())
 _AFI = {4: Afi.IPV4, 6: Afi.IPV6}  # the family a floating IP can be next hop for (RFC 8950 aside)
 ExportKey = tuple[object, ...]
-RibRoutes = Callable[[str, str, IPAddress, Family], RibRoute | RouteError]
-"""(prefix, next hop text, next hop, family) → the route value, shared by every session (a memo)."""
+RibRoutes = Callable[[str, str, IPAddress, Family, tuple[int, ...]], RibRoute | RouteError]
+"""(prefix, next hop text, next hop, family, communities) → the route value, shared by every
+session announcing it: sessions alike announce identical attributes (a memo)."""
 
 
 class ExportRule:
     """The segment rule for the sessions that share ``key``: their segment, whether their peer is
-    on it, their policy, families and (for ``self``) floating IP."""
+    on it, their policy, families, (for ``self``) floating IP, and whether they are drained (their
+    routes carry the GRACEFUL_SHUTDOWN community, RFC 8326)."""
 
-    __slots__ = ("_mask", "_network", "families", "key", "local_ip", "peer_on", "policy", "segment")
+    __slots__ = (
+        "_mask",
+        "_network",
+        "communities",
+        "families",
+        "key",
+        "local_ip",
+        "peer_on",
+        "policy",
+        "segment",
+    )
 
-    def __init__(self, config: SessionConfig, segment: Network | None) -> None:
+    def __init__(self, config: SessionConfig, segment: Network | None, drained: bool = False) -> None:
         self.segment = segment
         self.peer_on = segment is not None and config.peer_ip in segment
         self.policy = config.off_segment_next_hop
         self.families = config.families
         self.local_ip = config.local_ip if self.policy is NextHopPolicy.SELF else None
-        self.key: ExportKey = (segment, self.peer_on, self.policy, self.families, self.local_ip)
+        self.communities: tuple[int, ...] = (GRACEFUL_SHUTDOWN,) if drained else ()
+        self.key: ExportKey = (
+            segment,
+            self.peer_on,
+            self.policy,
+            self.families,
+            self.local_ip,
+            self.communities,
+        )
         self._network = int(segment.network_address) if segment is not None else 0
         self._mask = int(segment.netmask) if segment is not None else 0
 
@@ -163,19 +191,7 @@ class ExportRule:
             reason = f"{side} (RFC 4271 §5.1.3); offSegmentNextHop: skip"
             return Skipped(route.prefix, route.family, route.node, reason)
         assert hop_address is not None  # a route's family always has its node's address
-        rib = rib_routes(route.prefix, hop, hop_address, route.family)
+        rib = rib_routes(route.prefix, hop, hop_address, route.family, self.communities)
         if isinstance(rib, RouteError):
             return Skipped(route.prefix, route.family, route.node, f"{reason}, but {rib}")
         return Announced(route_name(hop), route.prefix, hop, route.family, route.node, reason, rib)
-
-    def export(self, routes: Iterable[NodeRoute], rib_routes: RibRoutes) -> SessionExport:
-        """Every route of ``routes`` (in their order) decided."""
-        announced: list[Announced] = []
-        skipped: list[Skipped] = []
-        for route in routes:
-            decided = self.decide(route, rib_routes)
-            if isinstance(decided, Announced):
-                announced.append(decided)
-            elif decided is not None:
-                skipped.append(decided)
-        return SessionExport(tuple(announced), tuple(skipped))

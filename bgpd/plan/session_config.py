@@ -38,11 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from bgpd.plan.secret import Secret, password_from_file, password_from_text
 from bgpd.wire.constants import BGP_PORT, IPV4_UNICAST, IPV6_UNICAST, Family
 
 __all__ = [
     "DELAY_OPEN_MAX",
     "IDLE_HOLD_MAX",
+    "MAX_PREFIXES",
     "SEND_HOLD_MINIMUM",
     "Apply",
     "DeclaredSetting",
@@ -53,6 +55,7 @@ __all__ = [
     "apply_of",
     "check_hold_time",
     "check_keepalive",
+    "check_send_hold",
     "declared_settings",
     "setting",
 ]
@@ -65,6 +68,10 @@ SEND_HOLD_MINIMUM: Final = 480.0  # RFC 9687 "Implementation Considerations": ma
 # at most the cap its doubling stops at (IDLE_HOLD_MAX, the §8.1.1 example of 120 s).
 DELAY_OPEN_MAX: Final = 240
 IDLE_HOLD_MAX: Final = 120
+SEND_HOLD_MAX: Final = 2 * 65535  # twice the largest hold time: the RFC 9687 default's own ceiling
+# Max-prefix (RFC 4486 §4) per family; why 20 000: docs/operator-guide.md, "Max-prefix".
+MAX_PREFIXES: Final = 20_000
+HOLD_DOWN_MAX: Final = 86_400  # a day: longer is an operator's reset, maxPrefixesRestart 0
 
 
 class Apply(enum.Enum):
@@ -129,6 +136,14 @@ def check_hold_time(value: int) -> int:
     return value
 
 
+def check_send_hold(hold_time: int, send_hold_time: float | None) -> str | None:
+    """Why ``send_hold_time`` cannot go with ``hold_time``: RFC 9687 §4 wants the SendHoldTime
+    above the HoldTime (a peer gets longer to read than to stay silent); 0 turns it off."""
+    if send_hold_time is None or send_hold_time == 0 or send_hold_time > hold_time:
+        return None
+    return f"must be 0 (off) or more than holdTime ({hold_time}) (RFC 9687)"
+
+
 def check_keepalive(hold_time: int, keepalive_time: float | None) -> str | None:
     """Why ``keepalive_time`` cannot go with ``hold_time`` (RFC 4271 §4.4, §10), or None."""
     if keepalive_time is None:
@@ -180,8 +195,36 @@ class SessionConfig:
     off_segment_next_hop: NextHopPolicy = setting(
         NextHopPolicy.SKIP, key="offSegmentNextHop", apply=Apply.ROUTES
     )
-    send_hold_time: float | None = applies(Apply.CONNECTION, None)  # None: RFC 9687 default; 0: off
+    # RFC 9687 SendHoldTime; None: max(8 minutes, 2 × the negotiated hold time); 0: off
+    send_hold_time: float | None = setting(
+        None,
+        key="sendHoldTime",
+        apply=Apply.CONNECTION,
+        kind=int,
+        ge=0,
+        le=SEND_HOLD_MAX,
+        follows="hold_time",
+    )
     extended_next_hop: bool = applies(Apply.OPEN, False)  # offer RFC 8950 (IPv6 next hops, IPv4 routes)
+    # RFC 4486 §4: more prefixes of one family than this stop the session (Cease 6/1); 0: no limit
+    max_prefixes: int = setting(MAX_PREFIXES, key="maxPrefixes", apply=Apply.CONNECTION, ge=0, le=0xFFFFFFFF)
+    # ... a warning is logged (once) from this percentage of the limit ...
+    max_prefixes_warning: int = setting(75, key="maxPrefixesWarning", apply=Apply.CONNECTION, ge=1, le=100)
+    # ... and the session restarts this many seconds after the limit stopped it; 0: on bgpctl reset
+    max_prefixes_restart: float = setting(
+        300, key="maxPrefixesRestart", apply=Apply.CONNECTION, kind=int, ge=0, le=HOLD_DOWN_MAX
+    )
+    # GTSM (RFC 5082): send TTL 255, accept only 256 - ttl and up. A new connection applies it: GTSM
+    # guards the handshake, and must be on at both ends at once (Apply.OPEN: Cease 6/6, reconnect).
+    ttl_security: bool = setting(False, key="ttlSecurity", apply=Apply.OPEN)
+    # TCP-MD5 (RFC 2385) key, inline or from a file read at every load; one of the two. A TCP
+    # connection keeps its key from SYN to FIN, so a new key needs a new connection (Apply.OPEN).
+    password: Secret | None = setting(
+        None, key="password", apply=Apply.OPEN, kind=Any, check=password_from_text, follows="password_file"
+    )
+    password_file: Secret | None = setting(
+        None, key="passwordFile", apply=Apply.OPEN, kind=Any, check=password_from_file, follows="password"
+    )
 
     def __post_init__(self) -> None:
         if self.local_ip.version != self.peer_ip.version:
@@ -203,6 +246,11 @@ class SessionConfig:
     @property
     def ibgp(self) -> bool:
         return self.local_asn == self.peer_asn
+
+    @property
+    def md5_key(self) -> Secret | None:
+        """The TCP-MD5 key, from ``password`` or ``passwordFile`` (the settings allow only one)."""
+        return self.password if self.password is not None else self.password_file
 
     def send_hold_for(self, negotiated_hold: int) -> float:
         """The SendHoldTime for a session with ``negotiated_hold``: 0 (off) when the hold time is 0

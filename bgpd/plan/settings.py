@@ -1,10 +1,15 @@
 """The daemon settings file: what the vendor manifests have no field for.
 
 Per-peer settings (timers, passive mode, TCP port, TTL/multihop, IP_FREEBIND, the off-segment
-next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; logging; and (for
-hosts without address watching) the floating IPs to treat as local, each optionally with its
-segment's prefix length. Every key is optional; unknown keys are errors, so a typo cannot silently
-fall back to a default. Reference: docs/operator-guide.md, "Settings reference".
+next-hop policy) under ``defaults`` for every peer and ``peers`` per peer IP; how long a missing
+node's pod CIDRs stay reserved (``allocation``); the reload guard against mass removals
+(``removals``); logging; the metrics listener; and (for hosts without address watching) the
+floating IPs to treat as local, each optionally with its segment's prefix length. Every key is
+optional; unknown keys are errors, so a typo cannot silently fall back to a default. Reference:
+docs/operator-guide.md, "Settings reference".
+
+Daemon-level sections (``log``, ``metrics``, ``allocation``, ``removals``) are plain models here, one
+class each: a new one is a class, a field of ``Settings``, and its rows in the reference.
 
 The per-peer models are not written here: they are generated from the settings declared on
 ``SessionConfig`` (``bgpd.plan.session_config``), so a setting, its default and its bounds exist
@@ -17,10 +22,10 @@ from __future__ import annotations
 
 import ipaddress
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -37,18 +42,23 @@ from bgpd.logs import LEVELS, LogFormat
 from bgpd.manifests import Diagnostic, InputError, Severity
 from bgpd.manifests.documents import at, model_diagnostics, read_text, single_document
 from bgpd.manifests.yamldocs import Document, PathPart
-from bgpd.plan.session_config import DeclaredSetting, check_keepalive, declared_settings
+from bgpd.plan.secret import Secret
+from bgpd.plan.session_config import DeclaredSetting, check_keepalive, check_send_hold, declared_settings
 
 __all__ = [
+    "AllocationSettings",
     "LocalAddress",
     "LogSettings",
+    "MetricsSettings",
     "PeerFields",
     "PeerOverrides",
     "PeerSettings",
+    "RemovalSettings",
     "Settings",
     "SettingsError",
     "load_settings",
     "parse_settings",
+    "settings_warnings",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -159,6 +169,19 @@ else:
     )
 
 
+class AllocationSettings(_Strict):
+    """How long a node missing from the cluster file keeps its pod CIDRs (docs/allocation.md)."""
+
+    reservation_time: int = Field(default=86400, alias="reservationTime", ge=0)  # seconds
+
+
+class RemovalSettings(_Strict):
+    """The reload guard: a reload removing more than ``max_share`` of the nodes, or of the BGP peers,
+    at once is refused unless forced (``bgpctl reload --force``); 1 turns the guard off."""
+
+    max_share: float = Field(default=0.25, alias="maxShare", ge=0, le=1)
+
+
 class LogSettings(_Strict):
     format: LogFormat = LogFormat.AUTO
     level: str = "info"
@@ -171,12 +194,24 @@ class LogSettings(_Strict):
         return value.lower()
 
 
+class MetricsSettings(_Strict):
+    """The Prometheus/OpenMetrics listener (``bgpd.daemon.metrics_http``): off unless enabled, and
+    then on one address, loopback unless set, so metrics are never exposed by accident."""
+
+    enabled: bool = False
+    address: IPField = ipaddress.IPv4Address("127.0.0.1")
+    port: int = Field(default=9179, ge=1, le=65535)
+
+
 class Settings(_Strict):
     """The whole settings file. Immutable; ``session_values`` gives one peer's settings."""
 
     defaults: PeerSettings = PeerSettings()
     peers: dict[IPField, PeerOverrides] = {}
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    allocation: AllocationSettings = AllocationSettings()
+    removals: RemovalSettings = RemovalSettings()
     local_addresses: tuple[LocalAddressField, ...] | None = Field(default=None, alias="localAddresses")
 
     @field_validator("local_addresses")
@@ -209,9 +244,22 @@ class SettingsError(InputError):
     """The settings file is unusable; ``diagnostics`` has every problem, each naming its field."""
 
 
+def _one_password(values: Mapping[str, Any]) -> str | None:
+    both = values["password"] is not None and values["password_file"] is not None
+    return "set password or passwordFile, not both" if both else None
+
+
+# (first, second, check of the merged values): a problem goes to ``second`` where that is set
+_PAIR_RULES: Final[tuple[tuple[str, str, Callable[[Mapping[str, Any]], str | None]], ...]] = (
+    ("hold_time", "keepalive_time", lambda v: check_keepalive(v["hold_time"], v["keepalive_time"])),
+    ("hold_time", "send_hold_time", lambda v: check_send_hold(v["hold_time"], v["send_hold_time"])),
+    ("password", "password_file", _one_password),
+)
+
+
 def _rule_errors(settings: Settings, document: Document | None) -> list[Diagnostic]:
-    """The rules between settings (the keepalive must fit the hold time), for ``defaults`` and for
-    every peer as merged, each at the key to change."""
+    """The rules between settings (the keepalive and the send hold time must fit the hold time, one
+    password at most), for ``defaults`` and for every peer as merged, each at the key to change."""
     keys = {row.name: row.key for row in declared_settings()}
     defaults = settings.defaults.model_dump()
     scopes: list[tuple[tuple[PathPart, ...], Mapping[str, Any], dict[str, Any]]] = [
@@ -221,13 +269,28 @@ def _rule_errors(settings: Settings, document: Document | None) -> list[Diagnost
         scopes.append((("peers", str(peer)), override.given(), _merged(defaults, override)))
     out: list[Diagnostic] = []
     for where, given, values in scopes:
-        problem = check_keepalive(values["hold_time"], values["keepalive_time"])
-        if problem is None or not {"hold_time", "keepalive_time"} & set(given):
-            continue  # a peer that sets neither inherits the problem: the defaults' error says it
-        if "keepalive_time" in given:
-            out.append(at(document, (*where, keys["keepalive_time"]), problem))
-        else:
-            out.append(at(document, (*where, keys["hold_time"]), f"keepaliveTime {problem}"))
+        for first, second, check in _PAIR_RULES:
+            problem = check(values)
+            if problem is None or not {first, second} & set(given):
+                continue  # a peer that sets neither inherits the problem: the defaults' error says it
+            if second in given:
+                out.append(at(document, (*where, keys[second]), problem))
+            else:
+                out.append(at(document, (*where, keys[first]), f"{keys[second]} {problem}"))
+    return out
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """What works but should not stay so (a password file every user can read), one line each,
+    naming the key: for the daemon's log and ``bgpd check``."""
+    scopes: list[tuple[str, PeerFields]] = [("defaults", settings.defaults)]
+    scopes += [(f'peers["{peer}"]', override) for peer, override in settings.peers.items()]
+    keys = {row.name: row.key for row in declared_settings()}
+    out = []
+    for where, fields in scopes:
+        for name, value in fields.given().items():
+            if isinstance(value, Secret) and value.warning is not None:
+                out.append(f"{where}.{keys[name]}: {value.warning}")
     return out
 
 

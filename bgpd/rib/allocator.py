@@ -20,15 +20,22 @@ If any family of the config has no free block, the node falls through to the nex
 order; if none can serve it, the node gets an ``AllocationProblem`` naming what was tried, and the
 other nodes are still served.
 
-Stability (ours, refining the KEP for a ledger whose configs may be edited): a node listed in both
-``nodes`` and the ledger keeps each recorded block as long as that block is still a per-node block
-of *some* config (same family, inside the range, same per-node mask) — whether or not the node's
-labels still select that config. Renaming a config or changing selectors therefore moves nothing. A
-recorded block that fits no config any more (its range was removed or changed) is released and the
-node is told so in a problem; if the node kept no block at all it is then allocated like a new node
-(and the problem names the old and new blocks), otherwise it keeps what still fits and any family
-its config now defines that it lacks is filled from that config. Nodes missing from ``nodes`` lose
-their blocks.
+Stability (ours, refining the KEP for a ledger whose configs may be edited and a file that may be
+read badly; docs/allocation.md): a node never moves while it is in ``nodes``.
+
+- A node listed in both ``nodes`` and the ledger keeps every recorded block, whether or not its
+  labels still select that block's config, and even when the block is no longer a per-node block of
+  any config (its range was removed or its mask changed): such a block is kept and the node is told
+  so in a problem. Renaming a config or changing selectors therefore moves nothing. Any family its
+  config defines that it lacks is filled from that config.
+- A node missing from ``nodes`` keeps its blocks *reserved* from ``now`` for ``reservation_time``
+  seconds: nobody else gets them, and a node that comes back gets them back. A reservation ends when
+  it runs out (``now`` is given: this module reads no clock) or by ``Ledger.release``. With a
+  ``reservation_time`` of 0 a missing node's blocks are free at once.
+- ``pinned`` blocks (a node's ``spec.podCIDRs`` from its Node document, the cluster's truth) are that
+  node's, whatever the ledger says: a ledger entry that disagrees is replaced and the difference is
+  a problem naming both CIDRs; a block the ledger gave to anyone else is taken from them. A pinned
+  node gets no other block (its Node document is the whole answer).
 
 Determinism: nodes are served in sorted name order, configs in the total order above, and blocks
 lowest-first, so the same ledger and the same input give the same result on every gateway.
@@ -45,7 +52,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bgpd.rib.cidr import ADDRESS_BITS, Block, parse_block
-from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation, sorted_disjoint
+from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation, Reservation, format_time, sorted_disjoint
 
 __all__ = [
     "AllocationProblem",
@@ -56,6 +63,8 @@ __all__ = [
     "LedgerError",
     "NodeAllocation",
     "NodeSpec",
+    "PodCidrs",
+    "Reservation",
     "allocate",
 ]
 
@@ -96,7 +105,7 @@ class AllocationProblem:
 class AllocationResult:
     allocations: tuple[NodeAllocation, ...]  # sorted by node name
     problems: tuple[AllocationProblem, ...]  # sorted by node name; a node may also be in allocations
-    ledger: Ledger  # the new ledger: released nodes removed, new ones added
+    ledger: Ledger  # the new ledger: present nodes' blocks, and the reservations still running
 
 
 class _Used:
@@ -116,6 +125,10 @@ class _Used:
         """Start from the blocks live nodes keep, and ``taken`` (sorted, disjoint: held by nodes
         outside this allocation); two of them overlapping means a broken ledger."""
         ordered = sorted_disjoint(held)
+        if not taken:
+            self._starts = [block.first for block, _ in ordered]
+            self._ends = [block.end for block, _ in ordered]
+            return
         self._starts = [block.first for block in taken]
         self._ends = [block.end for block in taken]
         for block, node in ordered:
@@ -215,83 +228,249 @@ def _pool(config: str, version: int, cidr_range: CidrRange, used: _Used) -> _Poo
     return _Pool(block, cidr_range.per_node_mask, used)
 
 
+PodCidrs = tuple[str | None, str | None]  # (ipv4 block, ipv6 block) as a Node document lists them
+
+
 @dataclass(slots=True)
 class _Holding:
-    """What a live node brings from the ledger: blocks that still fit a config, and those that do not."""
+    """What a present node brings from the ledger: its recorded blocks, each with the config it fits."""
 
     recorded_config: str
-    kept: dict[int, tuple[_Config, Block, str]]  # by IP version: home config, block, ledger text
-    released: list[Block]
+    kept: dict[int, tuple[_Config | None, Block, str]]  # by IP version: fitting config (or None), block, text
+    pinned: bool  # the blocks come from the node's Node document: nothing is added to them
 
 
-_Served = tuple[_Config, dict[int, str]]  # the config and the node's block text by IP version
+_Served = tuple[str, dict[int, str]]  # the config's name and the node's block text by IP version
 
 
 def allocate(
     nodes: Sequence[NodeSpec],
     configs: Sequence[CidrConfig],
     ledger: Ledger,
+    *,
+    now: int = 0,
+    reservation_time: int = 0,
+    pinned: Mapping[str, PodCidrs] | None = None,
     taken: Mapping[int, Sequence[Block]] | None = None,
 ) -> AllocationResult:
-    """Give every node its blocks, keeping what the ledger records for live nodes (see module doc).
+    """Give every node its blocks, keeping recorded and reserved ones (see module doc).
 
-    ``taken`` (by IP version, each sorted by address and disjoint) are blocks held by nodes this
-    call does not serve: none of them is handed out. A planner that re-plans a few nodes passes the
-    blocks of all the others, and gets for those few what allocating everyone would give them
+    ``now`` (POSIX seconds) stamps new reservations and ends old ones after ``reservation_time``
+    seconds; ``pinned`` maps a node to the blocks its Node document gives it.
+
+    ``taken`` (by IP version, each sorted by address and disjoint) are blocks held by present nodes
+    this call does not serve: none of them is handed out. A planner that re-plans a few nodes passes
+    the blocks of all the others (and the ledger entries of the few, and of the nodes gone, with
+    every reservation), and gets for those few what allocating everyone would give them
     (``bgpd.plan.build``); the result then covers only ``nodes``.
 
     Raises ``ValueError`` for input the manifest validation must already have refused (duplicate
-    node or config names, unparsable ranges, a per-node mask outside its range) and ``LedgerError``
-    for a ledger whose blocks are unparsable, duplicated or overlapping (only possible for a ledger
-    built by hand: ``Ledger.from_json`` refuses those).
+    node or config names, unparsable ranges, a per-node mask outside its range, pinned blocks of an
+    unknown node or overlapping each other) and ``LedgerError`` for a ledger whose blocks are
+    unparsable, duplicated or overlapping (only possible for a ledger built by hand:
+    ``Ledger.from_json`` refuses those).
     """
     labels = _index_nodes(nodes)
     used = {4: _Used(), 6: _Used()}
     ordered = _order_configs(configs, used)
-    holdings = _attribute_ledger(ledger, labels, ordered)
-    held: dict[int, list[tuple[Block, str]]] = {4: [], 6: []}
-    for node, holding in holdings.items():
-        for version, (_, block, _) in holding.kept.items():
-            held[version].append((block, node))
-    for version, family_used in used.items():
-        family_used.load(held[version], taken.get(version, ()) if taken is not None else ())
+    notes: dict[str, list[str]] = {}
+    entries, reserved = list(ledger.entries), list(ledger.reserved)
+    _check_unique(entries, reserved)
+    blocks_of = _Blocks()
+    if pinned:
+        entries, reserved = _pin(entries, reserved, pinned, labels, notes=notes, blocks_of=blocks_of)
+    recorded, reservations = _sort_out(entries, reserved, labels, now, reservation_time)
+    by_name = {config.name: config for config in ordered}
+    holdings = {
+        name: _holding(entry, by_name, ordered, pinned or {}, blocks_of) for name, entry in recorded.items()
+    }
+    _load_used(used, holdings, reservations, blocks_of, taken or {})
     allocations: list[NodeAllocation] = []
-    problems: list[AllocationProblem] = []
     for name in sorted(labels):
-        served, notes = _serve(labels[name], holdings.get(name), ordered)
+        node_notes = notes.setdefault(name, [])
+        present = holdings.get(name)
+        if present is not None:
+            served: _Served | None = _keep(present, labels[name], ordered, node_notes)
+        else:
+            served = _serve_new(labels[name], ordered, node_notes)
         if served is not None:
             config, blocks = served
-            allocations.append(NodeAllocation(name, config.name, blocks.get(4), blocks.get(6)))
-        if notes:
-            problems.append(AllocationProblem(name, "; ".join(notes)))
-    return AllocationResult(tuple(allocations), tuple(problems), Ledger(tuple(allocations)))
+            allocations.append(NodeAllocation(name, config, blocks.get(4), blocks.get(6)))
+    problems = tuple(AllocationProblem(name, "; ".join(notes[name])) for name in sorted(notes) if notes[name])
+    running = tuple(sorted(reservations, key=lambda r: r.node))  # a ledger is sorted: equal means equal
+    return AllocationResult(tuple(allocations), problems, Ledger(tuple(allocations), running))
 
 
-def _serve(
-    labels: frozenset[tuple[str, str]], holding: _Holding | None, ordered: Sequence[_Config]
-) -> tuple[_Served | None, list[str]]:
-    """One node's blocks and the notes for its problem (an empty list: nothing to report)."""
-    notes: list[str] = []
-    if holding is not None and holding.released:
-        verb = "is" if len(holding.released) == 1 else "are"
-        released = " and ".join(_describe(block) for block in holding.released)
-        notes.append(
-            f"{released} (recorded under {holding.recorded_config!r}) {verb} no longer a per-node block "
-            "of any ClusterCIDRConfig: released"
-        )
-    if holding is not None and holding.kept:
-        return _keep(holding, notes), notes
-    served = _serve_new(labels, ordered, notes)
-    if served is not None and holding is not None:
-        notes.append("re-allocated " + " and ".join(f"{_FAMILY[v]} {text}" for v, text in served[1].items()))
-    return served, notes
+def _sort_out(
+    entries: Sequence[NodeAllocation],
+    reserved: Sequence[Reservation],
+    labels: Mapping[str, object],
+    now: int,
+    reservation_time: int,
+) -> tuple[dict[str, NodeAllocation], list[Reservation]]:
+    """(present nodes' recorded blocks, reservations still running): a node missing from ``labels``
+    is reserved from ``now``; a reserved node that is present again gets its blocks back."""
+    recorded: dict[str, NodeAllocation] = {}
+    running: list[Reservation] = []
+    for reservation in [*(Reservation(e, now) for e in entries), *reserved]:
+        if reservation.node in labels:
+            recorded[reservation.node] = reservation.allocation
+        elif now - reservation.missing_since < reservation_time:
+            running.append(reservation)
+    return recorded, running
 
 
-def _keep(holding: _Holding, notes: list[str]) -> _Served:
-    """Keep the blocks that still fit; fill any family the node's config defines and it lacks."""
-    configs = [config for config, _, _ in holding.kept.values()]
-    home = next((c for c in configs if c.name == holding.recorded_config), configs[0])
+def _load_used(
+    used: Mapping[int, _Used],
+    holdings: Mapping[str, _Holding],
+    reservations: Sequence[Reservation],
+    blocks_of: _Blocks,
+    taken: Mapping[int, Sequence[Block]],
+) -> None:
+    """Mark every present node's recorded blocks, every reserved block and ``taken`` as taken."""
+    held: dict[int, list[tuple[Block, str]]] = {4: [], 6: []}
+    for name, holding in holdings.items():
+        for version, (_, block, _) in holding.kept.items():
+            held[version].append((block, name))
+    for reservation in reservations:
+        for block, _ in blocks_of(reservation.allocation):
+            held[block.version].append((block, reservation.node))
+    for version, family_used in used.items():
+        family_used.load(held[version], taken.get(version, ()))
+
+
+def _check_unique(entries: Sequence[NodeAllocation], reserved: Sequence[Reservation]) -> None:
+    seen: set[str] = set()
+    for name in [*(e.node for e in entries), *(r.node for r in reserved)]:
+        if name in seen:
+            raise LedgerError(f"node {name!r} appears more than once in the ledger")
+        seen.add(name)
+
+
+def _pin(
+    entries: list[NodeAllocation],
+    reserved: list[Reservation],
+    pinned: Mapping[str, PodCidrs],
+    labels: Mapping[str, object],
+    *,
+    notes: dict[str, list[str]],
+    blocks_of: _Blocks,
+) -> tuple[list[NodeAllocation], list[Reservation]]:
+    """The ledger with every pinned node holding exactly its pinned blocks, and no one else holding them.
+
+    Each difference from what the ledger said becomes a note on the pinned node naming both CIDRs.
+    """
+    unknown = sorted(set(pinned) - set(labels))
+    if unknown:
+        raise ValueError(f"pinned node(s) {', '.join(map(repr, unknown))} are not in the node list")
+    empty = sorted(name for name, (v4, v6) in pinned.items() if v4 is None and v6 is None)
+    if empty:
+        raise ValueError(f"pinned node(s) {', '.join(map(repr, empty))} are pinned to no block")
+    pins = {name: NodeAllocation(name, "-", v4, v6) for name, (v4, v6) in pinned.items()}
+    taken = {4: _Used(), 6: _Used()}
+    owners: dict[tuple[int, int], str] = {}
+    try:
+        pinned_blocks = [(block, name) for name, pin in pins.items() for block, _ in blocks_of(pin)]
+        for version, family in taken.items():
+            family.load((b, n) for b, n in pinned_blocks if b.version == version)
+    except LedgerError as err:
+        raise ValueError(f"pinned blocks: {err}") from None
+    for block, name in pinned_blocks:
+        owners[block.version, block.first] = name
+    previous: dict[str, NodeAllocation] = {e.node: e for e in entries}
+    previous.update((r.node, r.allocation) for r in reserved)
+    for name, pin in pins.items():
+        old = previous.get(name)
+        if old is None:
+            continue
+        pins[name] = NodeAllocation(name, old.config, pin.ipv4, pin.ipv6)
+        differences = [
+            f"{_FAMILY[version]} ledger {was}, Node document {now or 'none'}"
+            for version, was, now in ((4, old.ipv4, pin.ipv4), (6, old.ipv6, pin.ipv6))
+            if was is not None and was != now
+        ]
+        if differences:
+            notes.setdefault(name, []).append(
+                "this gateway's ledger contradicts the file: "
+                + "; ".join(differences)
+                + ": the file wins (announced and recorded as in the file)"
+            )
+
+    def without_pinned(entry: NodeAllocation, whose: str) -> NodeAllocation | None:
+        kept: dict[int, str | None] = {4: entry.ipv4, 6: entry.ipv6}
+        for block, text in blocks_of(entry):
+            if taken[block.version].blocked_until(block.first, block.end) is None:
+                continue
+            kept[block.version] = None
+            owner = _owner_of(block, owners, pinned_blocks)
+            notes.setdefault(owner, []).append(
+                f"its Node document's block overlaps {_FAMILY[block.version]} {text}, which this gateway's "
+                f"ledger gave to node {entry.node!r} ({whose}): the file wins, taken from {entry.node!r}"
+            )
+        if kept[4] is None and kept[6] is None:
+            return None
+        return NodeAllocation(entry.node, entry.config, kept[4], kept[6])
+
+    others = [
+        without_pinned(e, "present" if e.node in labels else "missing") for e in entries if e.node not in pins
+    ]
+    reservations = [
+        (r, without_pinned(r.allocation, "reserved since " + format_time(r.missing_since)))
+        for r in reserved
+        if r.node not in pins
+    ]
+    return (
+        [*pins.values(), *(e for e in others if e is not None)],
+        [Reservation(a, r.missing_since) for r, a in reservations if a is not None],
+    )
+
+
+def _owner_of(
+    block: Block, owners: Mapping[tuple[int, int], str], pinned: Sequence[tuple[Block, str]]
+) -> str:
+    """The pinned node whose block overlaps ``block`` (overlap is known to exist)."""
+    exact = owners.get((block.version, block.first))
+    if exact is not None:
+        return exact
+    return next(name for pin, name in pinned if pin.overlaps(block))
+
+
+def _holding(
+    entry: NodeAllocation,
+    by_name: Mapping[str, _Config],
+    ordered: Sequence[_Config],
+    pinned: Mapping[str, PodCidrs],
+    blocks_of: _Blocks,
+) -> _Holding:
+    """A present node's recorded blocks, each with the config whose per-node blocks include it."""
+    recorded = by_name.get(entry.config)
+    holding = _Holding(entry.config, {}, entry.node in pinned)
+    for block, text in blocks_of(entry):
+        holding.kept[block.version] = (_config_holding(block, recorded, ordered), block, text)
+    return holding
+
+
+def _keep(
+    holding: _Holding, labels: frozenset[tuple[str, str]], ordered: Sequence[_Config], notes: list[str]
+) -> _Served:
+    """Keep every recorded block; fill any family the node's config defines and it lacks (unless pinned)."""
     blocks = {version: text for version, (_, _, text) in holding.kept.items()}
+    outside = [block for config, block, _ in holding.kept.values() if config is None]
+    if outside:
+        verb = "is" if len(outside) == 1 else "are"
+        notes.append(
+            f"{' and '.join(_describe(block) for block in outside)} (recorded under "
+            f"{holding.recorded_config!r}) {verb} no longer a per-node block of any ClusterCIDRConfig: "
+            "kept, because a node is never renumbered while it is in the file (docs/allocation.md)"
+        )
+    homes = [config for config, _, _ in holding.kept.values() if config is not None]
+    home = next((c for c in homes if c.name == holding.recorded_config), homes[0] if homes else None)
+    if home is None and not holding.pinned:
+        home = next((c for c in ordered if c.name == holding.recorded_config), None)
+        home = home or next((c for c in ordered if c.selector <= labels), None)
+    if home is None or holding.pinned:
+        return (home.name if home is not None else holding.recorded_config), blocks
+    filled = bool(homes)
     for version, pool in home.pools.items():
         if version in blocks:
             continue
@@ -303,7 +482,8 @@ def _keep(holding: _Holding, notes: list[str]) -> _Served:
         else:
             pool.take(block)
             blocks[version] = str(block)
-    return home, blocks
+            filled = True
+    return (home.name if filled else holding.recorded_config), blocks
 
 
 def _serve_new(
@@ -324,7 +504,7 @@ def _serve_new(
         else:
             for version, block in chosen.items():
                 config.pools[version].take(block)
-            return config, {version: str(block) for version, block in chosen.items()}
+            return config.name, {version: str(block) for version, block in chosen.items()}
     if tried:
         notes.append("no free pod CIDR block in any matching ClusterCIDRConfig: " + ", ".join(tried))
     else:
@@ -354,45 +534,33 @@ def _order_configs(configs: Sequence[CidrConfig], used: Mapping[int, _Used]) -> 
     return sorted(prepared.values(), key=lambda c: c.key)
 
 
-def _attribute_ledger(
-    ledger: Ledger, live: Mapping[str, object], ordered: Sequence[_Config]
-) -> dict[str, _Holding]:
-    """For each live node in the ledger: which recorded blocks still fit a config, and which do not."""
-    by_name = {config.name: config for config in ordered}
-    holdings: dict[str, _Holding] = {}
-    seen: set[str] = set()
-    for entry in ledger.entries:
-        if entry.node in seen:
-            raise LedgerError(f"node {entry.node!r} appears more than once in the ledger")
-        seen.add(entry.node)
-        if entry.node not in live:
-            continue  # a removed node: its blocks are released by not being carried over
-        holding = _Holding(entry.config, {}, [])
-        recorded = by_name.get(entry.config)
-        for block, text in _entry_blocks(entry):
-            home = _config_holding(block, recorded, ordered)
-            if home is None:
-                holding.released.append(block)
-            else:
-                holding.kept[block.version] = (home, block, text)
-        holdings[entry.node] = holding
-    return holdings
+class _Blocks:
+    """An entry's blocks with their text, each text parsed once per ``allocate`` call: the ledger,
+    the pinned blocks and the reservations are read more than once, and parsing dominates."""
 
+    __slots__ = ("_parsed",)
 
-def _entry_blocks(entry: NodeAllocation) -> list[tuple[Block, str]]:
-    """The entry's blocks with their text (kept as recorded: a ledger holds canonical text)."""
-    blocks = []
-    for version, text in ((4, entry.ipv4), (6, entry.ipv6)):
-        if text is None:
-            continue
-        try:
-            block = parse_block(text)
-        except ValueError as err:
-            raise LedgerError(f"ledger entry for node {entry.node!r}: {err}") from None
-        if block.version != version:
-            raise LedgerError(f"ledger entry for node {entry.node!r}: {text!r} is not an IPv{version} CIDR")
-        blocks.append((block, text))
-    return blocks
+    def __init__(self) -> None:
+        self._parsed: dict[str, Block] = {}
+
+    def __call__(self, entry: NodeAllocation) -> list[tuple[Block, str]]:
+        blocks = []
+        for version, text in ((4, entry.ipv4), (6, entry.ipv6)):
+            if text is None:
+                continue
+            block = self._parsed.get(text)
+            if block is None:
+                try:
+                    block = parse_block(text)
+                except ValueError as err:
+                    raise LedgerError(f"ledger entry for node {entry.node!r}: {err}") from None
+                self._parsed[text] = block
+            if block.version != version:
+                raise LedgerError(
+                    f"ledger entry for node {entry.node!r}: {text!r} is not an IPv{version} CIDR"
+                )
+            blocks.append((block, text))  # kept as recorded: a ledger holds canonical text
+        return blocks
 
 
 def _config_holding(block: Block, recorded: _Config | None, ordered: Sequence[_Config]) -> _Config | None:

@@ -1,25 +1,35 @@
-"""The allocation ledger: which node holds which pod-CIDR blocks, as data and as JSON text.
+"""The allocation ledger: which node holds which pod-CIDR blocks, and which blocks are reserved for
+nodes missing from the cluster file, as data and as JSON text.
 
 The ledger is what makes allocation stable across restarts: the allocator keeps every live node's
-blocks as recorded here. Because a wrong ledger would silently renumber pods or hand one block to two
-nodes, reading is strict — any defect (bad JSON, an unknown version, an unparsable or misplaced
-CIDR, a duplicate node, two blocks that overlap) raises ``LedgerError`` with the reason and the entry
-it is about, and the caller must stop rather than start afresh. File handling (atomic replace,
-fsync) lives in ``bgpd.daemon.host.statefile``; this module does no I/O.
+blocks as recorded here, and keeps a missing node's blocks out of everyone else's reach while its
+reservation runs (docs/allocation.md). Because a wrong ledger would silently renumber pods or hand
+one block to two nodes, reading is strict — any defect (bad JSON, an unknown version, an
+unparsable or misplaced CIDR, a duplicate node, two blocks that overlap, a bad timestamp) raises
+``LedgerError`` with the reason and the entry it is about, and the caller must stop rather than
+start afresh. File handling (atomic replace, fsync) lives in ``bgpd.daemon.host.statefile``; this
+module does no I/O and reads no clock: reservation times are given to it.
 
-JSON form (version 1), written with sorted keys and entries sorted by node so equal ledgers are
+JSON form (version 2), written with sorted keys and entries sorted by node so equal ledgers are
 byte-identical::
 
-    {"kind": "bgpd-pod-cidr-ledger", "version": 1,
-     "nodes": [{"node": "n1", "config": "pool-a", "ipv4": "192.168.3.0/24", "ipv6": null}]}
+    {"kind": "bgpd-pod-cidr-ledger", "version": 2,
+     "nodes": [{"node": "n1", "config": "pool-a", "ipv4": "192.168.3.0/24", "ipv6": null}],
+     "reserved": [{"node": "n2", "config": "pool-a", "ipv4": "192.168.4.0/24", "ipv6": null,
+                   "missingSince": "2025-03-01T12:00:00Z"}]}
+
+Version 1 (no ``reserved`` list) is still read: every node in it is live. It is written back as
+version 2.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from bgpd.rib.cidr import Block, parse_block
@@ -27,21 +37,31 @@ from bgpd.rib.cidr import Block, parse_block
 __all__ = [
     "LEDGER_KIND",
     "LEDGER_VERSION",
+    "READABLE_VERSIONS",
     "Ledger",
     "LedgerError",
     "LedgerText",
     "NodeAllocation",
+    "Reservation",
+    "format_time",
     "sorted_disjoint",
 ]
 
 LEDGER_KIND: Final = "bgpd-pod-cidr-ledger"
-LEDGER_VERSION: Final = 1
+LEDGER_VERSION: Final = 2
+READABLE_VERSIONS: Final = (1, 2)
 _ENTRY_KEYS: Final = frozenset({"node", "config", "ipv4", "ipv6"})
-_TOP_KEYS: Final = frozenset({"kind", "version", "nodes"})
+_RESERVED_KEYS: Final = _ENTRY_KEYS | {"missingSince"}
+_TOP_KEYS: Final = {
+    1: frozenset({"kind", "version", "nodes"}),
+    2: frozenset({"kind", "version", "nodes", "reserved"}),
+}
+_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+_TIME_TEXT: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
 class LedgerError(Exception):
-    """The ledger cannot be trusted; the message says why and where."""
+    """The ledger cannot be trusted (or a change to it makes no sense); the message says why and where."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,33 +75,68 @@ class NodeAllocation:
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """Blocks kept for a node that is missing from the cluster file, so no other node can get them.
+
+    ``missing_since`` is when the node was first missing (POSIX seconds): the reservation ends
+    ``reservationTime`` later, at an explicit release, or when the node comes back.
+    """
+
+    allocation: NodeAllocation
+    missing_since: int
+
+    @property
+    def node(self) -> str:
+        return self.allocation.node
+
+
+@dataclass(frozen=True, slots=True)
 class Ledger:
-    """Every node's current blocks, sorted by node name.
+    """Every present node's blocks (``entries``) and every reservation (``reserved``), by node name.
 
     The constructor trusts its input (the allocator builds ledgers that are valid by construction);
     ``from_json`` and ``of`` check everything.
     """
 
     entries: tuple[NodeAllocation, ...]
+    reserved: tuple[Reservation, ...] = ()
 
     @classmethod
     def empty(cls) -> Ledger:
         return cls(())
 
     @classmethod
-    def of(cls, entries: Iterable[NodeAllocation]) -> Ledger:
+    def of(cls, entries: Iterable[NodeAllocation], reserved: Iterable[Reservation] = ()) -> Ledger:
         """A checked ledger from entries in any order; raises ``LedgerError`` like ``from_json``."""
-        checked = [_check_entry(i, entry) for i, entry in enumerate(entries)]
-        _check_disjoint(checked)
-        return cls(tuple(sorted((entry for entry, _ in checked), key=lambda e: e.node)))
+        live = [_check_entry(f"nodes[{i}]", entry) for i, entry in enumerate(entries)]
+        kept = [
+            (_check_entry(f"reserved[{i}]", r.allocation), r.missing_since) for i, r in enumerate(reserved)
+        ]
+        _check_disjoint([*live, *(checked for checked, _ in kept)])
+        return cls(
+            tuple(sorted((entry for entry, _ in live), key=lambda e: e.node)),
+            tuple(sorted((Reservation(entry, since) for (entry, _), since in kept), key=lambda r: r.node)),
+        )
+
+    def reservation(self, node: str) -> Reservation | None:
+        return next((r for r in self.reserved if r.node == node), None)
+
+    def release(self, node: str) -> Ledger:
+        """This ledger without ``node``'s reservation; ``LedgerError`` if it has none."""
+        if self.reservation(node) is None:
+            present = any(e.node == node for e in self.entries)
+            why = "it is in the cluster file" if present else "the ledger does not know it"
+            raise LedgerError(f"node {node!r} has no reservation to release: {why}")
+        return Ledger(self.entries, tuple(r for r in self.reserved if r.node != node))
 
     def to_json(self) -> str:
         document = {
             "kind": LEDGER_KIND,
             "version": LEDGER_VERSION,
-            "nodes": [
-                {"node": e.node, "config": e.config, "ipv4": e.ipv4, "ipv6": e.ipv6}
-                for e in sorted(self.entries, key=lambda e: e.node)
+            "nodes": [_entry_json(e) for e in sorted(self.entries, key=lambda e: e.node)],
+            "reserved": [
+                {**_entry_json(r.allocation), "missingSince": format_time(r.missing_since)}
+                for r in sorted(self.reserved, key=lambda r: r.node)
             ],
         }
         return json.dumps(document, indent=1, sort_keys=True) + "\n"
@@ -96,18 +151,40 @@ class Ledger:
             raise LedgerError("not valid JSON: nested too deeply") from None
         if not isinstance(document, dict):
             raise LedgerError(f"expected a JSON object at the top, found {_json_type(document)}")
-        unknown = sorted(set(document) - _TOP_KEYS)
-        if unknown:
-            raise LedgerError(f"unknown top-level field(s) {', '.join(map(repr, unknown))}")
         if document.get("kind") != LEDGER_KIND:
             raise LedgerError(f"field 'kind' must be {LEDGER_KIND!r}, found {document.get('kind')!r}")
         version = document.get("version")
-        if type(version) is not int or version != LEDGER_VERSION:
-            raise LedgerError(f"unsupported ledger version {version!r} (this bgpd reads {LEDGER_VERSION})")
-        nodes = document.get("nodes")
-        if not isinstance(nodes, list):
-            raise LedgerError(f"field 'nodes' must be a list, found {_json_type(nodes)}")
-        return cls.of(_entry_from_json(i, item) for i, item in enumerate(nodes))
+        if type(version) is not int or version not in READABLE_VERSIONS:
+            readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+            raise LedgerError(f"unsupported ledger version {version!r} (this bgpd reads {readable})")
+        unknown = sorted(set(document) - _TOP_KEYS[version])
+        if unknown:
+            raise LedgerError(f"unknown top-level field(s) {', '.join(map(repr, unknown))}")
+        nodes = _list_field(document, "nodes")
+        reserved = _list_field(document, "reserved") if version >= 2 else []
+        return cls.of(
+            (_entry_from_json(f"nodes[{i}]", item, _ENTRY_KEYS) for i, item in enumerate(nodes)),
+            (_reservation_from_json(f"reserved[{i}]", item) for i, item in enumerate(reserved)),
+        )
+
+
+def format_time(seconds: int) -> str:
+    """POSIX seconds as RFC 3339 UTC text, the ledger's (and the tables') form of a time."""
+    return datetime.fromtimestamp(seconds, UTC).strftime(_TIME_FORMAT)
+
+
+def _parse_time(where: str, value: Any) -> int:
+    if not isinstance(value, str) or not _TIME_TEXT.fullmatch(value):
+        raise LedgerError(f"{where}: expected a UTC time like '2025-03-01T12:00:00Z', found {value!r}")
+    try:
+        parsed = datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError as err:
+        raise LedgerError(f"{where}: {value!r} is not a valid time ({err})") from None
+    return int(parsed.timestamp())
+
+
+def _entry_json(entry: NodeAllocation) -> dict[str, Any]:
+    return {"node": entry.node, "config": entry.config, "ipv4": entry.ipv4, "ipv6": entry.ipv6}
 
 
 class LedgerText:
@@ -126,23 +203,32 @@ class LedgerText:
             text = known.get(entry)
             texts[entry] = text if text is not None else _entry_text(entry)
         self._texts = texts
-        nodes = ",\n".join(texts.values())
-        listed = f"[\n{nodes}\n ]" if nodes else "[]"
+        reserved = [
+            _entry_text(r.allocation, format_time(r.missing_since))
+            for r in sorted(ledger.reserved, key=lambda r: r.node)
+        ]
         return (
-            f'{{\n "kind": {_string(LEDGER_KIND)},\n "nodes": {listed},\n "version": {LEDGER_VERSION}\n}}\n'
+            f'{{\n "kind": {_string(LEDGER_KIND)},\n "nodes": {_listed(list(texts.values()))},\n'
+            f' "reserved": {_listed(reserved)},\n "version": {LEDGER_VERSION}\n}}\n'
         )
 
 
 _string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (ensure_ascii)
 
 
-def _entry_text(entry: NodeAllocation) -> str:
-    """One entry as ``json.dumps(..., indent=1, sort_keys=True)`` writes it inside the list."""
+def _listed(items: list[str]) -> str:
+    joined = ",\n".join(items)
+    return f"[\n{joined}\n ]" if items else "[]"
+
+
+def _entry_text(entry: NodeAllocation, missing_since: str | None = None) -> str:
+    """One entry as ``json.dumps(..., indent=1, sort_keys=True)`` writes it inside a list."""
     ipv4 = "null" if entry.ipv4 is None else _string(entry.ipv4)
     ipv6 = "null" if entry.ipv6 is None else _string(entry.ipv6)
+    since = "" if missing_since is None else f'   "missingSince": {_string(missing_since)},\n'
     return (
         f'  {{\n   "config": {_string(entry.config)},\n   "ipv4": {ipv4},\n'
-        f'   "ipv6": {ipv6},\n   "node": {_string(entry.node)}\n  }}'
+        f'   "ipv6": {ipv6},\n{since}   "node": {_string(entry.node)}\n  }}'
     )
 
 
@@ -151,14 +237,20 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _entry_from_json(index: int, item: Any) -> NodeAllocation:
-    where = f"nodes[{index}]"
+def _list_field(document: dict[str, Any], key: str) -> list[Any]:
+    value = document.get(key)
+    if not isinstance(value, list):
+        raise LedgerError(f"field {key!r} must be a list, found {_json_type(value)}")
+    return value
+
+
+def _entry_from_json(where: str, item: Any, keys: frozenset[str]) -> NodeAllocation:
     if not isinstance(item, dict):
         raise LedgerError(f"{where}: expected an object, found {_json_type(item)}")
-    missing = sorted(_ENTRY_KEYS - set(item))
+    missing = sorted(keys - set(item))
     if missing:
         raise LedgerError(f"{where}: missing field(s) {', '.join(map(repr, missing))}")
-    unknown = sorted(set(item) - _ENTRY_KEYS)
+    unknown = sorted(set(item) - keys)
     if unknown:
         raise LedgerError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}")
     for key in ("node", "config"):
@@ -170,11 +262,16 @@ def _entry_from_json(index: int, item: Any) -> NodeAllocation:
     return NodeAllocation(node=item["node"], config=item["config"], ipv4=item["ipv4"], ipv6=item["ipv6"])
 
 
-def _check_entry(index: int, entry: NodeAllocation) -> tuple[NodeAllocation, list[Block]]:
+def _reservation_from_json(where: str, item: Any) -> Reservation:
+    allocation = _entry_from_json(where, item, _RESERVED_KEYS)
+    return Reservation(allocation, _parse_time(f"{where}.missingSince", item["missingSince"]))
+
+
+def _check_entry(where: str, entry: NodeAllocation) -> tuple[NodeAllocation, list[Block]]:
     """Validate one entry; return it with canonical CIDR text, plus its parsed blocks."""
-    where = f"nodes[{index}] (node {entry.node!r})"
     if not entry.node:
-        raise LedgerError(f"nodes[{index}]: node name is empty")
+        raise LedgerError(f"{where}: node name is empty")
+    where = f"{where} (node {entry.node!r})"
     if not entry.config:
         raise LedgerError(f"{where}: config name is empty")
     if entry.ipv4 is None and entry.ipv6 is None:
@@ -197,7 +294,7 @@ def _check_entry(index: int, entry: NodeAllocation) -> tuple[NodeAllocation, lis
 
 
 def _check_disjoint(checked: list[tuple[NodeAllocation, list[Block]]]) -> None:
-    """No node twice, no address in two blocks."""
+    """No node twice (live or reserved), no address in two blocks."""
     seen: set[str] = set()
     for entry, _ in checked:
         if entry.node in seen:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bgpd.speaker.peer import SessionNotEstablishedError
 from bgpd.speaker.speaker import SessionNotFoundError, Speaker
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SessionSummary, SoftReset
 
 __all__ = [
     "ReceivedRoute",
     "SessionNotEstablishedError",
     "SessionNotFoundError",
+    "SessionReading",
     "SessionStatus",
     "SessionSummary",
     "SoftReset",

@@ -5,9 +5,12 @@ pair must belong to a configured session. Anything else is reset at once (RST, n
 an unknown host gets no information from us), counted, and logged at most once per
 ``LOG_INTERVAL`` seconds with the number of rejections in between, so a scan cannot flood the log.
 
-The listening socket has TOS CS6 and a TTL (``set_ttl``: the speaker keeps it at the largest TTL
-of the sessions sharing the listener, 1 for directly connected eBGP), so the SYN-ACK of an
-incoming connection leaves like our own SYNs do and the accepted socket inherits both.
+The listening socket has TOS CS6 and a TTL (the speaker keeps it at the largest TTL of the sessions
+sharing the listener, 1 for directly connected eBGP), so the SYN-ACK of an incoming connection
+leaves like our own SYNs do and the accepted socket inherits both. It also carries the GTSM minimum
+TTL (the lowest of its sessions', none if one has no GTSM) and the TCP-MD5 key of every peer that
+has one (``tune``), so the kernel drops a handshake without the right TTL or signature before
+anything here sees it; the accepted socket inherits those as well.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import structlog
 
+from bgpd.plan.secret import Secret
 from bgpd.speaker.connection import Connection
-from bgpd.speaker.sockets import IPAddress, apply_ip_options, listening_socket
+from bgpd.speaker.sockets import IPAddress, apply_ip_options, listening_socket, set_md5_key, set_min_ttl
 
 LOG_INTERVAL: Final = 10.0
 _LINGER_RESET: Final = struct.pack("ii", 1, 0)
@@ -55,12 +59,22 @@ class Listener:
     """A listening socket on ``local``:``port`` that hands admitted connections to their session."""
 
     def __init__(
-        self, local: IPAddress, port: int, admit: Admit, *, freebind: bool = False, ttl: int = 1
+        self,
+        local: IPAddress,
+        port: int,
+        admit: Admit,
+        *,
+        freebind: bool = False,
+        ttl: int = 1,
+        min_ttl: int = 0,
+        md5_keys: Mapping[IPAddress, Secret] | None = None,
     ) -> None:
         self.local = local
         self.port = port
         self.freebind = freebind
         self.ttl = ttl
+        self.min_ttl = min_ttl
+        self.md5_keys: dict[IPAddress, Secret] = dict(md5_keys or {})
         self.rejected = 0
         self._admit = admit
         self._server: asyncio.Server | None = None  # uvloop's Server has the same API
@@ -68,7 +82,14 @@ class Listener:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        sock = listening_socket(self.local, self.port, self.freebind, self.ttl)
+        sock = listening_socket(
+            self.local,
+            self.port,
+            freebind=self.freebind,
+            ttl=self.ttl,
+            min_ttl=self.min_ttl,
+            md5_keys=self.md5_keys,
+        )
         try:
             self._server = await loop.create_server(self._new_connection, sock=sock)
         except BaseException:
@@ -77,14 +98,27 @@ class Listener:
         if self.port == 0:  # tests: learn the ephemeral port
             self.port = self._server.sockets[0].getsockname()[1]
 
-    def set_ttl(self, ttl: int) -> None:
-        """The TTL (hop limit) of SYN-ACKs from now on, and of the sockets accepted from them."""
-        if ttl == self.ttl:
-            return
-        self.ttl = ttl
-        if self._server is not None:
-            for sock in self._server.sockets:
-                apply_ip_options(sock, self.local.version, ttl)
+    def tune(self, ttl: int, min_ttl: int = 0, md5_keys: Mapping[IPAddress, Secret] | None = None) -> None:
+        """From now on: the TTL (hop limit) of SYN-ACKs and of the sockets accepted from them, the
+        GTSM minimum TTL of incoming segments, and the TCP-MD5 keys by peer address (keys of peers
+        no longer listed are removed). Only what changed is set."""
+        keys = dict(md5_keys or {})
+        sockets = self._server.sockets if self._server is not None else ()
+        version = self.local.version
+        if ttl != self.ttl:
+            self.ttl = ttl
+            for sock in sockets:
+                apply_ip_options(sock, version, ttl)
+        if min_ttl != self.min_ttl:
+            self.min_ttl = min_ttl
+            for sock in sockets:
+                set_min_ttl(sock, version, min_ttl)
+        for peer in set(self.md5_keys) | set(keys):
+            key = keys.get(peer)
+            if key != self.md5_keys.get(peer):
+                for sock in sockets:
+                    set_md5_key(sock, peer, key)
+        self.md5_keys = keys
 
     def _new_connection(self) -> Connection:
         return _Incoming(self)

@@ -7,6 +7,11 @@ are handled here through one table, ``_EXECUTE`` (action type -> method): comman
 (``session_log.py``) and its RIBs. Then the one loop timer of the session is re-armed from the
 FSMs' next deadline. Connection collisions (RFC 4271 §6.8) are decided in ``collision.py``.
 
+Routes in: each UPDATE goes to the Adj-RIB-In, then the prefix limit (``prefix_limit.py``) looks at
+the counts; over the limit, the FSM gets ``PrefixLimitReached`` and stops the session (Cease 6/1).
+The routes that arrived in the same read after that UPDATE belong to a session that is over, and
+are dropped.
+
 Routes out: while Established, the Adj-RIB-Out is drained by a pump that runs once per loop
 iteration and only while the connection is writable, so back-pressure stops UPDATE production
 rather than growing a buffer (see ``connection.py``).
@@ -36,6 +41,8 @@ from bgpd.fsm import (
     MessageReceived,
     Origin,
     PeerNotification,
+    PrefixLimitReached,
+    Reason,
     RouteRefreshRequested,
     RoutesReceived,
     Send,
@@ -47,6 +54,7 @@ from bgpd.fsm import (
     TcpConnectionAcknowledged,
     TcpConnectionConfirmed,
     TcpConnectionFails,
+    Timer,
     UpdateRepaired,
 )
 from bgpd.logs import session_logger
@@ -59,10 +67,12 @@ from bgpd.speaker.collision import Arrival, Link, Links
 from bgpd.speaker.connect_gate import Admission, ConnectGate
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
 from bgpd.speaker.listing import Within, received_routes
-from bgpd.speaker.record import SessionRecord, notification_text
+from bgpd.speaker.prefix_limit import LimitState, PrefixGuard, PrefixLimit, Verdict
+from bgpd.speaker.record import ErrorKind, SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
 from bgpd.speaker.status import (
     ReceivedRoute,
+    SessionReading,
     SessionStatus,
     SessionSummary,
     SoftReset,
@@ -104,6 +114,16 @@ def fsm_config(config: SessionConfig) -> FsmConfig:
     )
 
 
+def socket_options(config: SessionConfig) -> sockets.SocketOptions:
+    """The session's TTL, GTSM minimum and TCP-MD5 key (``ttl`` counts hops; see ``sockets``)."""
+    return sockets.SocketOptions.for_session(config.ttl, config.ttl_security, config.md5_key)
+
+
+def prefix_limit(config: SessionConfig) -> PrefixLimit:
+    restart = config.max_prefixes_restart
+    return PrefixLimit(config.max_prefixes, config.max_prefixes_warning, restart or None)
+
+
 class SessionNotEstablishedError(Exception):
     """The operation needs an Established session (e.g. a soft reset)."""
 
@@ -121,6 +141,7 @@ class PeerTask:
         self._log = SessionLog(session_logger(config.name, str(config.peer_ip)))
         self.record = SessionRecord(last_report=time.time())
         self._rib_in = AdjRibIn(frozenset(config.families))
+        self._prefix_guard = PrefixGuard(prefix_limit(config))
         self._rib_out = AdjRibOut()
         self._routes_known = False  # set_routes was called (see there)
         self._send_context: SendContext | None = None  # while the primary link is Established
@@ -132,6 +153,7 @@ class PeerTask:
         self._connecting: asyncio.Task[None] | None = None
         self._pump_handle: asyncio.Handle | None = None
         self._admin_down = True
+        self._shutdown_text: str | None = None  # an operator's shutdown in force (RFC 9003 text)
 
     # ------------------------------------------------------------------ the daemon's side
     def start(self) -> None:
@@ -139,13 +161,20 @@ class PeerTask:
         if not self._admin_down:
             return
         self._admin_down = False
+        self._shutdown_text = None
         self._feed(self._links.primary, ManualStart(passive=self.config.passive))
+
+    def hold_down(self, text: str) -> None:
+        """Stay down (never started) under an operator's administrative shutdown: a connection
+        from the peer is refused with Cease 6/2 and ``text`` (see ``claim``)."""
+        self._shutdown_text = text
 
     async def stop(self, subcode: int, text: str = "") -> None:
         """Stop with Cease ``subcode`` (RFC 4486; Administrative Shutdown/Reset carry ``text`` as
         the RFC 9003 communication) and wait (bounded) until the connections are closed, so the
         NOTIFICATION has left before the caller goes on (e.g. the process exits)."""
         self._admin_down = True
+        self._shutdown_text = text if subcode == CeaseSub.ADMINISTRATIVE_SHUTDOWN else None
         self._abandon_attempt()
         links = self._links.all()
         conns = [link.conn for link in links if link.conn is not None]
@@ -221,11 +250,14 @@ class PeerTask:
         a refused connection gets its NOTIFICATION from here, never reaching an FSM."""
         cfg = self.config
         sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
-        if sock is not None:
-            sockets.apply_session_options(sock, cfg.local_ip.version, cfg.ttl)
+        if sock is not None:  # the MD5 key came with it from the listener
+            sockets.apply_session_options(sock, cfg.local_ip.version, socket_options(cfg))
         self.record.counters.connections_accepted += 1
         arrival = self._links.arrival(self._admin_down)
-        if arrival is Arrival.REFUSE:
+        if arrival is Arrival.REFUSE and self._shutdown_text is not None:
+            # held down by the operator: the peer hears why, every time (RFC 4486 §4, RFC 9003)
+            self._refuse(conn, CeaseSub.ADMINISTRATIVE_SHUTDOWN, self._shutdown_text)
+        elif arrival is Arrival.REFUSE:
             self._refuse(conn, CeaseSub.CONNECTION_REJECTED)  # RFC 4271 §8.2.2: Idle refuses
         elif arrival is Arrival.TAKE:
             # Connect/Active, or Idle awaiting the automatic restart (the FSM takes the connection
@@ -258,7 +290,7 @@ class PeerTask:
             return
         link.conn = None
         if exc is not None:
-            self.record.error(f"connection lost: {exc}", time.time())
+            self.record.error(f"connection lost: {exc}", ErrorKind.CONNECTION_LOST, time.time())
         self._feed(link, TcpConnectionFails())
 
     def on_writable(self, conn: Connection) -> None:
@@ -307,6 +339,8 @@ class PeerTask:
             keepalive_time=round(negotiated.keepalive_time) if negotiated is not None else None,
             capabilities=capabilities_to_control(negotiated),
             counters=counters_to_control(rec.counters),
+            prefix_limit=self._prefix_limit_status(),
+            security=self._security_status(),
             last_sent=rec.last_sent,
             last_received=rec.last_received,
             history=tuple(rec.history),
@@ -316,6 +350,51 @@ class PeerTask:
     def received(self, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
         """The Adj-RIB-In as a listing that runs in slices (``listing``: None marks a pause)."""
         return received_routes(self.config.name, self._rib_in, within)
+
+    def _prefix_limit_status(self) -> dict[str, Any]:
+        fsm = self._links.primary.fsm
+        stopped = fsm.state is State.IDLE and fsm.reason is Reason.PREFIX_LIMIT
+        deadline = fsm.timers.deadline(Timer.PREFIX_LIMIT_RESTART)
+        restart_in = None if deadline is None else max(0.0, deadline - self._loop.time())
+        return self._prefix_guard.to_control(self._prefix_counts(), stopped, restart_in)
+
+    def _security_status(self) -> dict[str, Any]:
+        """What protects the session's connections; never the key itself (see ``Secret``)."""
+        cfg = self.config
+        options = socket_options(cfg)
+        return {
+            "tcpMd5": cfg.md5_key is not None,
+            "gtsm": cfg.ttl_security,
+            "ttl": options.ttl,
+            "minTtl": options.min_ttl or None,
+        }
+
+    def reading(self) -> SessionReading:
+        """The session's numbers for the metrics, in constant time (see ``SessionReading``)."""
+        rec = self.record
+        fsm = self._links.primary.fsm
+        since = fsm.established_at
+        kind = rec.last_error_kind
+        notification = (
+            {
+                ErrorKind.NOTIFICATION_SENT: rec.last_sent,
+                ErrorKind.NOTIFICATION_RECEIVED: rec.last_received,
+            }.get(kind)
+            if kind is not None
+            else None
+        )
+        return SessionReading(
+            name=self.config.name,
+            fsm_state=fsm.state,
+            admin_down=self._admin_down,
+            uptime=None if since is None else self._loop.time() - since,
+            routes_received=len(self._rib_in),
+            routes_sent=self._rib_out.sent_count(),
+            counters=rec.counters,
+            last_error_kind=kind,
+            last_error_at=rec.last_error_at,
+            last_notification=notification,
+        )
 
     def received_routes(self) -> list[ReceivedRoute]:
         return [route for route in self.received() if route is not None]
@@ -400,7 +479,7 @@ class PeerTask:
             if link is self._links.primary:
                 at = time.time()
                 sent = self.record.notification_sent(message, at)
-                self.record.error(f"sent {sent.text}", at)
+                self.record.error(f"sent {sent.text}", ErrorKind.NOTIFICATION_SENT, at)
                 self._log.problem("notification_sent", text=sent.text)
             else:  # the colliding connection's: logged, but not the session's (RFC 4271 §6.8)
                 text = notification_text(message)
@@ -435,7 +514,7 @@ class PeerTask:
         if link is self._links.primary:
             at = time.time()
             received = self.record.notification_received(fact.message, at)
-            self.record.error(f"received {received.text}", at)
+            self.record.error(f"received {received.text}", ErrorKind.NOTIFICATION_RECEIVED, at)
             self._log.problem("notification_received", text=received.text)
         else:
             text = notification_text(fact.message)
@@ -465,6 +544,7 @@ class PeerTask:
         if link is not self._links.primary:
             return
         self.record.counters.flaps += 1
+        self._prefix_guard.session_down()
         self._rib_in.clear()
         self._send_context = None
         self._rib_out.stop()
@@ -474,6 +554,8 @@ class PeerTask:
         self._on_change()
 
     def _on_routes(self, link: Link, fact: RoutesReceived) -> None:
+        if link.fsm.state is not State.ESTABLISHED:
+            return  # read together with an UPDATE that went over the prefix limit: the session is over
         if fact.error is ErrorAction.TREAT_AS_WITHDRAW:
             change = self._rib_in.withdraw_all(fact.update)  # never taken for an End-of-RIB
         else:
@@ -481,7 +563,39 @@ class PeerTask:
         counters = self.record.counters
         counters.prefixes_in += change.announced
         counters.withdrawn_in += change.withdrawn
+        if change.announced or change.withdrawn:
+            self._check_prefix_limit(link)
         self._on_change()
+
+    def _prefix_counts(self) -> dict[Family, int]:
+        return {family: self._rib_in.count(family) for family in self._rib_in.families}
+
+    def _check_prefix_limit(self, link: Link) -> None:
+        """RFC 4486 §4 over the Adj-RIB-In's counts: warn once, or stop the session."""
+        verdict = self._prefix_guard.check(self._prefix_counts())
+        if verdict is None:
+            return
+        if verdict.state is LimitState.OVER:
+            self._prefix_limit_reached(link, verdict)
+            return
+        limit = self._prefix_guard.limit
+        self.record.counters.prefix_limit_warnings += 1
+        family = str(verdict.family)  # no count: the same warning again is counted, not logged
+        self._log.problem(
+            "prefix_limit_warning", family=family, limit=limit.limit, warning_at=limit.warning_at
+        )
+
+    def _prefix_limit_reached(self, link: Link, verdict: Verdict) -> None:
+        """Stop the session (the Cease it sends becomes the session's last error and is logged)."""
+        limit = self._prefix_guard.limit
+        self._prefix_guard.stopped(verdict, time.time())
+        self.record.counters.prefix_limit_stops += 1
+        restart = "bgpctl reset" if limit.restart_after is None else f"after {limit.restart_after:g}s"
+        family = str(verdict.family)
+        self._log.problem(
+            "prefix_limit_reached", family=family, received=verdict.count, limit=limit.limit, restart=restart
+        )
+        self._feed(link, PrefixLimitReached(verdict.family, limit.limit, limit.restart_after))
 
     def _on_route_refresh(self, link: Link, fact: RouteRefreshRequested) -> None:
         self._rib_out.refresh(fact.family)  # RFC 2918 §4: send the family again
@@ -493,7 +607,12 @@ class PeerTask:
         self.record.counters.connect_attempts += 1
         try:  # no timeout of our own: the FSM's ConnectRetryTimer abandons a hanging attempt
             _, conn = await sockets.connect(
-                cfg.local_ip, cfg.peer_ip, cfg.port, Connection, ttl=cfg.ttl, freebind=cfg.freebind
+                cfg.local_ip,
+                cfg.peer_ip,
+                cfg.port,
+                Connection,
+                options=socket_options(cfg),
+                freebind=cfg.freebind,
             )
         except OSError as err:
             self._connecting = None
@@ -502,7 +621,7 @@ class PeerTask:
                 self._admission = None
             if link is self._links.primary and link.conn is None and not self._admin_down:
                 text = sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port)
-                self.record.error(text, time.time())
+                self.record.error(text, ErrorKind.CONNECT_FAILED, time.time())
                 self._log.problem("connect_failed", error=text)
                 self._feed(link, TcpConnectionFails())
             return
@@ -515,10 +634,13 @@ class PeerTask:
         self._feed(link, TcpConnectionAcknowledged())
         conn.attach(self)
 
-    def _refuse(self, conn: Connection, subcode: int) -> None:
-        """Answer an extra connection with a Cease and close it. A peer decides how often this
-        happens, so it is logged like any repeated problem: once, then counted."""
-        message = Notification(ErrorCode.CEASE, subcode)
+    def _refuse(self, conn: Connection, subcode: int, text: str | None = None) -> None:
+        """Answer an extra connection with a Cease (with ``text``, an RFC 9003 shutdown
+        communication) and close it. A peer decides how often this happens, so it is logged like
+        any repeated problem: once, then counted."""
+        message = (
+            Notification(ErrorCode.CEASE, subcode) if text is None else Notification.shutdown(text, subcode)
+        )
         conn.send(encode_message(message, DEFAULT_CONTEXT))
         conn.close()
         counters = self.record.counters
@@ -530,7 +652,7 @@ class PeerTask:
 
     def _drop(self, conn: Connection, reason: str) -> None:
         """Abort a connection the peer stopped reading from; its FSM sees the connection fail."""
-        self.record.error(reason, time.time())
+        self.record.error(reason, ErrorKind.CONNECTION_DROPPED, time.time())
         self._log.problem("connection_dropped", reason=reason)
         link = self._links.of(conn)
         conn.abort()
@@ -565,22 +687,34 @@ class PeerTask:
     def reconfigure(self, config: SessionConfig) -> None:
         """Take ``config`` without a flap. The caller (the daemon's reconcile) only does this when
         connection-level settings changed — nothing the peer saw in our OPEN: the FSMs read their
-        timers from the new config from now on, live connections get the new TTL at once, and
-        port, passive and freebind apply to the next connection. A session only trying to connect
-        (Connect/Active, or Idle waiting to retry; no connection yet) restarts that attempt with the
-        new settings right away: there is no session to flap, and a corrected port or passive mode
-        should not wait for the retry timer."""
+        timers from the new config from now on, live connections get the new TTL and send hold
+        time at once, and port, passive and freebind apply to the next connection. A new prefix
+        limit is checked against what the session holds now (a lower one can stop it at once). A
+        session only trying to connect (Connect/Active, or Idle waiting to retry; no connection
+        yet) restarts that attempt with the new settings right away: there is no session to flap,
+        and a corrected port or passive mode should not wait for the retry timer. A session held
+        down by its prefix limit stays down (``bgpctl reset`` ends the hold-down)."""
         self.config = config
         self._fsm_config = fsm_config(config)
+        options = socket_options(config)
         for link in self._links.all():
             link.fsm.config = self._fsm_config
             transport = None if link.conn is None else link.conn.transport
             sock = None if transport is None else transport.get_extra_info("socket")
             if sock is not None:
                 with contextlib.suppress(OSError):  # closing under us: the next connection has it
-                    sockets.apply_session_options(sock, config.local_ip.version, config.ttl)
+                    sockets.apply_session_options(sock, config.local_ip.version, options)
+            negotiated = link.fsm.negotiated
+            if link.conn is not None and negotiated is not None:
+                link.conn.send_hold_time = config.send_hold_for(negotiated.hold_time)
         primary = self._links.primary
-        if not self._admin_down and self._links.seeking:
+        limit = prefix_limit(config)
+        if limit != self._prefix_guard.limit:
+            self._prefix_guard.limit = limit
+            if self.established:
+                self._check_prefix_limit(primary)
+        held_down = primary.fsm.state is State.IDLE and primary.fsm.reason is Reason.PREFIX_LIMIT
+        if not self._admin_down and self._links.seeking and not held_down:
             self._feed(primary, ManualStop(CeaseSub.OTHER_CONFIGURATION_CHANGE))
             self._feed(primary, ManualStart(passive=config.passive))
         self._on_change()

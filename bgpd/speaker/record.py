@@ -14,13 +14,14 @@ by name, so a counter added here shows in ``bgpctl describe bgpsession`` without
 
 from __future__ import annotations
 
+import enum
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Final
 
 from bgpd.fsm import Reason, State, StateChanged
 from bgpd.wire import Notification
-from bgpd.wire.constants import MessageType
+from bgpd.wire.constants import MessageType, known_family
 
 HISTORY_LENGTH: Final = 32
 
@@ -50,9 +51,28 @@ class NotificationRecord:
 
 
 def notification_text(message: Notification) -> str:
-    """``Cease / Administrative Shutdown: "draining node-3"``: the name, then any RFC 9003 text."""
+    """``Cease / Administrative Shutdown: "draining node-3"``: the name, then any RFC 9003 text;
+    ``Cease / Maximum Number of Prefixes Reached: ipv4-unicast, limit 1000`` with RFC 4486 data."""
     communication = message.shutdown_message
-    return f'{message.name}: "{communication}"' if communication else message.name
+    if communication:
+        return f'{message.name}: "{communication}"'
+    limit = message.max_prefixes_data
+    if limit is not None:
+        afi, safi, bound = limit
+        family = known_family(afi, safi)
+        return f"{message.name}: {family or f'AFI {afi} SAFI {safi}'}, limit {bound}"
+    return message.name
+
+
+class ErrorKind(enum.StrEnum):
+    """What kind of thing the last error was: a small fixed set, so it can label a metric (the
+    error's text cannot: it carries addresses and whatever a peer wrote in its NOTIFICATION)."""
+
+    NOTIFICATION_SENT = "notification-sent"
+    NOTIFICATION_RECEIVED = "notification-received"
+    CONNECT_FAILED = "connect-failed"
+    CONNECTION_LOST = "connection-lost"
+    CONNECTION_DROPPED = "connection-dropped"  # we dropped it: the peer stopped reading
 
 
 @dataclass(slots=True)
@@ -72,6 +92,8 @@ class Counters:
     connect_attempts: int = 0
     connections_accepted: int = 0
     collisions: int = 0  # connections closed by RFC 4271 §6.8 collision resolution
+    prefix_limit_warnings: int = 0  # times a family reached the max-prefix warning threshold
+    prefix_limit_stops: int = 0  # times the session was stopped by its prefix limit (Cease 6/1)
 
 
 @dataclass(slots=True)
@@ -83,6 +105,8 @@ class SessionRecord:
     last_sent: NotificationRecord | None = None
     last_received: NotificationRecord | None = None
     last_error: str | None = None
+    last_error_kind: ErrorKind | None = None
+    last_error_at: float | None = None
     last_report: float = 0.0  # when anything an operator would look at last changed
 
     def transition(self, change: StateChanged, at: float) -> None:
@@ -97,6 +121,8 @@ class SessionRecord:
         self.last_received = NotificationRecord.of(message, at)
         return self.last_received
 
-    def error(self, text: str, at: float) -> None:
+    def error(self, text: str, kind: ErrorKind, at: float) -> None:
         self.last_error = text
+        self.last_error_kind = kind
+        self.last_error_at = at
         self.last_report = at

@@ -3,8 +3,9 @@
 The daemon calls ``add_session`` / ``remove_session`` / ``reconfigure_session`` / ``set_routes`` /
 ``shutdown_session`` / ``refresh_session`` and reads ``state``, ``received_routes`` and
 ``advertised_routes``. One listener serves every session with the same local address and port; it
-is opened with the first such session and closed with the last, and its TTL is the largest of
-theirs (see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
+is opened with the first such session and closed with the last; its TTL is the largest of theirs,
+its GTSM minimum TTL the lowest, and it holds the TCP-MD5 key of each of their peers that has one
+(see ``sockets``). Everything here runs on one event loop, so no locks are needed: each call
 completes between two loop iterations.
 """
 
@@ -19,9 +20,9 @@ from bgpd.speaker.connect_gate import ConnectGate
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
 from bgpd.speaker.listing import Within
-from bgpd.speaker.peer import PeerTask
+from bgpd.speaker.peer import PeerTask, socket_options
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionStatus, SessionSummary, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SessionSummary, SoftReset
 from bgpd.wire.constants import CeaseSub, Family
 from bgpd.wire.nlri import Prefix
 
@@ -42,9 +43,13 @@ class Speaker:
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None:
-        """Start a session (it connects, or waits for the peer when passive). ``routes`` None:
-        not known yet, the session sends none until ``set_routes`` (see ``PeerTask.set_routes``)."""
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] | None = (), *, shutdown: str | None = None
+    ) -> None:
+        """Start a session (it connects, or waits for the peer when passive); with ``shutdown``,
+        add it held down by an administrative shutdown with that text, until ``start_session``.
+        ``routes`` None: not known yet, the session sends none until ``set_routes`` (see
+        ``PeerTask.set_routes``)."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
         clash = self._by_endpoints(config.local_ip, config.peer_ip)
@@ -61,7 +66,10 @@ class Speaker:
             task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
-        task.start()
+        if shutdown is None:
+            task.start()
+        else:
+            task.hold_down(shutdown)
 
     async def remove_session(
         self, name: str, subcode: int = CeaseSub.PEER_DECONFIGURED, text: str = ""
@@ -91,7 +99,7 @@ class Speaker:
 
     async def shutdown_session(self, name: str, text: str = "") -> None:
         """Administrative shutdown: Cease 6/2 with the RFC 9003 communication ``text``; the session
-        stays down (refusing the peer's connections) until ``start_session``."""
+        stays down (refusing the peer's connections with the same Cease) until ``start_session``."""
         await self._task(name).stop(CeaseSub.ADMINISTRATIVE_SHUTDOWN, text)
 
     def start_session(self, name: str) -> None:
@@ -142,6 +150,10 @@ class Speaker:
         """Every session's control-protocol object, cheaply (``SessionSummary``), by name."""
         return {name: task.summary() for name, task in self._sessions.items()}
 
+    def readings(self) -> list[SessionReading]:
+        """Every session's numbers for the metrics, by name; constant time per session."""
+        return [self._sessions[name].reading() for name in sorted(self._sessions)]
+
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._task(name).received_routes()
 
@@ -190,23 +202,37 @@ class Speaker:
         """Open the listener ``config`` needs unless it is open already."""
         key = _key(config)
         if key not in self._listeners:
+            options = socket_options(config)
+            keys = {config.peer_ip: options.md5_key} if options.md5_key is not None else {}
             listener = Listener(
-                config.local_ip, config.port, self._admit, freebind=config.freebind, ttl=config.ttl
+                config.local_ip,
+                config.port,
+                self._admit,
+                freebind=config.freebind,
+                ttl=options.ttl,
+                min_ttl=options.min_ttl,
+                md5_keys=keys,
             )
             await listener.start()
             self._listeners[key] = listener
 
     def _tune_listener(self, key: _ListenerKey) -> None:
-        """Give the listener at ``key`` the largest TTL of its sessions, or close it if it has none."""
+        """Give the listener at ``key`` the largest TTL of its sessions, their lowest GTSM minimum
+        and their peers' MD5 keys, or close it if it has no session left."""
         listener = self._listeners.get(key)
         if listener is None:
             return
-        ttls = [t.config.ttl for t in self._sessions.values() if _key(t.config) == key]
-        if ttls:
-            listener.set_ttl(max(ttls))
-        else:
+        configs = [t.config for t in self._sessions.values() if _key(t.config) == key]
+        if not configs:
             del self._listeners[key]
             listener.close()
+            return
+        options = {config.peer_ip: socket_options(config) for config in configs}
+        listener.tune(
+            ttl=max(o.ttl for o in options.values()),
+            min_ttl=min(o.min_ttl for o in options.values()),
+            md5_keys={peer: o.md5_key for peer, o in options.items() if o.md5_key is not None},
+        )
 
     def _admit(self, conn: Connection) -> bool:
         """Listener callback: hand the connection to the session configured for its addresses

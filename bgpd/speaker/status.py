@@ -10,12 +10,12 @@ durations use the loop's monotonic clock.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from bgpd.fsm import Negotiated
-from bgpd.speaker.record import Counters, NotificationRecord, Transition
+from bgpd.fsm import Negotiated, State
+from bgpd.speaker.record import Counters, ErrorKind, NotificationRecord, Transition
 from bgpd.wire.capabilities import Capability, capability_code
 from bgpd.wire.constants import CapabilityCode, Family, MessageType
 
@@ -146,6 +146,8 @@ class SessionStatus(SessionSummary):
     last_received: NotificationRecord | None
     history: tuple[Transition, ...]
     unsendable: tuple[str, ...] = ()
+    prefix_limit: dict[str, Any] = field(default_factory=dict)
+    security: dict[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> SessionSummary:
@@ -164,6 +166,10 @@ class SessionStatus(SessionSummary):
                 "history": [transition_to_control(t) for t in self.history],
             }
         )
+        if self.prefix_limit:
+            data["maxPrefixes"] = self.prefix_limit
+        if self.security:
+            data["security"] = self.security
         if self.last_sent is not None:
             data["lastNotificationSent"] = notification_to_control(self.last_sent)
         if self.last_received is not None:
@@ -173,6 +179,24 @@ class SessionStatus(SessionSummary):
         if self.unsendable:
             data["routes"] = {"notSent": list(self.unsendable)}
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReading:
+    """A session's numbers for the metrics, taken in constant time: no route walk and no rendering
+    (``SessionStatus`` lists the routes a session cannot send, which walks its Adj-RIB-Out; a scrape
+    of 500 sessions must not). ``counters`` is the session's live record: read it at once."""
+
+    name: str
+    fsm_state: State
+    admin_down: bool
+    uptime: float | None
+    routes_received: int  # the Adj-RIB-In now
+    routes_sent: int  # the Adj-RIB-Out as sent now
+    counters: Counters
+    last_error_kind: ErrorKind | None
+    last_error_at: float | None  # POSIX time
+    last_notification: NotificationRecord | None  # the last error's NOTIFICATION, when it was one
 
 
 @dataclass(frozen=True, slots=True)

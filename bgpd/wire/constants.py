@@ -17,6 +17,7 @@ MAX_EXTENDED_MESSAGE_LEN: Final = 65535  # RFC 8654 §4
 BGP_VERSION: Final = 4
 AS_TRANS: Final = 23456  # RFC 6793 §9
 BGP_PORT: Final = 179
+GRACEFUL_SHUTDOWN: Final = 0xFFFF0000  # RFC 8326: the well-known community 65535:0 (IANA registry)
 
 
 class MessageType(IntEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
@@ -12,6 +13,7 @@ from bgpd.wire.framing import bad_length
 from bgpd.wire.names import error_name
 
 _FIXED_LEN: Final = 2  # error code, error subcode
+_MAX_PREFIXES_DATA: Final = struct.Struct("!HBI")  # RFC 4486 §4 Figure 1: AFI, SAFI, upper bound
 _SHUTDOWN_SUBCODES: Final = frozenset({CeaseSub.ADMINISTRATIVE_SHUTDOWN, CeaseSub.ADMINISTRATIVE_RESET})
 MAX_SHUTDOWN_COMMUNICATION: Final = 255  # RFC 9003 §2: octets after the length octet
 
@@ -44,6 +46,25 @@ class Notification:
             raise ValueError(f"shutdown communication is defined for Cease subcodes 2 and 4, not {subcode}")
         raw = message.encode()[:MAX_SHUTDOWN_COMMUNICATION].decode(errors="ignore").encode()
         return cls(ErrorCode.CEASE, subcode, bytes((len(raw),)) + raw)
+
+    @classmethod
+    def max_prefixes(cls, afi: int, safi: int, limit: int) -> Notification:
+        """Cease / Maximum Number of Prefixes Reached with the optional data of RFC 4486 §4: the
+        family that went over and the configured upper bound (4 octets; a larger bound is sent as
+        the largest the field holds)."""
+        data = _MAX_PREFIXES_DATA.pack(afi, safi, min(limit, 0xFFFFFFFF))
+        return cls(ErrorCode.CEASE, CeaseSub.MAXIMUM_PREFIXES_REACHED, data)
+
+    @property
+    def max_prefixes_data(self) -> tuple[int, int, int] | None:
+        """(AFI, SAFI, upper bound) of a Cease 6/1 that carries the RFC 4486 §4 data, else None
+        (the data is optional: a Cease 6/1 without it, or with other octets, gives None)."""
+        if (self.code, self.subcode) != (ErrorCode.CEASE, CeaseSub.MAXIMUM_PREFIXES_REACHED):
+            return None
+        if len(self.data) != _MAX_PREFIXES_DATA.size:
+            return None
+        afi, safi, limit = _MAX_PREFIXES_DATA.unpack(self.data)
+        return afi, safi, limit
 
     @property
     def name(self) -> str:

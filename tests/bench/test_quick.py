@@ -60,3 +60,26 @@ def test_codec_quick() -> None:
 def test_plan_small() -> None:
     report = _report("bench/plan.py", "--nodes", "200", "--pools", "4", "--runs", "1")
     assert report["nodes"] == 200 and report["problems"] == 0 and report["end_to_end_s"] > 0
+
+
+def test_prefix_flood_small() -> None:
+    report = _report("bench/prefix_flood.py", "--prefixes", "50000")
+    reference, limited = report["reference"], report["limited"]
+    assert (reference["kept"], reference["stopped"]) == (50_000, False)
+    assert limited["stopped"] and limited["limit"] < limited["kept"] < 50_000
+    assert report["memory_ratio"] > 0
+
+
+def test_metrics_quick() -> None:
+    report = _report("bench/metrics.py", "--quick")
+    assert report["sessions"] == 20 and report["bytes"] > 0
+    for key in ("ours_openmetrics_s", "ours_text_s", "prometheus_client_text_s", "longest_chunk_s"):
+        assert report[key] > 0, key
+    assert report["ours_text_vs_prometheus_client"] > 0
+
+
+def test_allocation_small() -> None:
+    report = _report("bench/allocation.py", "--nodes", "400", "--runs", "1")
+    assert report["nodes"] == 400
+    for key in ("reference_s", "reserved_s", "pinned_s", "reserved_ratio", "pinned_ratio"):
+        assert report[key] > 0, key

@@ -210,7 +210,12 @@ async def test_get_bgpadvertisedroutes(sock: Path, capsys: pytest.CaptureFixture
         "route-via-222-22-209-240   222.2.1.0/24\n"
     )
     _, wide, _ = await _bgpctl(capsys, "--socket", str(sock), "get", "bgpadvertisedroutes", "-o", "wide")
-    assert wide.splitlines()[1].split()[-3:] == ["222.22.208.240", "ipv4-unicast", "10.0.1.254-node-01"]
+    assert wide.splitlines()[1].split()[-4:] == [
+        "222.22.208.240",
+        "ipv4-unicast",
+        "<none>",
+        "10.0.1.254-node-01",
+    ]
 
 
 @pytest.mark.asyncio

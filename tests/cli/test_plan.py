@@ -11,6 +11,8 @@ import yaml
 
 from bgpd.cli.tables import table_for
 from bgpd.daemon.handlers import allocations_listing, listed
+from bgpd.daemon.host.statefile import save_maintenance
+from bgpd.plan.maintenance import Maintenance
 from tests.cli._run import EXAMPLES, bgpd
 from tests.plan._fixtures import DUAL as DUAL_TEXT
 from tests.plan._fixtures import plan
@@ -24,7 +26,7 @@ def test_json_has_the_documented_shape() -> None:
     result = bgpd("plan", "--config", DUAL, "-o", "json", "--local-address", "10.0.3.100/24")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert list(plan) == ["nodes", "sessions", "routes", "problems"]
+    assert list(plan) == ["nodes", "sessions", "routes", "problems", "reserved"]
     assert plan["nodes"][3] == {
         "name": "10.0.3.21",
         "address": "10.0.3.22",
@@ -57,7 +59,16 @@ def test_json_has_the_documented_shape() -> None:
             "multihop": 1,
             "freebind": False,
             "offSegmentNextHop": "skip",
+            "sendHoldTime": None,
+            "maxPrefixes": 20000,
+            "maxPrefixesWarning": 75,
+            "maxPrefixesRestart": 300,
+            "ttlSecurity": False,
+            "password": None,
+            "passwordFile": None,
         },
+        "disabled": False,
+        "drained": False,
         "routes": ["222.2.2.0/24", "222.2.3.0/24", "2222:3::200/120", "2222:3::300/120"],
         "announced": on_link["announced"],
         "skipped": on_link["skipped"],
@@ -275,6 +286,7 @@ def test_allocations_columns_are_named_after_the_keys_they_show() -> None:
         "clusterCIDRConfig": "ccc",
         "podCIDRs": ["10.0.0.0/24"],
         "nodeIPs": ["10.0.1.1"],
+        "missingSince": "2025-03-01T12:00:00.000Z",
     }
     header, cells = (
         re.split(r" {3,}", line) for line in table_for("allocations", [row], NOW, wide=True).splitlines()
@@ -283,3 +295,17 @@ def test_allocations_columns_are_named_after_the_keys_they_show() -> None:
     for column, cell in zip(header, cells, strict=True):
         key = by_name[column.replace(" ", "").lower()]
         assert cell == (",".join(row[key]) if isinstance(row[key], list) else row[key])
+
+
+def test_the_state_dirs_maintenance_shows_in_the_plan(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    save_maintenance(state, Maintenance({"10.0.3.254-node-02": "x"}, True, frozenset()))
+    args = ("plan", "--config", DUAL, "--local-address", "10.0.3.100/24", "-o", "json")
+    result = bgpd(*args, "--state-dir", state)
+    assert result.returncode == 0, result.stderr
+    session = next(s for s in json.loads(result.stdout)["sessions"] if s["name"] == "10.0.3.254-node-02")
+    assert (session["disabled"], session["drained"]) == (True, True)
+    assert {tuple(a["communities"]) for a in session["announced"]} == {("65535:0",)}
+    (state / "maintenance.json").write_text("[]", encoding="utf-8")
+    broken = bgpd(*args, "--state-dir", state)
+    assert broken.returncode == 1 and "maintenance.json is corrupt" in broken.stderr

@@ -107,12 +107,25 @@ def test_man_finds_the_pages_under_the_prefix(prefix: Path) -> None:
 
 def test_bash_completes_commands_resources_options_and_paths(prefix: Path, tmp_path: Path) -> None:
     ctl = shell_file_paths(prefix, "bgpctl")["bash"]
-    assert _bash_complete(ctl, "bgpctl", "") == ["get", "describe", "status", "reload", "reset", "completion"]
+    assert _bash_complete(ctl, "bgpctl", "") == [
+        "get",
+        "describe",
+        "status",
+        "reload",
+        "release",
+        "reset",
+        "disable",
+        "enable",
+        "drain",
+        "undrain",
+        "completion",
+    ]
     assert _bash_complete(ctl, "bgpctl", "get", "") == [
         "bgpsessions",
         "bgpadvertisedroutes",
         "bgpreceivedroutes",
         "allocations",
+        "metrics",
     ]
     assert {"--session", "--prefix", "--limit", "--watch"} <= set(
         _bash_complete(ctl, "bgpctl", "get", "x", "--")

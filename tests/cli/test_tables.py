@@ -107,12 +107,13 @@ def test_advertised_routes_like_the_product() -> None:
         "route-via-222-22-209-240   222.2.1.0/24   10\n"
     )
     wide = table_for("bgpadvertisedroutes", routes, NOW, wide=True).splitlines()
-    assert _cells(wide[0])[3:] == ["NEXT HOP", "FAMILY", "SESSIONS"]
+    assert _cells(wide[0])[3:] == ["NEXT HOP", "FAMILY", "COMMUNITIES", "SESSIONS"]
     assert wide[1].split() == [
         "route-via-222-22-208-240",
         "222.2.0.0/24",
         "222.22.208.240",
         "ipv4-unicast",
+        "<none>",
         "s1,s2",
     ]
 

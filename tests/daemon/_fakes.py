@@ -8,11 +8,20 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
+from bgpd.fsm import State
 from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionStatus, SessionSummary, SoftReset
+from bgpd.speaker import (
+    ReceivedRoute,
+    SessionNotEstablishedError,
+    SessionReading,
+    SessionStatus,
+    SessionSummary,
+    SoftReset,
+)
 from bgpd.speaker.listing import Within
+from bgpd.speaker.record import Counters
 from bgpd.wire.constants import Family
 from bgpd.wire.nlri import Prefix
 
@@ -52,16 +61,35 @@ class FakeSpeaker:
     closed_with: str | None = None
     not_established: set[str] = field(default_factory=set)  # sessions a soft reset finds down
     unreconfigurable: set[str] = field(default_factory=set)  # sessions whose new listener fails
+    held_down: dict[str, str] = field(default_factory=dict)  # session → its shutdown text
 
-    async def add_session(self, config: SessionConfig, routes: Iterable[Route] | None = ()) -> None:
+    async def add_session(
+        self, config: SessionConfig, routes: Iterable[Route] | None = (), *, shutdown: str | None = None
+    ) -> None:
+        """Records ``add``, ``add-unplanned`` (routes not known yet) or ``add-held-down``."""
         assert config.name not in self.sessions
         self.sessions[config.name] = config
         self.routes[config.name] = frozenset(routes or ())
-        self.calls.append(("add", config.name) if routes is not None else ("add-unplanned", config.name))
+        if shutdown is not None:
+            self.held_down[config.name] = shutdown
+            self.calls.append(("add-held-down", config.name, shutdown))
+        else:
+            self.calls.append(("add", config.name) if routes is not None else ("add-unplanned", config.name))
+
+    async def shutdown_session(self, name: str, text: str = "") -> None:
+        assert name in self.sessions
+        self.held_down[name] = text
+        self.calls.append(("shutdown", name, text))
+
+    def start_session(self, name: str) -> None:
+        assert name in self.sessions
+        self.held_down.pop(name, None)
+        self.calls.append(("start", name))
 
     async def remove_session(self, name: str, subcode: int = 3, text: str = "") -> None:
         del self.sessions[name]
         del self.routes[name]
+        self.held_down.pop(name, None)
         self.calls.append(("remove", name, str(subcode), text))
 
     async def reconfigure_session(self, name: str, config: SessionConfig) -> None:
@@ -94,7 +122,28 @@ class FakeSpeaker:
         return SoftReset(resent=families, requested=families[:1])
 
     def state(self, name: str) -> SessionStatus:
-        return status(self.sessions[name], sent=len(self.routes[name]))
+        return status(
+            self.sessions[name],
+            "Idle" if name in self.held_down else "Established",
+            sent=len(self.routes[name]),
+        )
+
+    def readings(self) -> list[SessionReading]:
+        return [
+            SessionReading(
+                name=n,
+                fsm_state=State.IDLE if n in self.held_down else State.ESTABLISHED,
+                admin_down=n in self.held_down,
+                uptime=None if n in self.held_down else 12.0,
+                routes_received=1,
+                routes_sent=len(self.routes[n]),
+                counters=Counters(flaps=1),
+                last_error_kind=None,
+                last_error_at=None,
+                last_notification=None,
+            )
+            for n in sorted(self.sessions)
+        ]
 
     def summaries(self) -> dict[str, SessionSummary]:
         return {name: self.state(name).summary for name in self.sessions}

@@ -51,6 +51,19 @@ def test_a_corrupt_ledger_is_refused_not_replaced(short_dir: Path) -> None:
     assert ledger.read_text(encoding="utf-8") == "{not json"
 
 
+def test_a_corrupt_maintenance_state_is_refused_not_replaced(short_dir: Path) -> None:
+    """Starting without it could bring up a session someone disabled for maintenance."""
+    config = short_dir / "cluster.yaml"
+    config.write_text(SINGLE, encoding="utf-8")
+    state = short_dir / "state"
+    state.mkdir()
+    (state / "maintenance.json").write_text('{"disabled": 1}', encoding="utf-8")
+    result = bgpd_run("--config", config, "--state-dir", state)
+    assert result.returncode == 1
+    assert "maintenance.json is corrupt" in result.stderr and "Traceback" not in result.stderr
+    assert (state / "maintenance.json").read_text(encoding="utf-8") == '{"disabled": 1}'
+
+
 def test_a_live_control_socket_is_refused(short_dir: Path) -> None:
     config = short_dir / "cluster.yaml"
     config.write_text(SINGLE, encoding="utf-8")

@@ -14,9 +14,10 @@ from structlog.testing import capture_logs
 
 from bgpd.cli.bgpctl import main as bgpctl
 from bgpd.cli.tables import table_for
+from bgpd.control.client import request
 from bgpd.control.protocol import Command, ControlError, ErrorCode
 from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
-from bgpd.control.server import ControlServer, Handler, Streamed
+from bgpd.control.server import ControlServer, Handler, PeerCredentials, Streamed
 from bgpd.daemon.handlers import (
     SESSION_FIELDS,
     Snapshot,
@@ -29,6 +30,8 @@ from bgpd.daemon.handlers import (
     status_data,
 )
 from bgpd.daemon.loop_lag import LoopLag
+from bgpd.daemon.metrics import Format
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.settings import Settings, parse_settings
 from bgpd.speaker import ReceivedRoute, SessionStatus
 from tests.daemon._fakes import status
@@ -83,6 +86,7 @@ def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> N
         "metric": None,
         "nextHop": "10.0.1.11",
         "family": "ipv4-unicast",
+        "communities": [],
         "sessions": ["10.0.1.254-node-01"],  # not 10.0.3.254-node-01: that peer is off 10.0.1.0/24
     }
     assert by_hop["10.0.3.11"]["sessions"] == []  # off-segment for the only floating IP held here
@@ -106,6 +110,7 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
         "clusterCIDRConfig": "cluster-wide-1",
         "podCIDRs": [data[0]["podCIDRs"][0]],
         "nodeIPs": ["10.0.1.11"],
+        "missingSince": None,
     }
     assert len(data) == 4
 
@@ -134,6 +139,7 @@ class _Control:
 
     def __init__(self) -> None:
         self.snap = snapshot()
+        self.calls: list[tuple[str | None, ...]] = []
 
     def snapshot(self) -> Snapshot:
         return self.snap
@@ -144,11 +150,52 @@ class _Control:
     def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
         return iter(())
 
-    async def reload(self, reason: str) -> str:
+    async def reload(self, reason: str, force: bool = False) -> str:
+        self.calls.append(("reload", reason, str(force)))
         return f"reloaded because {reason}"
 
     async def reset_session(self, name: str, soft: bool) -> str:
         return f"reset {name}"
+
+    async def disable_session(self, name: str, message: str) -> str:
+        self.calls.append(("disable", name, message))
+        return f"disabled {name}"
+
+    async def enable_session(self, name: str) -> str:
+        self.calls.append(("enable", name))
+        return f"enabled {name}"
+
+    async def metrics_text(self, fmt: Format) -> str:
+        return f"# {fmt.name}\n"
+
+    async def set_drained(self, name: str | None, drained: bool) -> str:
+        self.calls.append(("drain" if drained else "undrain", name))
+        return "done"
+
+    async def release_node(self, name: str) -> str:
+        self.calls.append(("release", name))
+        return f"node {name} released"
+
+
+@pytest.mark.asyncio
+async def test_bgpctl_reload_force_and_release_node_reach_the_daemon(
+    short_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sock = short_dir / "bgpd.sock"
+    control = _Control()
+    async with ControlServer(sock, commands(control)):
+        loop = asyncio.get_running_loop()
+        for argv in (["reload"], ["reload", "--force"], ["release", "node", "10.0.1.99"]):
+            assert await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), *argv]) == 0
+        bad = ["--socket", str(sock), "release", "bgpsession", "x"]
+        with pytest.raises(SystemExit):
+            await loop.run_in_executor(None, bgpctl, bad)
+    assert control.calls == [
+        ("reload", "bgpctl reload", "False"),
+        ("reload", "bgpctl reload --force", "True"),
+        ("release", "10.0.1.99"),
+    ]
+    assert "node 10.0.1.99 released" in capsys.readouterr().out
 
 
 @pytest.mark.asyncio
@@ -294,4 +341,85 @@ async def test_bgpctl_status_over_a_real_socket(short_dir: Path, capsys: pytest.
         "Event Loop Lag:  last 1.2 ms, worst 21.0 ms in the last 60 s and 64.0 ms since start; "
         "2 over the 50.0 ms budget",
         "Loop CPU:        at most 30.0 ms between two probes",
+    ]
+
+
+@pytest.mark.asyncio
+async def test_maintenance_verbs_over_a_real_socket_with_bgpctl(short_dir: Path) -> None:
+    sock = short_dir / "bgpd.sock"
+    control = _Control()
+    loop = asyncio.get_running_loop()
+
+    async def run(*argv: str) -> int:
+        code: int = await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), *argv])
+        return code
+
+    async with ControlServer(sock, commands(control)):
+        assert await run("disable", "bgpsession", "s1", "--message", "ToR upgrade") == 0
+        assert await run("disable", "bgpsession", "s2") == 0
+        assert await run("enable", "bgpsession", "s1") == 0
+        assert await run("drain") == 0
+        assert await run("undrain", "bgpsession", "s2") == 0
+        assert await run("disable", "bgpsession", "s1", "--message", "é" * 128) == 1  # 256 octets
+    assert control.calls == [
+        ("disable", "s1", "ToR upgrade"),
+        ("disable", "s2", "disabled by bgpctl"),
+        ("enable", "s1"),
+        ("drain", None),
+        ("undrain", "s2"),
+    ]
+
+
+def test_drain_takes_bgpsession_name_or_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        bgpctl(["drain", "bgpsession"])
+    assert usage.value.code == 2 and "name the session as 'bgpsession NAME'" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_maintenance_verbs_need_privilege(short_dir: Path) -> None:
+    sock = short_dir / "bgpd.sock"
+    control = _Control()
+    stranger = ControlServer(
+        sock, commands(control), credentials=lambda _sock: PeerCredentials(1, 1000, 1000), daemon_uid=999
+    )
+    async with stranger:
+        for cmd, args in (
+            (Command.DISABLE_SESSION, {"name": "s1"}),
+            (Command.ENABLE_SESSION, {"name": "s1"}),
+            (Command.DRAIN, {}),
+            (Command.UNDRAIN, {}),
+        ):
+            reply = await asyncio.get_running_loop().run_in_executor(None, request, sock, cmd, args)
+            assert (reply.ok, reply.error_code) == (False, "permission_denied")
+    assert control.calls == []
+
+
+def test_drained_and_disabled_sessions_show_in_the_tables() -> None:
+    p = plan(held=ONE_HELD, maintenance=Maintenance().drain(None).disable("10.0.1.254-node-01", "x"))
+    running = p.local_sessions()
+    summaries = {name: status(s.config, sent=len(s.announced)).summary for name, s in running.items()}
+    snap = Snapshot(p, running, summaries, planned_at=1_790_000_000.0)
+    sessions = {row["name"]: row for row in sessions_data(snap)}
+    assert (sessions["10.0.1.254-node-01"]["disabled"], sessions["10.0.1.254-node-01"]["drained"]) == (
+        True,
+        True,
+    )
+    table = table_for("bgpsessions", list(sessions.values()), datetime.now(UTC))
+    assert "Established,Disabled,Drained" in table  # the fake speaker reports it up
+    routes = listed_advertised(snap)
+    carried = [r for r in routes if r["sessions"]]
+    assert carried and all(r["communities"] == ["65535:0"] for r in carried)
+    assert "65535:0" in table_for("bgpadvertisedroutes", routes, datetime.now(UTC), wide=True)
+
+
+def test_a_prefix_drained_on_one_session_only_is_listed_once_per_variant() -> None:
+    settings = parse_settings({"peers": {"10.0.3.254": {"offSegmentNextHop": "node"}}})
+    p = plan(settings=settings, maintenance=Maintenance().drain("10.0.1.254-node-01"))
+    running = p.local_sessions()
+    snap = Snapshot(p, running, {}, planned_at=1_790_000_000.0)
+    routes = [r for r in listed_advertised(snap) if r["nextHop"] == "10.0.1.11"]
+    assert [(r["communities"], r["sessions"]) for r in routes] == [
+        ([], ["10.0.3.254-node-01", "10.0.3.254-node-02"]),
+        (["65535:0"], ["10.0.1.254-node-01"]),
     ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from bgpd.daemon.host.addrwatch import HostAddress
-from bgpd.daemon.inputs import StaticAddresses, covering_prefix, held_now
+from bgpd.daemon.inputs import StaticAddresses, covering_prefix, held_now, read_settings
 from bgpd.plan.settings import LocalAddress, parse_settings
 
 
@@ -76,3 +78,22 @@ def test_held_now_is_what_bgpd_run_starts_from() -> None:
         LocalAddress(ipaddress.ip_address("127.0.1.100"), ipaddress.ip_network("127.0.1.0/24")),
         LocalAddress(ipaddress.ip_address("127.0.3.100"), ipaddress.ip_network("127.0.0.0/8")),
     )
+
+
+PASSWORD = b"s3cret-tor1"
+
+
+def _world_readable_key(tmp_path: Path) -> Path:
+    path = tmp_path / "tor1.key"
+    path.write_bytes(PASSWORD + b"\n")
+    path.chmod(0o604)
+    return path
+
+
+def test_the_daemon_loader_logs_the_warning(tmp_path: Path) -> None:
+    settings_file = tmp_path / "bgpd.yaml"
+    settings_file.write_text(f"defaults:\n  passwordFile: {_world_readable_key(tmp_path)}\n")
+    with capture_logs() as logs:
+        read_settings(settings_file)
+    assert [e["event"] for e in logs] == ["password_file_readable"]
+    assert "readable by every user" in logs[0]["warning"] and PASSWORD.decode() not in repr(logs)

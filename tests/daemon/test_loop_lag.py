@@ -133,3 +133,17 @@ def test_control_form_is_in_milliseconds() -> None:
         "budgetMs": 50.0,
         "worstBusyMs": 70.1,
     }
+
+
+def test_the_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        LoopLagProbe(interval=0)
+
+
+@pytest.mark.asyncio
+async def test_stop_ends_the_probe() -> None:
+    probe = LoopLagProbe(interval=0.01)
+    probe.start()
+    assert probe.running
+    probe.stop()
+    assert not probe.running

@@ -31,7 +31,7 @@ from tests.plan._generated import Generated, generate
 
 def _plan(case: Generated) -> Plan:
     manifests = parse_manifests(render(case.docs), "generated").manifests
-    return build_plan(manifests, parse_settings(case.settings), Ledger.empty(), case.local())
+    return build_plan(manifests, parse_settings(case.settings), Ledger.empty(), case.local(), now=0)
 
 
 async def _run(case: Generated, workdir: Path) -> tuple[Daemon, FakeSpeaker]:

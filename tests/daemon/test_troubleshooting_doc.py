@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import bgpd.cli.run
+import bgpd.daemon.allocation
 import bgpd.daemon.handlers
 import bgpd.daemon.runner
+import bgpd.plan.allocation
 import bgpd.speaker.peer
 import bgpd.speaker.session_log
 from bgpd.speaker.sockets import connect_error_text
@@ -20,9 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "troubleshooting.md").read_text(encoding="utf-8")
 SOURCES = "".join(
     Path(m.__file__).read_text(encoding="utf-8")
-    for m in (bgpd.daemon.runner, bgpd.cli.run, bgpd.speaker.peer, bgpd.speaker.session_log)
+    for m in (
+        bgpd.daemon.runner,
+        bgpd.daemon.allocation,
+        bgpd.plan.allocation,
+        bgpd.cli.run,
+        bgpd.speaker.peer,
+        bgpd.speaker.session_log,
+    )
 )
-EVENTS = r"`((?:reload|session|node|state|connect|notification)_[a-z_]+)`"
+EVENTS = r"`((?:reload|session|node|state|connect|notification|allocation|reservation)_[a-z_]+)`"
 
 
 @pytest.mark.parametrize("event", sorted(set(re.findall(EVENTS, DOC))))

@@ -30,9 +30,13 @@ WAIT = 10.0  # upper bound for anything that should take milliseconds
 
 
 class Cluster:
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str] | None = None, extra_settings: str = "", defaults: str = ""
+    ) -> None:
         self.workdir = workdir
         self.env = env
+        self.extra_settings = extra_settings  # more top-level settings (YAML lines)
+        self.defaults = defaults  # more settings for every peer (YAML lines under ``defaults:``)
         self.config = workdir / "cluster.yaml"
         self.settings = workdir / "bgpd.yaml"
         self.socket = workdir / "bgpd.sock"
@@ -47,8 +51,8 @@ class Cluster:
         self.write(self.text)
         floating = "127.0.1.100, 127.0.3.100"
         self.settings.write_text(
-            f"defaults:\n  port: {self.port}\n  connectRetryTime: 1\n  holdTime: 9\n"
-            f"localAddresses: [{floating}]\nlog:\n  format: json\n",
+            f"defaults:\n  port: {self.port}\n  connectRetryTime: 1\n  holdTime: 9\n{self.defaults}"
+            f"localAddresses: [{floating}]\nlog:\n  format: json\n{self.extra_settings}",
             encoding="utf-8",
         )
         for router in self.routers:

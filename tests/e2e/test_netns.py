@@ -31,8 +31,20 @@ TOR1, TOR3 = "10.0.1.254", "10.0.3.254"
 
 
 class Gateway:
-    def __init__(self, lab: NetLab, example: str, hold_time: int | None = None) -> None:
+    def __init__(
+        self,
+        lab: NetLab,
+        example: str,
+        hold_time: int | None = None,
+        *,
+        settings: str | None = None,
+        tor1_password: str | None = None,
+    ) -> None:
         self.lab = lab
+        self.settings: Path | None = None
+        if settings is not None:
+            self.settings = lab.path("bgpd.yaml")
+            self.settings.write_text(settings, encoding="utf-8")
         self.config = lab.path("cluster.yaml")
         self.text = (EXAMPLES / example).read_text(encoding="utf-8")
         self.config.write_text(self.text, encoding="utf-8")
@@ -49,7 +61,13 @@ class Gateway:
         lab.attach(self.tor3_ns, seg3, [f"{TOR3}/24", "2001:db8:3::254/64"])
         self.gobgp = GoBgpPeer(self.tor1_ns, asn=65002, router_id=TOR1, name="tor1")
         self.gobgp.add_neighbor(
-            FIP1, 65001, passive=True, local_address=TOR1, families=("ipv4", "ipv6"), hold_time=hold_time
+            FIP1,
+            65001,
+            passive=True,
+            local_address=TOR1,
+            families=("ipv4", "ipv6"),
+            hold_time=hold_time,
+            auth_password=tor1_password,
         )
         self.gobgp.start()
         self.bird = BirdPeer(self.tor3_ns, asn=65002, router_id=TOR3, name="tor2")
@@ -62,6 +80,8 @@ class Gateway:
     def start(self) -> None:
         argv = [sys.executable, "-m", "bgpd", "run", "--config", str(self.config)]
         argv += ["--state-dir", str(self.state), "--socket", str(self.socket)]
+        if self.settings is not None:
+            argv += ["--settings", str(self.settings)]
         self.daemon = self.ns.spawn("bgpd", argv)
         wait_for(lambda: self.gobgp.neighbor_state(FIP1) == "established", 15, "GoBGP session")
         self.bird.wait_established("gwsession", 15)
@@ -75,8 +95,8 @@ class Gateway:
         assert self.daemon is not None
         os.kill(self.daemon.pid, sig)
 
-    def ctl(self, cmd: Command) -> Any:
-        reply = client.request(self.socket, cmd, timeout=5.0)
+    def ctl(self, cmd: Command, args: dict[str, Any] | None = None) -> Any:
+        reply = client.request(self.socket, cmd, args, timeout=5.0)
         assert reply.ok, reply.error_message
         return reply.data
 
@@ -228,3 +248,40 @@ def test_dual_stack_ipv6_routes_with_node_next_hops_over_ipv4_sessions(
         if v6[node]["nodeIPs"][0].startswith("10.0.3.")
     }
     wait_for(lambda: gw.bird.next_hops("master6", "gwsession") == expected3, 10, "IPv6 routes at tor2")
+
+
+def test_md5_password_file_rotation_resets_only_that_peer(
+    netlab: NetLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TCP-MD5 through ``bgpd run``: a ``passwordFile`` for tor1 (GoBGP ``auth-password``), none for
+    tor2. Rotating the password (new file content, reload) resets tor1's session, which comes back
+    once GoBGP has the new password too; tor2 never notices. No output shows either password."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    first, second = "first-md5-5e1b", "second-md5-a7c2"
+    key = netlab.path("tor1.key")
+    key.write_text(first + "\n")
+    key.chmod(0o600)
+    gw = Gateway(
+        netlab,
+        "single-stack-ipv4.yaml",
+        settings=f'peers:\n  "{TOR1}": {{passwordFile: "{key}"}}\n',
+        tor1_password=first,
+    )
+    gw.start()
+    since = gw.bird_since()
+    described = gw.ctl(Command.DESCRIBE_SESSION, {"name": "10.0.1.254-node-01"})
+    assert described["security"]["tcpMd5"] is True
+    assert gw.ctl(Command.DESCRIBE_SESSION, {"name": "10.0.3.254-node-02"})["security"]["tcpMd5"] is False
+
+    key.write_text(second + "\n")
+    gw.signal(signal.SIGHUP)
+    wait_for(lambda: gw.gobgp.neighbor_state(FIP1) != "established", 5, "tor1's session reset")
+    assert gw.daemon is not None
+    wait_for(lambda: "session_reset" in gw.daemon.log(), 5, "the reset logged")
+    gw.gobgp.add_neighbor(
+        FIP1, 65001, passive=True, local_address=TOR1, families=("ipv4", "ipv6"), auth_password=second
+    )
+    wait_for(lambda: gw.gobgp.neighbor_state(FIP1) == "established", 20, "tor1 back with the new key")
+    assert gw.bird_since() == since  # tor2 has no password: untouched
+    shown = gw.daemon.log() + repr(gw.ctl(Command.SESSIONS)) + repr(described)
+    assert first not in shown and second not in shown

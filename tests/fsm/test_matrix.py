@@ -21,6 +21,7 @@ from bgpd.fsm import (
     NotificationReceived,
     OpenMessageError,
     OpenReceived,
+    PrefixLimitReached,
     RouteRefreshReceived,
     State,
     StateChanged,
@@ -33,7 +34,7 @@ from bgpd.fsm import (
     UpdateReceived,
 )
 from bgpd.fsm.session import _UNEXPECTED, TRANSITIONS, Rule
-from bgpd.wire.constants import ErrorAction
+from bgpd.wire.constants import IPV4_UNICAST, ErrorAction
 from bgpd.wire.errors import NotificationError, UpdateError
 from bgpd.wire.notification import Notification
 from bgpd.wire.route_refresh import RouteRefresh
@@ -47,11 +48,13 @@ EVENTS: dict[str, Event] = {
     "AutomaticStart": AutomaticStart(),
     "ManualStop": ManualStop(text="maintenance"),
     "AutomaticStop": AutomaticStop(),
+    "PrefixLimit": PrefixLimitReached(IPV4_UNICAST, 100, 30.0),
     "ConnectRetryExpires": TimerExpired(Timer.CONNECT_RETRY),
     "HoldExpires": TimerExpired(Timer.HOLD),
     "KeepaliveExpires": TimerExpired(Timer.KEEPALIVE),
     "DelayOpenExpires": TimerExpired(Timer.DELAY_OPEN),
     "IdleHoldExpires": TimerExpired(Timer.IDLE_HOLD),
+    "PrefixLimitRestartExpires": TimerExpired(Timer.PREFIX_LIMIT_RESTART),
     "TcpAcked": TcpConnectionAcknowledged(),
     "TcpConfirmed": TcpConnectionConfirmed(),
     "TcpFails": TcpConnectionFails(),
@@ -81,10 +84,12 @@ Expect = tuple[State, tuple[int, int] | None]
 _CONNECTING: dict[str, Expect] = {
     "ManualStop": (IDLE, None),
     "AutomaticStop": (IDLE, None),
+    "PrefixLimit": (IDLE, None),  # routes arrive only when Established: unexpected before
     "HoldExpires": (IDLE, None),
     "KeepaliveExpires": (IDLE, None),
     "DelayOpenExpires": (S, None),
     "IdleHoldExpires": (IDLE, None),
+    "PrefixLimitRestartExpires": (IDLE, None),
     "TcpAcked": (S, None),
     "TcpConfirmed": (S, None),
     "TcpFails": (IDLE, None),
@@ -106,11 +111,13 @@ def _after_open(state: State, fsm_sub: int) -> dict[str, Expect]:
     return {
         "ManualStop": (IDLE, (6, 2)),
         "AutomaticStop": (IDLE, (6, 0)),
+        "PrefixLimit": (IDLE, (6, 1)) if state is E else (IDLE, (5, 0)),
         "ConnectRetryExpires": (IDLE, (5, 0)),
         "HoldExpires": (IDLE, (4, 0)),
         "KeepaliveExpires": (state, None) if state is not S else (IDLE, (5, 0)),
         "DelayOpenExpires": (IDLE, (5, 0)),
         "IdleHoldExpires": (IDLE, (5, 0)),
+        "PrefixLimitRestartExpires": (IDLE, (5, 0)),
         "TcpAcked": (state, None),
         "TcpConfirmed": (state, None),
         "TcpFails": (A if state is S else IDLE, None),
@@ -130,7 +137,7 @@ _STARTS = ("ManualStart", "ManualStartPassive", "AutomaticStart")
 MATRIX: dict[State, dict[str, Expect]] = {
     IDLE: {name: (IDLE, None) for name in EVENTS}
     | {"ManualStart": (C, None), "ManualStartPassive": (A, None), "AutomaticStart": (C, None)}
-    | {"IdleHoldExpires": (C, None)},
+    | {"IdleHoldExpires": (C, None), "PrefixLimitRestartExpires": (C, None)},
     C: {name: (C, None) for name in _STARTS} | _CONNECTING | {"ConnectRetryExpires": (C, None)},
     A: {name: (A, None) for name in _STARTS} | _CONNECTING | {"ConnectRetryExpires": (A, None)},
     S: {name: (S, None) for name in _STARTS} | _after_open(S, 1) | {"Open": (OC, None)},

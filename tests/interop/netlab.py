@@ -339,6 +339,8 @@ class GoBgpNeighbor:
     hold_time: int | None = None
     remote_port: int | None = None
     graceful_restart: GracefulRestart | None = None
+    auth_password: str | None = None  # TCP-MD5 (RFC 2385)
+    ttl_min: int | None = None  # GTSM (RFC 5082): ttl-security with this minimum TTL
 
 
 class GoBgpPeer:
@@ -370,6 +372,8 @@ class GoBgpPeer:
         for nb in self.neighbors.values():
             lines += ["", "[[neighbors]]", "  [neighbors.config]"]
             lines += [f'    neighbor-address = "{nb.address}"', f"    peer-as = {nb.peer_as}"]
+            if nb.auth_password is not None:
+                lines.append(f'    auth-password = "{nb.auth_password}"')
             transport = []
             if nb.passive:
                 transport.append("    passive-mode = true")
@@ -382,6 +386,9 @@ class GoBgpPeer:
             if nb.hold_time is not None:
                 lines += ["  [neighbors.timers.config]", f"    hold-time = {nb.hold_time}"]
                 lines += [f"    keepalive-interval = {max(1, nb.hold_time // 3)}"]
+            if nb.ttl_min is not None:
+                lines += ["  [neighbors.ttl-security.config]", "    enabled = true"]
+                lines += [f"    ttl-min = {nb.ttl_min}"]
             gr = nb.graceful_restart
             if gr is not None:
                 lines += [
@@ -409,6 +416,8 @@ class GoBgpPeer:
         hold_time: int | None = None,
         remote_port: int | None = None,
         graceful_restart: GracefulRestart | None = None,
+        auth_password: str | None = None,
+        ttl_min: int | None = None,
     ) -> None:
         """Configure a neighbor. ``graceful_restart`` (RFC 4724) also makes GoBGP send End-of-RIB."""
         self.neighbors[address] = GoBgpNeighbor(
@@ -420,6 +429,8 @@ class GoBgpPeer:
             hold_time,
             remote_port,
             graceful_restart,
+            auth_password,
+            ttl_min,
         )
         self.conf.write_text(self.config_text())
         if self.process is not None and self.process.alive():

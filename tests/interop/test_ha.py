@@ -3,10 +3,10 @@
 Every scenario runs with each router implementation as the one under test (``[gobgp]``/``[bird]``,
 see ``ha_lab``), while a ``RouteWatcher`` samples both routers every 20 ms. Each test asserts the
 *target* behaviour of issue 12: no pod route ever missing or with a wrong next hop, End-of-RIB
-seen, nothing stale left. What cannot pass before graceful restart (issue 12 §1) or Node documents
-(§2) exist is marked ``xfail(strict=True, raises=AssertionError)``: the mark expects exactly the
-target assertions to fail, so whoever lands the feature removes it (a test that starts passing
-fails the suite until then). Anything else going wrong, the lab, the router on the other segment
+seen, nothing stale left. What cannot pass before graceful restart (issue 12 §1) exists is marked
+``xfail(strict=True, raises=AssertionError)``: the mark expects exactly the target assertions to
+fail, so whoever lands the feature removes it (a test that starts passing fails the suite until
+then). Anything else going wrong, the lab, the router on the other segment
 losing a route, or today's behaviour changing where it must not, raises ``UnexpectedError``, which no
 xfail absorbs.
 
@@ -26,6 +26,7 @@ from typing import Any, Final, TypeVar
 
 import pytest
 
+from bgpd.control.protocol import Command
 from tests.interop.ha_lab import FIP1, FIP1B, FIP3, KINDS, SEG1, HaLab, Tor
 from tests.interop.netlab import NetLab, wait_for
 from tests.interop.route_watcher import (
@@ -44,9 +45,6 @@ T = TypeVar("T")
 
 NEEDS_GR: Final = pytest.mark.xfail(
     strict=True, raises=AssertionError, reason="needs graceful restart (issue 12 §1)"
-)
-NEEDS_NODES: Final = pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="needs Node documents as the allocation truth (issue 12 §2)"
 )
 CONVERGE: Final = 30.0  # bound for a router to hold fresh paths again (GoBGP idles 5 s after a drop)
 SUBJECT_SESSION: Final = "10.0.1.254-node-01"  # bgpd's name for tor1's session (from 10.0.1.100)
@@ -155,9 +153,9 @@ def test_watcher_detects_a_loss(ha: HaLab, record: list[str]) -> None:
     expected = ha.expected(tor)
     with ha.watch() as watch:
         time.sleep(0.5)
-        removed = watch.mark("BGPPeer of tor1 removed, SIGHUP")
+        removed = watch.mark("BGPPeer of tor1 removed, bgpctl reload --force")
         ha.write_cluster(without_peer(ha.cluster_text, tor.address))
-        ha.gw_a.send(signal.SIGHUP)
+        ha.gw_a.ctl(Command.RELOAD, {"force": True})  # one peer of two: past the reload guard
         wait_for(lambda: not tor.read(), 10, f"{tor.name} to lose every route")
         read_from = time.monotonic()
         during = strip(tor.read())  # an independent full read, taken inside the loss
@@ -348,8 +346,10 @@ def without_peer(text: str, peer_ip: str) -> str:
 
 def stop_withdrawing(ha: HaLab, how: str) -> None:
     if how == "peer-removed":
+        # One of two peers is more than removals.maxShare: a SIGHUP alone would be refused (the
+        # reload guard, docs/allocation.md), so the operator confirms the removal.
         ha.write_cluster(without_peer(ha.cluster_text, ha.tor1.address))
-        ha.gw_a.send(signal.SIGHUP)
+        ha.gw_a.ctl(Command.RELOAD, {"force": True})
     elif how == "daemon-stopped":
         # Today SIGTERM is the stop that withdraws (Cease 6/2, no graceful restart to keep routes).
         # Graceful restart makes SIGTERM a restart: whoever lands it puts its hard stop here.
@@ -421,7 +421,6 @@ def node_documents(nodes: list[dict[str, Any]]) -> str:
     return "".join(docs)
 
 
-@NEEDS_NODES
 @pytest.mark.parametrize("kind", KINDS)
 def test_different_ledger_histories_never_conflict(netlab: NetLab, kind: str, record: list[str]) -> None:
     final = cluster_with(3, 4)

@@ -98,6 +98,38 @@ def peer(name: str, ip: str, sessions: int = 2, labels: dict[str, str] | None = 
     }
 
 
+def node_object(
+    name: str, cidrs: list[str] | None, internal: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A Node as ``kubectl get node -o yaml`` prints it (with the noise bgpd must ignore)."""
+    document: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "uid": "0b6b8e44-5d1c-4a8c-9d07-0c1c1c1c1c1c",
+            "labels": {"kubernetes.io/hostname": name, "baremetal.cluster.gke.io/node-pool": "np1"},
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {"providerID": "baremetal://x", "taints": []},
+        "status": {
+            "addresses": [{"type": "Hostname", "address": name}]
+            + [{"type": "InternalIP", "address": ip} for ip in internal or []],
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    if cidrs is not None:
+        document["spec"]["podCIDR"] = cidrs[0]
+        document["spec"]["podCIDRs"] = cidrs
+    document.update(extra)
+    return document
+
+
+def as_list(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": list(items), "metadata": {"resourceVersion": ""}}
+
+
 def base() -> Docs:
     """A valid dual-stack file: 3 nodes in 2 pools, one config, 2 floating IPs, 2 peers."""
     return [

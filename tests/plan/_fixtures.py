@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bgpd.manifests import Manifests, parse_manifests
 from bgpd.plan import LocalAddress, Plan, Settings, build_plan
+from bgpd.plan.maintenance import Maintenance
 from bgpd.rib.ledger import Ledger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
@@ -34,8 +35,11 @@ def plan(
     held: Iterable[str] = FLOATING,
     ledger: Ledger | None = None,
     settings: Settings | None = None,
+    maintenance: Maintenance | None = None,
 ) -> Plan:
-    return build_plan(manifests(text), settings or Settings(), ledger or Ledger.empty(), local(held))
+    return build_plan(
+        manifests(text), settings or Settings(), ledger or Ledger.empty(), local(held), maintenance, now=0
+    )
 
 
 def with_node(text: str, address: str) -> str:

@@ -21,6 +21,7 @@ from bgpd.plan.diff import (
     needs_reset,
     speaker_changes,
 )
+from bgpd.plan.secret import Secret
 from bgpd.plan.session_config import Apply, apply_of
 from bgpd.plan.settings import parse_settings
 from bgpd.wire.constants import IPV4_UNICAST, IPV6_UNICAST
@@ -131,6 +132,12 @@ CHANGES: dict[str, Any] = {
     "damp_peer_oscillations": False,
     "send_hold_time": 0.0,
     "off_segment_next_hop": "node",
+    "max_prefixes": 100,
+    "max_prefixes_warning": 90,
+    "max_prefixes_restart": 0.0,
+    "ttl_security": True,
+    "password": Secret(b"new password"),
+    "password_file": Secret(b"from a file", "passwordFile /etc/bgpd/tor.key"),
 }
 FIELDS = tuple(f.name for f in dataclasses.fields(SessionConfig))
 NAME = "10.0.1.254-node-01"

@@ -17,7 +17,7 @@ def _plan(name: str, local: tuple[str, ...] = ()) -> Plan:
     held = [
         LocalAddress(ipaddress.ip_address(a), ipaddress.ip_network(f"{a}/24", strict=False)) for a in local
     ]
-    return build_plan(load_manifests(EXAMPLES / name).manifests, Settings(), Ledger.empty(), held)
+    return build_plan(load_manifests(EXAMPLES / name).manifests, Settings(), Ledger.empty(), held, now=0)
 
 
 SessionView = tuple[str, str, str, str, int, int, tuple[Family, ...], bool]

@@ -31,7 +31,7 @@ def _manifests(docs: Docs) -> Manifests:
 
 def _plan(docs: Docs, ledger: Ledger | None = None, local: tuple[str, ...] = ()) -> Plan:
     held = [LocalAddress(ipaddress.ip_address(a)) for a in local]
-    return build_plan(_manifests(docs), Settings(), ledger or Ledger.empty(), held)
+    return build_plan(_manifests(docs), Settings(), ledger or Ledger.empty(), held, now=0)
 
 
 def _three_peers(sessions: int) -> Docs:
@@ -101,7 +101,7 @@ def test_sessions_carry_peer_families_and_their_full_configuration() -> None:
 
 def test_settings_reach_each_peers_sessions() -> None:
     settings = parse_settings({"defaults": {"holdTime": 30}, "peers": {"10.0.3.254": {"port": 1179}}})
-    plan = build_plan(_manifests(base()), settings, Ledger.empty(), ())
+    plan = build_plan(_manifests(base()), settings, Ledger.empty(), (), now=0)
     configs = {s.name: s.config for s in plan.sessions}
     assert {c.hold_time for c in configs.values()} == {30}
     assert {n: c.port for n, c in configs.items()} == {
@@ -151,7 +151,7 @@ def test_every_session_announces_a_prefix_with_identical_attributes() -> None:
         LocalAddress(ipaddress.ip_address(a), ipaddress.ip_network("10.0.1.0/24"))
         for a in ("10.0.1.100", "10.0.1.101")
     ]
-    plan = build_plan(_manifests(docs), Settings(), Ledger.empty(), held)
+    plan = build_plan(_manifests(docs), Settings(), Ledger.empty(), held, now=0)
     announced: dict[str, set[object]] = {}
     for session in plan.sessions:
         for route in session.announced:
@@ -200,8 +200,9 @@ def test_ledger_keeps_blocks_when_nodes_join_and_leave() -> None:
     assert after["10.0.1.11"] == before["10.0.1.11"]
     assert after["10.0.3.21"] == before["10.0.3.21"]
     assert "10.0.1.21" not in after
-    assert after["10.0.1.5"] == before["10.0.1.21"]  # the released block is the lowest free one
+    assert after["10.0.1.5"] != before["10.0.1.21"]  # the leaver's block stays reserved for it
     assert {e.node for e in second.ledger.entries} == set(after)
+    assert [r.node for r in second.ledger.reserved] == ["10.0.1.21"]
 
 
 def test_exhaustion_is_a_problem_for_that_node_only() -> None:

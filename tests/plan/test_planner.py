@@ -1,9 +1,10 @@
 """The planner plans again only what changed, and what it plans equals a plan from scratch.
 
 Property: over random sequences of edits (nodes added, removed, moved between pools and segments,
-readdressed; now and then a setting, the floating IPs held or a ClusterCIDRConfig changed), the
-plan a remembering ``Planner`` gives after each edit equals ``build_plan`` on the same inputs, and
-what it says changed per export turns the old routes into the new ones."""
+readdressed; now and then a setting, a session drained, the floating IPs held or a
+ClusterCIDRConfig changed) while time goes on (a removed node's blocks are reserved for a while,
+then free), the plan a remembering ``Planner`` gives after each edit equals ``build_plan`` on the
+same inputs, and what it says changed per export turns the old routes into the new ones."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bgpd.manifests import ManifestError, Manifests, parse_manifests
 from bgpd.plan import LocalAddress, Plan, Planner, Settings, build_plan
 from bgpd.plan import build as build_module
 from bgpd.plan.diff import diff
+from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.settings import parse_settings
 from bgpd.rib.ledger import Ledger
 from tests.manifests._cluster import Docs, cidr_config, cluster, flat_mode, gateway, node_pool, peer, render
@@ -100,8 +102,13 @@ def _local(held: list[str]) -> tuple[LocalAddress, ...]:
     )
 
 
-def _settings(policies: dict[str, str]) -> Settings:
-    return parse_settings({"peers": {ip: {"offSegmentNextHop": p} for ip, p in policies.items()}})
+def _settings(policies: dict[str, str], reservation: int) -> Settings:
+    return parse_settings(
+        {
+            "peers": {ip: {"offSegmentNextHop": p} for ip, p in policies.items()},
+            "allocation": {"reservationTime": reservation},
+        }
+    )
 
 
 def _check_deltas(planner: Planner, before: Plan, after: Plan) -> None:
@@ -132,23 +139,30 @@ def test_a_remembering_planner_equals_a_plan_from_scratch_after_every_edit(seed:
     ledger = Ledger.empty()
     previous: Plan | None = None
     last_good = copy.deepcopy(docs)
+    reservation = rng.choice((0, 100))
+    now = 1_700_000_000
+    maintenance = Maintenance()
     for _ in range(12):
+        now += rng.choice((0, 30, 60))  # reservations of 100 s run out now and then
         try:
             manifests: Manifests = parse_manifests(render(docs)).manifests
         except ManifestError:
             docs = copy.deepcopy(last_good)
             continue
         last_good = copy.deepcopy(docs)
-        inputs = (manifests, _settings(policies), ledger, _local(held))
-        planned = planner.plan(*inputs)
-        assert planned == build_plan(*inputs)
+        inputs = (manifests, _settings(policies, reservation), ledger, _local(held), maintenance)
+        planned = planner.plan(*inputs, now=now)
+        assert planned == build_plan(*inputs, now=now)
         if previous is not None:
             _check_deltas(planner, previous, planned)
             running = previous.local_sessions()
             assert diff(running, planned, planner.deltas) == diff(running, planned)
         previous, ledger = planned, planned.ledger
         edited = copy.deepcopy(docs)
-        _edit(rng, edited, policies, held)
+        if rng.random() < 0.8:  # else only time goes on: reservations may run out
+            _edit(rng, edited, policies, held)
+        if rng.random() < 0.05:
+            maintenance = maintenance.drain(None) if not maintenance.drained else Maintenance()
         docs = edited
 
 
@@ -177,16 +191,18 @@ def test_one_node_more_is_planned_alone(monkeypatch: pytest.MonkeyPatch) -> None
     text = _big(400)
     held = _local(["10.0.1.100", "10.0.2.100"])
     planner = Planner()
-    first = planner.plan(parse_manifests(text).manifests, Settings(), Ledger.empty(), held)
+    first = planner.plan(parse_manifests(text).manifests, Settings(), Ledger.empty(), held, now=0)
     served: list[int] = []
     real = build_module.allocate
     monkeypatch.setattr(
-        build_module, "allocate", lambda nodes, *rest: served.append(len(nodes)) or real(nodes, *rest)
+        build_module,
+        "allocate",
+        lambda nodes, *rest, **options: served.append(len(nodes)) or real(nodes, *rest, **options),
     )
     grown = text.replace("  - address: 10.0.1.1\n", "  - address: 10.0.1.1\n  - address: 10.0.1.240\n", 1)
-    second = planner.plan(parse_manifests(grown).manifests, Settings(), first.ledger, held)
+    second = planner.plan(parse_manifests(grown).manifests, Settings(), first.ledger, held, now=1)
     assert served == [1]
-    assert second == build_plan(parse_manifests(grown).manifests, Settings(), first.ledger, held)
+    assert second == build_plan(parse_manifests(grown).manifests, Settings(), first.ledger, held, now=1)
     new = next(n for n in second.nodes if n.name == "10.0.1.240")
     for before, after in zip(first.sessions, second.sessions, strict=True):
         if after.local_ip == "10.0.2.100" or after.peer_ip == "10.0.2.254":

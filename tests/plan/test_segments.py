@@ -86,7 +86,7 @@ def test_per_peer_policy_applies_to_that_peers_sessions_only() -> None:
 
 def test_an_unknown_segment_leaves_every_node_to_the_policy() -> None:
     held = [LocalAddress(ipaddress.ip_address("10.0.1.100"))]  # held, prefix unknown
-    session = _session(build_plan(manifests(), Settings(), Ledger.empty(), held), "10.0.1.254-node-01")
+    session = _session(build_plan(manifests(), Settings(), Ledger.empty(), held, now=0), "10.0.1.254-node-01")
     assert session.local and session.segment is None
     assert session.announced == () and len(session.skipped) == 4
     assert all(s.reason.startswith("the session's segment is unknown (RFC 4271") for s in session.skipped)

@@ -42,6 +42,13 @@ def test_no_file_means_the_declared_defaults() -> None:
         "ttl": 1,
         "freebind": False,
         "off_segment_next_hop": NextHopPolicy.SKIP,
+        "send_hold_time": None,  # max(480, 2 × the negotiated hold time), RFC 9687
+        "max_prefixes": 20_000,
+        "max_prefixes_warning": 75,
+        "max_prefixes_restart": 300,
+        "ttl_security": False,
+        "password": None,
+        "password_file": None,
     }
     assert settings.session_values("192.0.2.1") == {row.name: row.default for row in declared_settings()}
     assert settings.log.format is LogFormat.AUTO and settings.log.level == "info"
@@ -152,7 +159,7 @@ def test_hold_time_zero_is_allowed_and_a_keepalive_with_it_is_not() -> None:
         (
             {"bogus": 1},
             "bogus: unknown field (bgpd reads this part strictly); "
-            "known fields: defaults, peers, log, localAddresses",
+            "known fields: defaults, peers, log, metrics, allocation, removals, localAddresses",
         ),
         ({"defaults": {"port": 0}}, "defaults.port: must be at least 1 (got 0)"),
         ({"defaults": {"multihop": 256}}, "defaults.multihop: must be at most 255 (got 256)"),
@@ -302,3 +309,14 @@ def test_shipped_example_is_valid_and_not_just_defaults() -> None:
     settings = load_settings(ROOT / "config" / "bgpd.yaml")
     assert settings != Settings()
     assert settings.peers, "the example should show a per-peer override"
+
+
+def test_the_metrics_listener_is_off_by_default_and_loopback_unless_set() -> None:
+    default = parse_settings({}).metrics
+    assert (default.enabled, str(default.address), default.port) == (False, "127.0.0.1", 9179)
+    on = parse_settings({"metrics": {"enabled": True, "address": "::1", "port": 9100}}).metrics
+    assert (on.enabled, str(on.address), on.port) == (True, "::1", 9100)
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({"metrics": {"port": 0, "address": "localhost"}})
+    lines = caught.value.lines()
+    assert any("metrics.port" in line for line in lines) and any("metrics.address" in line for line in lines)

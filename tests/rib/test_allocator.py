@@ -277,45 +277,66 @@ def test_block_under_two_identical_ranges_stays_with_its_recorded_config() -> No
     assert result.allocations == (NodeAllocation("n1", "second", "10.0.0.0/24", "fd00::/64"),)
 
 
-def test_removed_config_reallocates_and_reports() -> None:
+KEPT = "kept, because a node is never renumbered while it is in the file (docs/allocation.md)"
+
+
+def test_removed_config_keeps_the_block_and_reports() -> None:
     first = allocate([node("n1")], [config("old", ("10.0.0.0/16", 24))], Ledger.empty())
-    second = allocate([node("n1")], [config("new", ("10.5.0.0/16", 24))], first.ledger)
-    assert second.allocations == (NodeAllocation("n1", "new", "10.5.0.0/24", None),)
+    second = allocate([node("n1"), node("n2")], [config("new", ("10.0.0.0/8", 16))], first.ledger)
+    assert by_node(second) == {
+        "n1": NodeAllocation("n1", "old", "10.0.0.0/24", None),
+        "n2": NodeAllocation("n2", "new", "10.1.0.0/16", None),  # 10.0.0.0/16 would cover n1's block
+    }
     assert problems(second) == {
         "n1": "ipv4 10.0.0.0/24 (recorded under 'old') is no longer a per-node block of any "
-        "ClusterCIDRConfig: released; re-allocated ipv4 10.5.0.0/24"
+        f"ClusterCIDRConfig: {KEPT}"
     }
+    assert second.ledger.entries == second.allocations
 
 
-def test_removed_config_with_nothing_left_reports_both() -> None:
+def test_removed_config_with_no_config_for_the_node_keeps_the_block() -> None:
     first = allocate([node("n1", pool="a")], [config("old", ("10.0.0.0/16", 24))], Ledger.empty())
     second = allocate([node("n1", pool="a")], [config("other", ("10.5.0.0/16", 24), pool="b")], first.ledger)
-    assert second.allocations == ()
-    reason = problems(second)["n1"]
-    assert "10.0.0.0/24 (recorded under 'old') is no longer" in reason
-    assert "no ClusterCIDRConfig nodeSelector matches" in reason
-    assert second.ledger == Ledger.empty()
+    assert second.allocations == (NodeAllocation("n1", "old", "10.0.0.0/24", None),)
+    assert "10.0.0.0/24 (recorded under 'old') is no longer" in problems(second)["n1"]
 
 
-def test_changed_per_node_mask_invalidates_the_block() -> None:
+def test_changed_per_node_mask_keeps_the_old_block_and_new_nodes_avoid_it() -> None:
     first = allocate([node("n1")], [config("pool", ("10.0.0.0/16", 24))], Ledger.empty())
-    second = allocate([node("n1")], [config("pool", ("10.0.0.0/16", 26))], first.ledger)
-    assert second.allocations == (NodeAllocation("n1", "pool", "10.0.0.0/26", None),)
-    assert "10.0.0.0/24" in problems(second)["n1"]
+    second = allocate([node("n1"), node("n2")], [config("pool", ("10.0.0.0/16", 26))], first.ledger)
+    assert by_node(second) == {
+        "n1": NodeAllocation("n1", "pool", "10.0.0.0/24", None),
+        "n2": NodeAllocation("n2", "pool", "10.0.1.0/26", None),
+    }
+    assert KEPT in problems(second)["n1"]
 
 
-def test_changed_ipv6_range_keeps_ipv4_and_refills_ipv6_from_same_config() -> None:
+def test_changed_ipv6_range_keeps_both_blocks_and_says_so() -> None:
     first = allocate([node("n1"), node("n2")], CONFIGS, Ledger.empty())
     changed = [config("pool", ("10.0.0.0/16", 24), ("fd99::/112", 120))]
-    second = allocate([node("n1"), node("n2")], changed, first.ledger)
+    second = allocate([node("n1"), node("n2"), node("n3")], changed, first.ledger)
     assert by_node(second) == {
-        "n1": NodeAllocation("n1", "pool", "10.0.0.0/24", "fd99::/120"),
-        "n2": NodeAllocation("n2", "pool", "10.0.1.0/24", "fd99::100/120"),
+        "n1": NodeAllocation("n1", "pool", "10.0.0.0/24", "fd00::/120"),
+        "n2": NodeAllocation("n2", "pool", "10.0.1.0/24", "fd00::100/120"),
+        "n3": NodeAllocation("n3", "pool", "10.0.2.0/24", "fd99::/120"),
     }
     assert problems(second)["n1"] == (
         "ipv6 fd00::/120 (recorded under 'pool') is no longer a per-node block of any "
-        "ClusterCIDRConfig: released"
+        f"ClusterCIDRConfig: {KEPT}"
     )
+
+
+def test_block_outside_every_config_still_fills_a_missing_family_from_the_selecting_config() -> None:
+    ledger = Ledger.of([NodeAllocation("n1", "gone", "10.0.0.0/24", None)])
+    result = allocate([node("n1")], [config("dual", ("10.5.0.0/16", 24), ("fd00::/112", 120))], ledger)
+    assert result.allocations == (NodeAllocation("n1", "dual", "10.0.0.0/24", "fd00::/120"),)
+
+
+def test_family_removed_from_config_keeps_that_block() -> None:
+    first = allocate([node("n1")], CONFIGS, Ledger.empty())
+    second = allocate([node("n1")], [config("pool", ("10.0.0.0/16", 24))], first.ledger)
+    assert second.allocations == (NodeAllocation("n1", "pool", "10.0.0.0/24", "fd00::/120"),)
+    assert "ipv6 fd00::/120" in problems(second)["n1"]
 
 
 def test_family_added_to_config_is_filled_without_moving_the_other() -> None:
@@ -337,13 +358,6 @@ def test_family_added_but_full_keeps_what_the_node_has_and_reports() -> None:
     assert problems(second) == {
         "n2": "no ipv6 block: in ClusterCIDRConfig 'pool', ipv6 fd00::/64 has no free /64 block"
     }
-
-
-def test_family_removed_from_config_releases_only_that_family() -> None:
-    first = allocate([node("n1")], CONFIGS, Ledger.empty())
-    second = allocate([node("n1")], [config("pool", ("10.0.0.0/16", 24))], first.ledger)
-    assert second.allocations == (NodeAllocation("n1", "pool", "10.0.0.0/24", None),)
-    assert "ipv6 fd00::/120" in problems(second)["n1"]
 
 
 def test_blocks_split_across_configs_are_both_kept() -> None:

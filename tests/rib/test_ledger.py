@@ -1,4 +1,5 @@
-"""The ledger's JSON form: round trips, canonical text, and every way a file can be corrupt."""
+"""The ledger's JSON form: round trips, canonical text, reservations, reading version 1, and every
+way a file can be corrupt."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgpd.rib.ledger import LEDGER_KIND, LEDGER_VERSION, Ledger, LedgerError, LedgerText, NodeAllocation
+from bgpd.rib.ledger import (
+    LEDGER_KIND,
+    LEDGER_VERSION,
+    Ledger,
+    LedgerError,
+    LedgerText,
+    NodeAllocation,
+    Reservation,
+)
 
 ENTRIES = [
     NodeAllocation("node-b", "pool-b", "192.168.1.0/24", "2222:3::100/120"),
@@ -20,9 +29,18 @@ ENTRIES = [
 
 
 def document(*nodes: object, **top: object) -> str:
-    body: dict[str, object] = {"kind": LEDGER_KIND, "version": LEDGER_VERSION, "nodes": list(nodes)}
+    body: dict[str, object] = {
+        "kind": LEDGER_KIND,
+        "version": LEDGER_VERSION,
+        "nodes": list(nodes),
+        "reserved": [],
+    }
     body.update(top)
-    return json.dumps(body)
+    return json.dumps({k: v for k, v in body.items() if v != "<absent>"})
+
+
+def reserved(since: object = "2025-03-01T12:00:00Z", **fields: object) -> dict[str, object]:
+    return {**entry(**fields), "missingSince": since}
 
 
 def entry(**fields: object) -> dict[str, object]:
@@ -46,13 +64,67 @@ def test_round_trip_sorts_by_node_and_is_byte_stable() -> None:
     assert text.endswith("\n")
     assert json.loads(text) == {
         "kind": "bgpd-pod-cidr-ledger",
-        "version": 1,
+        "version": 2,
         "nodes": [
             {"node": "node-a", "config": "pool-a", "ipv4": "192.168.0.0/24", "ipv6": None},
             {"node": "node-b", "config": "pool-b", "ipv4": "192.168.1.0/24", "ipv6": "2222:3::100/120"},
             {"node": "node-c", "config": "v6-only", "ipv4": None, "ipv6": "fd00:0:0:1::/64"},
         ],
+        "reserved": [],
     }
+
+
+GONE = Reservation(NodeAllocation("gone", "pool-a", "192.168.9.0/24", None), 1_740_830_400)
+
+
+def test_reservations_round_trip_with_their_time_as_utc_text() -> None:
+    ledger = Ledger.of(ENTRIES, [GONE])
+    text = ledger.to_json()
+    assert Ledger.from_json(text) == ledger
+    assert json.loads(text)["reserved"] == [
+        {
+            "node": "gone",
+            "config": "pool-a",
+            "ipv4": "192.168.9.0/24",
+            "ipv6": None,
+            "missingSince": "2025-03-01T12:00:00Z",
+        }
+    ]
+    assert ledger.reservation("gone") == GONE and ledger.reservation("node-a") is None
+
+
+def test_version_1_is_read_as_every_node_present_and_written_back_as_version_2() -> None:
+    old = json.dumps(
+        {"kind": LEDGER_KIND, "version": 1, "nodes": [entry(node="b", ipv4="10.0.1.0/24"), entry(node="a")]}
+    )
+    ledger = Ledger.from_json(old)
+    assert ledger == Ledger(
+        (NodeAllocation("a", "pool", "10.0.0.0/24", None), NodeAllocation("b", "pool", "10.0.1.0/24", None))
+    )
+    assert json.loads(ledger.to_json())["version"] == 2
+    assert Ledger.from_json(ledger.to_json()) == ledger
+
+
+def test_release_drops_only_a_reservation() -> None:
+    ledger = Ledger.of(ENTRIES, [GONE])
+    assert ledger.release("gone") == Ledger.of(ENTRIES)
+    with pytest.raises(
+        LedgerError, match="'node-a' has no reservation to release: it is in the cluster file"
+    ):
+        ledger.release("node-a")
+    with pytest.raises(
+        LedgerError, match="'ghost' has no reservation to release: the ledger does not know it"
+    ):
+        ledger.release("ghost")
+
+
+def test_of_checks_reservations_against_present_nodes() -> None:
+    with pytest.raises(LedgerError, match="'node-a' appears more than once"):
+        Ledger.of(ENTRIES, [Reservation(NodeAllocation("node-a", "p", "10.9.0.0/24", None), 0)])
+    with pytest.raises(
+        LedgerError, match=re.escape("block 192.168.0.0/24 of node 'x' overlaps block 192.168.0.0/24")
+    ):
+        Ledger.of(ENTRIES, [Reservation(NodeAllocation("x", "p", "192.168.0.0/24", None), 0)])
 
 
 def test_cidr_text_is_made_canonical() -> None:
@@ -79,7 +151,9 @@ CORRUPT = [
         document(kind="something-else"), "field 'kind' must be 'bgpd-pod-cidr-ledger'", id="wrong-kind"
     ),
     pytest.param(json.dumps({"version": 1, "nodes": []}), "field 'kind' must be", id="missing-kind"),
-    pytest.param(document(version=2), "unsupported ledger version 2", id="future-version"),
+    pytest.param(
+        document(version=3), "unsupported ledger version 3 (this bgpd reads 1 and 2)", id="future-version"
+    ),
     pytest.param(document(version="1"), "unsupported ledger version '1'", id="version-as-text"),
     pytest.param(document(version=True), "unsupported ledger version True", id="version-as-bool"),
     pytest.param(
@@ -88,6 +162,45 @@ CORRUPT = [
     pytest.param(document(nodes={}), "field 'nodes' must be a list, found an object", id="nodes-not-list"),
     pytest.param(
         json.dumps({"kind": LEDGER_KIND, "version": 1}), "field 'nodes' must be a list", id="no-nodes"
+    ),
+    pytest.param(
+        document(reserved="<absent>"), "field 'reserved' must be a list, found null", id="v2-no-reserved"
+    ),
+    pytest.param(document(version=1), "unknown top-level field(s) 'reserved'", id="v1-with-reserved"),
+    pytest.param(
+        document(reserved=[entry(node="r")]),
+        "reserved[0]: missing field(s) 'missingSince'",
+        id="reserved-no-time",
+    ),
+    pytest.param(
+        document(reserved=[reserved(since=1740830400)]),
+        "reserved[0].missingSince: expected a UTC time like '2025-03-01T12:00:00Z', found 1740830400",
+        id="reserved-time-as-number",
+    ),
+    pytest.param(
+        document(reserved=[reserved(since="2025-03-01T12:00:00+01:00")]),
+        "expected a UTC time like",
+        id="reserved-time-with-offset",
+    ),
+    pytest.param(
+        document(reserved=[reserved(since="2025-02-30T12:00:00Z")]),
+        "reserved[0].missingSince: '2025-02-30T12:00:00Z' is not a valid time",
+        id="reserved-time-impossible-date",
+    ),
+    pytest.param(
+        document(entry(node="a"), reserved=[reserved(node="a", ipv4="10.0.1.0/24")]),
+        "node 'a' appears more than once",
+        id="node-live-and-reserved",
+    ),
+    pytest.param(
+        document(entry(node="a"), reserved=[reserved(node="b", ipv4="10.0.0.0/25")]),
+        "block 10.0.0.0/25 of node 'b' overlaps block 10.0.0.0/24 of node 'a'",
+        id="reserved-overlaps-live",
+    ),
+    pytest.param(
+        document(reserved=[reserved(ipv4="10.0.0.1/24")]),
+        "reserved[0] (node 'n1').ipv4: '10.0.0.1/24' has host bits",
+        id="reserved-host-bits",
     ),
     pytest.param(document("n1"), "nodes[0]: expected an object, found a string", id="entry-not-object"),
     pytest.param(document(entry(ipv6="<absent>")), "nodes[0]: missing field(s) 'ipv6'", id="missing-field"),
@@ -194,5 +307,8 @@ def test_ledger_text_is_to_json_byte_for_byte_as_entries_come_and_go(
                 key=lambda e: e.node,
             )
         )
-        ledger = Ledger(entries)
+        reserved = tuple(
+            Reservation(e, 1_700_000_000 + i) for i, e in enumerate(entries) if rng.random() < 0.3
+        )
+        ledger = Ledger(tuple(e for e in entries if all(r.allocation is not e for r in reserved)), reserved)
         assert text.render(ledger) == ledger.to_json()

@@ -1,4 +1,5 @@
-"""The speaker runs on uvloop in production, so its tests do too; ``speaker``: one fresh Speaker."""
+"""The speaker runs on uvloop in production, so its tests do too; ``speaker``: one fresh Speaker,
+``speakers``: two of them."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ async def speaker() -> AsyncIterator[Speaker]:
         yield one
     finally:
         await one.close()
+
+
+@pytest_asyncio.fixture
+async def speakers() -> AsyncIterator[tuple[Speaker, Speaker]]:
+    one, two = Speaker(), Speaker()
+    try:
+        yield one, two
+    finally:
+        await one.close()
+        await two.close()

@@ -33,7 +33,7 @@ async def accepted_options(local: str, set_ttl: int | None = None) -> tuple[int,
     await listener.start()
     try:
         if set_ttl is not None:
-            listener.set_ttl(set_ttl)
+            listener.tune(set_ttl)
         _, writer = await asyncio.open_connection(local, listener.port)
         try:
             return await asyncio.wait_for(seen, 5)

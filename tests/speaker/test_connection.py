@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from bgpd.speaker import Speaker
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener, RateLimitedLog
-from bgpd.speaker.sockets import TOS_CS6, connect, connect_error_text, session_socket
+from bgpd.speaker.sockets import TOS_CS6, SocketOptions, connect, connect_error_text, session_socket
 from tests.speaker.scripted_peer import free_port
 from tests.speaker.test_speaker import ASN_A, ASN_B, config
 
@@ -158,7 +158,7 @@ async def test_outgoing_socket_options_and_source_address() -> None:
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     source = ipaddress.IPv4Address("127.0.0.7")
-    transport, conn = await connect(source, LOOPBACK, port, Connection, ttl=1)
+    transport, conn = await connect(source, LOOPBACK, port, Connection, options=SocketOptions())
     try:
         peer_seen = await asyncio.wait_for(accepted, 5)
         assert peer_seen[0] == "127.0.0.7"  # bound to the floating address
@@ -176,7 +176,7 @@ async def test_outgoing_socket_options_and_source_address() -> None:
 async def test_freebind_binds_an_address_the_host_does_not_hold() -> None:
     absent = ipaddress.IPv4Address("192.0.2.77")  # TEST-NET-1: never configured here
     with pytest.raises(OSError):
-        await connect(absent, ipaddress.IPv4Address("192.0.2.78"), 1, Connection, ttl=1)
+        await connect(absent, ipaddress.IPv4Address("192.0.2.78"), 1, Connection, options=SocketOptions())
     listener = Listener(absent, 0, lambda conn: False, freebind=True)
     await listener.start()  # the same bind succeeds with IP_FREEBIND
     assert listener.port != 0
@@ -235,7 +235,8 @@ def test_rate_limited_log_counts_suppressed_events() -> None:
 
 
 def test_ipv6_session_socket_options() -> None:
-    sock = session_socket(ipaddress.IPv6Address("::1"), ttl=5)
+    loopback = ipaddress.IPv6Address("::1")
+    sock = session_socket(loopback, loopback, SocketOptions(ttl=5))
     try:
         assert sock.getsockname()[0] == "::1"
         assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS) == TOS_CS6

@@ -20,30 +20,46 @@ def notifications(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]
     return [e for e in logs if e["event"] == event]
 
 
-async def refused(port: int, subcode: int) -> None:
+async def refused(port: int, subcode: int, text: str | None = None) -> None:
     peer = await ScriptedPeer.connect(A, port, B)
     note = await peer.expect(Notification)
     assert isinstance(note, Notification) and (note.code, note.subcode) == (ErrorCode.CEASE, subcode)
+    assert note.shutdown_message == text
     await peer.closed()
 
 
 @pytest.mark.asyncio
-async def test_connection_rejected_refusals_are_logged_once_then_counted(speaker: Speaker) -> None:
+async def test_refusals_while_shut_down_say_why_and_are_logged_once_then_counted(speaker: Speaker) -> None:
     port = free_port()
     cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
     with capture_logs() as logs:
         await speaker.add_session(cfg)
         await speaker.shutdown_session(cfg.name, "maintenance")
-        for _ in range(3):  # the peer keeps trying while the session is down
-            await refused(port, CeaseSub.CONNECTION_REJECTED)
+        for _ in range(3):  # the peer keeps trying while the session is down: it hears why (RFC 9003)
+            await refused(port, CeaseSub.ADMINISTRATIVE_SHUTDOWN, "maintenance")
         assert len(notifications(logs, "notification_sent")) == 1  # three refusals, one line
         speaker.start_session(cfg.name)  # the episode ends: the count comes out
     sent = notifications(logs, "notification_sent")
+    text = 'Cease / Administrative Shutdown: "maintenance"'
     assert [(e["session"], e["peer"], e["text"], e["reason"], e.get("repeated")) for e in sent] == [
-        (cfg.name, B, "Cease / Connection Rejected", "incoming connection refused", None),
-        (cfg.name, B, "Cease / Connection Rejected", "incoming connection refused", 2),
+        (cfg.name, B, text, "incoming connection refused", None),
+        (cfg.name, B, text, "incoming connection refused", 2),
     ]
     assert speaker.state(cfg.name).counters["messagesOut"]["notification"] == 3
+
+
+@pytest.mark.asyncio
+async def test_a_session_added_held_down_refuses_with_its_shutdown_text(speaker: Speaker) -> None:
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True)
+    await speaker.add_session(cfg, shutdown="ToR maintenance")
+    await refused(port, CeaseSub.ADMINISTRATIVE_SHUTDOWN, "ToR maintenance")
+    assert speaker.state(cfg.name).admin_down
+    speaker.start_session(cfg.name)
+    second = await ScriptedPeer.connect(A, port, B)
+    await second.handshake(peer_open(ASN_B, B))
+    await speaker.wait_for(cfg.name, established, 5)
+    second.close()
 
 
 @pytest.mark.asyncio

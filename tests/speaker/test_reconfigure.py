@@ -143,3 +143,16 @@ async def test_a_port_whose_listener_cannot_open_changes_nothing(speaker: Speake
     await peer.handshake(peer_open(ASN_B, B))
     await speaker.wait_for(cfg.name, established, 5)
     peer.close()
+
+
+@pytest.mark.asyncio
+async def test_a_new_send_hold_time_reaches_the_live_connection(speaker: Speaker) -> None:
+    """RFC 9687: ``sendHoldTime`` is connection-level; the default is max(480, 2 × hold time)."""
+    cfg, peer = await up_passive_session(speaker)  # the scripted peer offers hold time 9
+    conn = speaker._task(cfg.name).connection
+    assert conn is not None and conn.send_hold_time == 480.0
+    await speaker.reconfigure_session(cfg.name, dataclasses.replace(cfg, send_hold_time=30.0))
+    assert conn.send_hold_time == 30.0 and speaker.state(cfg.name).established
+    await speaker.reconfigure_session(cfg.name, dataclasses.replace(cfg, send_hold_time=0.0))
+    assert conn.send_hold_time == 0.0  # off
+    peer.close()

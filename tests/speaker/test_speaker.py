@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bgpd.fsm import Reason
 from bgpd.plan.session_config import SessionConfig
@@ -57,16 +55,6 @@ async def up_passive_session(speaker: Speaker) -> tuple[SessionConfig, ScriptedP
 
 def established(status: SessionStatus) -> bool:
     return status.established
-
-
-@pytest_asyncio.fixture
-async def speakers() -> AsyncIterator[tuple[Speaker, Speaker]]:
-    one, two = Speaker(), Speaker()
-    try:
-        yield one, two
-    finally:
-        await one.close()
-        await two.close()
 
 
 def bulky_routes(count: int = 24_000) -> list[Route]:

@@ -10,6 +10,10 @@ untouched; only a process killed outright can leave a temporary file behind, whi
 The ledger file is ``pod-cidr-ledger.json``. A missing file is an empty ledger (first start); a file
 that cannot be read or parsed is a ``LedgerError`` naming the file, and is never overwritten here
 without the caller deciding to — replacing it silently would renumber every node.
+
+The maintenance file is ``maintenance.json`` (``bgpd.plan.maintenance``): the sessions an operator
+disabled or drained. Missing means none; unreadable is a ``MaintenanceError`` naming the file, for
+the same reason: starting without it could bring up a session someone is working on.
 """
 
 from __future__ import annotations
@@ -20,11 +24,21 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.rib.ledger import Ledger, LedgerError, LedgerText
 
-__all__ = ["LEDGER_FILE", "atomic_write", "load_ledger", "save_ledger"]
+__all__ = [
+    "LEDGER_FILE",
+    "MAINTENANCE_FILE",
+    "atomic_write",
+    "load_ledger",
+    "load_maintenance",
+    "save_ledger",
+    "save_maintenance",
+]
 
 LEDGER_FILE: Final = "pod-cidr-ledger.json"
+MAINTENANCE_FILE: Final = "maintenance.json"
 _TEMP_SUFFIX: Final = ".tmp"
 _NEW_FILE_MODE: Final = 0o644
 
@@ -97,10 +111,37 @@ def load_ledger(state_dir: str | os.PathLike[str]) -> Ledger:
 def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger, text: LedgerText | None = None) -> None:
     """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers.
     ``text``: the writer's memory of the last ledger it wrote (``LedgerText``), for speed."""
-    directory = Path(state_dir)
+    _save(Path(state_dir), LEDGER_FILE, text.render(ledger) if text is not None else ledger.to_json())
+
+
+def load_maintenance(state_dir: str | os.PathLike[str]) -> Maintenance:
+    """The maintenance state in ``state_dir``; none if there is no file; ``MaintenanceError`` if
+    it is unusable."""
+    path = Path(state_dir) / MAINTENANCE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Maintenance()
+    except UnicodeDecodeError as err:
+        raise MaintenanceError(
+            f"maintenance state {path} is corrupt: not UTF-8 text ({err.reason})"
+        ) from None
+    except OSError as err:
+        raise MaintenanceError(f"cannot read maintenance state {path}: {err.strerror or err}") from None
+    try:
+        return Maintenance.from_json(text)
+    except MaintenanceError as err:
+        raise MaintenanceError(f"maintenance state {path} is corrupt: {err}") from None
+
+
+def save_maintenance(state_dir: str | os.PathLike[str], maintenance: Maintenance) -> None:
+    """Write the maintenance state atomically (like ``save_ledger``)."""
+    _save(Path(state_dir), MAINTENANCE_FILE, maintenance.to_json())
+
+
+def _save(directory: Path, name: str, text: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    for leftover in directory.glob(f"{_temp_prefix(LEDGER_FILE)}*{_TEMP_SUFFIX}"):
+    for leftover in directory.glob(f"{_temp_prefix(name)}*{_TEMP_SUFFIX}"):
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
-    rendered = text.render(ledger) if text is not None else ledger.to_json()
-    atomic_write(directory / LEDGER_FILE, rendered.encode("utf-8"))
+    atomic_write(directory / name, text.encode("utf-8"))

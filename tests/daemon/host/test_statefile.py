@@ -15,8 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from bgpd.daemon.host.statefile import LEDGER_FILE, atomic_write, load_ledger, save_ledger
-from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation
+from bgpd.daemon.host.statefile import (
+    LEDGER_FILE,
+    MAINTENANCE_FILE,
+    atomic_write,
+    load_ledger,
+    load_maintenance,
+    save_ledger,
+    save_maintenance,
+)
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
+from bgpd.rib.ledger import Ledger, LedgerError, NodeAllocation, Reservation
 
 REPO = Path(__file__).resolve().parents[3]
 OLD = Ledger.of([NodeAllocation("node-1", "pool", "10.0.0.0/24", "fd00::/120")])
@@ -43,6 +52,21 @@ def test_save_creates_the_directory_and_loads_back(tmp_path: Path) -> None:
     assert (state / LEDGER_FILE).read_text() == NEW.to_json()
     assert stat.S_IMODE((state / LEDGER_FILE).stat().st_mode) == 0o644
     assert leftovers(state) == []
+
+
+def test_a_version_1_ledger_is_read_and_replaced_by_version_2_with_reservations(tmp_path: Path) -> None:
+    version_1 = (
+        '{"kind": "bgpd-pod-cidr-ledger", "version": 1, "nodes": [{"config": "pool", '
+        '"ipv4": "10.0.0.0/24", "ipv6": "fd00::/120", "node": "node-1"}]}\n'
+    )
+    (tmp_path / LEDGER_FILE).write_text(version_1)
+    assert load_ledger(tmp_path) == OLD
+    reserved = Ledger.of(NEW.entries[1:], [Reservation(OLD.entries[0], 1_740_830_400)])
+    save_ledger(tmp_path, reserved)
+    assert load_ledger(tmp_path) == reserved
+    assert '"version": 2' in (tmp_path / LEDGER_FILE).read_text()
+    assert '"missingSince": "2025-03-01T12:00:00Z"' in (tmp_path / LEDGER_FILE).read_text()
+    assert leftovers(tmp_path) == []
 
 
 def test_replacing_keeps_the_file_mode(tmp_path: Path) -> None:
@@ -251,3 +275,23 @@ def test_writer_killed_at_any_step_leaves_old_or_new_ledger(tmp_path: Path, step
     save_ledger(tmp_path, NEW)
     assert leftovers(tmp_path) == []
     assert load_ledger(tmp_path) == NEW
+
+
+# --- the maintenance state ------------------------------------------------------------------------
+
+
+def test_maintenance_state_saves_and_loads_back(tmp_path: Path) -> None:
+    assert load_maintenance(tmp_path) == Maintenance()  # none yet
+    state = Maintenance({"10.0.1.254-node-01": "ToR upgrade"}, False, frozenset({"x"}))
+    save_maintenance(tmp_path / "state", state)
+    assert load_maintenance(tmp_path / "state") == state
+    assert sorted(p.name for p in (tmp_path / "state").iterdir()) == [MAINTENANCE_FILE]
+
+
+def test_a_corrupt_maintenance_state_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / MAINTENANCE_FILE).write_text('{"kind": "bgpd-maintenance", "version": 1, "drained": 5}')
+    with pytest.raises(MaintenanceError, match=rf"{MAINTENANCE_FILE} is corrupt: \"drained\""):
+        load_maintenance(tmp_path)
+    (tmp_path / MAINTENANCE_FILE).write_bytes(b"\xff\xfe")
+    with pytest.raises(MaintenanceError, match="not UTF-8"):
+        load_maintenance(tmp_path)
