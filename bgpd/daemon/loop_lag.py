@@ -8,9 +8,11 @@ interval can go unseen, one longer is seen less the interval at worst, so the in
 under the budget; the probe itself costs one callback per interval.
 
 What it keeps (``LoopLag``, a plain value the control socket and metrics read): the last lag, the
-worst of the last ``WINDOW`` seconds, the worst since start, and how many probes fired more than
-the budget late. Beside each lag it takes the CPU time the loop's thread used between two probes
-(``busy``): a long callback shows as a lag with as much CPU, a host that starves bgpd of CPU (an
+worst of the last ``WINDOW`` seconds, the worst since start, how many probes fired more than the
+budget late, and how many fired how late (a histogram in ``BUCKETS``: two readings a while apart
+tell the worst of the time between them, which is how the benchmarks cut a run into phases).
+Beside each lag it takes the CPU time the loop's thread used between two probes (``busy``): a
+long callback shows as a lag with as much CPU, a host that starves bgpd of CPU (an
 overloaded machine, a cgroup limit) as a lag with little, and which of the two it was decides
 where to look. A lag over the budget is a warning in the log, quietly (OpenBGPD's ``logmsg.c``
 habit, as the session logs): the first one at once, then at most one line per ``WINDOW`` that
@@ -21,17 +23,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
 
-__all__ = ["BUDGET", "INTERVAL", "WINDOW", "LoopLag", "LoopLagProbe"]
+__all__ = ["BUCKETS", "BUDGET", "INTERVAL", "WINDOW", "LoopLag", "LoopLagProbe"]
 
 BUDGET: Final = 0.050  # seconds: no timer may fire later than this (the brief's rule 2)
 INTERVAL: Final = 0.020  # seconds between probes: under the budget, so a stall over it is seen
 WINDOW: Final = 60.0  # seconds: the "recent" worst, and the least time between two log lines
+# upper bounds (seconds) of the histogram's buckets; a last one takes everything later
+BUCKETS: Final = (0.005, 0.010, 0.020, 0.050, 0.100, 0.200, 0.500, 1.0)
 
 _log = structlog.get_logger("bgpd.daemon")
 
@@ -46,6 +51,8 @@ class LoopLag:
     over_budget: int  # probes more than ``budget`` late since the start
     budget: float
     worst_busy: float = 0.0  # the most CPU the loop's thread used between two probes, since start
+    lags: tuple[int, ...] = ()  # probes per bucket of lateness (``BUCKETS``, then later), since start
+    busies: tuple[int, ...] = ()  # probes per bucket of the CPU used since the one before
 
     def to_control(self) -> dict[str, Any]:
         return {
@@ -56,7 +63,15 @@ class LoopLag:
             "overBudget": self.over_budget,
             "budgetMs": _ms(self.budget),
             "worstBusyMs": _ms(self.worst_busy),
+            "lateHistogram": _histogram(self.lags),
+            "busyHistogram": _histogram(self.busies),
         }
+
+
+def _histogram(counts: tuple[int, ...]) -> dict[str, int]:
+    """Probes per bucket, keyed by its upper bound in milliseconds (``"+Inf"`` the last)."""
+    bounds = [f"{bound * 1000:g}" for bound in BUCKETS] + ["+Inf"]
+    return dict(zip(bounds, counts or (0,) * len(bounds), strict=True))
 
 
 def _ms(seconds: float) -> float:
@@ -84,6 +99,8 @@ class LoopLagProbe:
         self._due = 0.0
         self._cpu = 0.0  # the loop thread's CPU time at the last probe
         self._worst_busy = 0.0
+        self._lags = [0] * (len(BUCKETS) + 1)
+        self._busies = [0] * (len(BUCKETS) + 1)
         self._last = 0.0
         self._worst = 0.0
         self._over = 0
@@ -96,7 +113,16 @@ class LoopLagProbe:
     def lag(self) -> LoopLag:
         """The measures so far (each probe drops what left the window, so this only reads)."""
         recent = self._recent[0][1] if self._recent else 0.0
-        return LoopLag(self._last, recent, self._worst, self._over, self._budget, self._worst_busy)
+        return LoopLag(
+            self._last,
+            recent,
+            self._worst,
+            self._over,
+            self._budget,
+            self._worst_busy,
+            tuple(self._lags),
+            tuple(self._busies),
+        )
 
     @property
     def running(self) -> bool:
@@ -131,6 +157,8 @@ class LoopLagProbe:
         since the one before (the probe's own; tests feed their own)."""
         self._last = lag
         self._worst_busy = max(self._worst_busy, busy)
+        self._lags[bisect_left(BUCKETS, lag)] += 1
+        self._busies[bisect_left(BUCKETS, busy)] += 1
         self._worst = max(self._worst, lag)
         while self._recent and self._recent[-1][1] <= lag:
             self._recent.pop()

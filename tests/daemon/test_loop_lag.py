@@ -132,7 +132,21 @@ def test_control_form_is_in_milliseconds() -> None:
         "overBudget": 3,
         "budgetMs": 50.0,
         "worstBusyMs": 70.1,
+        "lateHistogram": dict.fromkeys(("5", "10", "20", "50", "100", "200", "500", "1000", "+Inf"), 0),
+        "busyHistogram": dict.fromkeys(("5", "10", "20", "50", "100", "200", "500", "1000", "+Inf"), 0),
     }
+
+
+@pytest.mark.asyncio
+async def test_the_histograms_count_each_probe_in_its_bucket() -> None:
+    probe = LoopLagProbe(budget=1.0)
+    for lag, busy in ((0.001, 0.001), (0.005, 0.004), (0.030, 0.030), (0.3, 0.001), (5.0, 5.0)):
+        probe.record(lag, now=0.0, busy=busy)
+    control = probe.lag.to_control()
+    assert control["lateHistogram"] == {
+        "5": 2, "10": 0, "20": 0, "50": 1, "100": 0, "200": 0, "500": 1, "1000": 0, "+Inf": 1
+    }  # fmt: skip
+    assert control["busyHistogram"]["5"] == 3 and control["busyHistogram"]["+Inf"] == 1
 
 
 def test_the_interval_must_be_positive() -> None:
