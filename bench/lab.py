@@ -71,35 +71,70 @@ def node_address(index: int) -> str:
     return f"10.0.{index // NODES_PER_OCTET}.{index % NODES_PER_OCTET + 1}"
 
 
-def cluster_yaml(nodes: int) -> str:
-    """A single-stack IPv4 flat-mode cluster: ``nodes`` nodes on the segment, one floating IP, one
-    BGPPeer (the ToR) with one session, a /24 pod CIDR per node."""
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A BGPPeer of a generated cluster."""
+
+    name: str
+    address: str
+    asn: int = TOR_ASN
+    sessions: int = 1
+
+
+TOR = Peer("tor", TOR_IP)
+
+
+def cluster_yaml(
+    nodes: int,
+    *,
+    pools: int = 1,
+    floating_ips: Sequence[str] = (FLOATING_IP,),
+    peers: Sequence[Peer] = (TOR,),
+    extra_nodes: Sequence[str] = (),
+) -> str:
+    """A single-stack IPv4 flat-mode cluster: ``nodes`` nodes on the segment in ``pools`` NodePools
+    (``workers`` when one, else ``pool-00``…, nodes dealt in turn), ``extra_nodes`` (addresses) at
+    the end of the first pool, the ``floating_ips``, the ``peers`` (one BGPPeer each), a /24 pod
+    CIDR per node from one ClusterCIDRConfig."""
     if not 0 < nodes <= MAX_NODES:
         raise LabError(f"1 to {MAX_NODES} nodes, not {nodes}")
     meta = "  namespace: cluster-bench\n"
-    node_lines = "".join(f"  - address: {node_address(i)}\n" for i in range(nodes))
+    names = ["workers"] if pools == 1 else [f"pool-{p:02d}" for p in range(pools)]
+    members: list[list[str]] = [[] for _ in names]
+    for i in range(nodes):
+        members[i % pools].append(node_address(i))
+    members[0] += extra_nodes
+    node_pools = "".join(
+        f"apiVersion: baremetal.cluster.gke.io/v1\nkind: NodePool\nmetadata:\n  name: {name}\n"
+        + meta
+        + "spec:\n  clusterName: bench\n  nodes:\n"
+        + "".join(f"  - address: {address}\n" for address in addresses)
+        + "---\n"
+        for name, addresses in zip(names, members, strict=True)
+    )
+    bgp_peers = "---\n".join(
+        f"apiVersion: networking.gke.io/v1\nkind: BGPPeer\nmetadata:\n  name: {peer.name}\n"
+        + meta
+        + "  labels:\n    tor: 'true'\n"
+        f"spec:\n  localASN: {LOCAL_ASN}\n  peerASN: {peer.asn}\n  peerIP: {peer.address}\n"
+        f"  sessions: {peer.sessions}\n"
+        for peer in peers
+    )
     return (
         "apiVersion: baremetal.cluster.gke.io/v1\nkind: Cluster\nmetadata:\n  name: bench\n"
         + meta
         + "spec:\n  type: user\n  clusterNetwork:\n    advancedNetworking: true\n    flatIPv4: true\n"
         "    services:\n      cidrBlocks: [10.96.0.0/12]\n---\n"
-        "apiVersion: baremetal.cluster.gke.io/v1\nkind: NodePool\nmetadata:\n  name: workers\n"
-        + meta
-        + "spec:\n  clusterName: bench\n  nodes:\n"
-        + node_lines
-        + "---\n"
-        "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: ClusterCIDRConfig\nmetadata:\n"
+        + node_pools
+        + "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: ClusterCIDRConfig\nmetadata:\n"
         "  name: pods\n" + meta + f"spec:\n  ipv4:\n    cidr: {POD_CIDR}\n    perNodeMaskSize: 24\n---\n"
         "apiVersion: networking.gke.io/v1\nkind: NetworkGatewayGroup\nmetadata:\n  name: default\n"
         + meta
-        + f"spec:\n  floatingIPs: [{FLOATING_IP}]\n---\n"
+        + f"spec:\n  floatingIPs: [{', '.join(floating_ips)}]\n---\n"
         "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: FlatIPMode\nmetadata:\n  name: default\n"
         + meta
         + "spec:\n  enableBGPIPv4: true\n  enableBGPIPv6: false\n  peerSelector:\n    tor: 'true'\n---\n"
-        "apiVersion: networking.gke.io/v1\nkind: BGPPeer\nmetadata:\n  name: tor\n"
-        + meta
-        + "  labels:\n    tor: 'true'\n"
-        f"spec:\n  localASN: {LOCAL_ASN}\n  peerASN: {TOR_ASN}\n  peerIP: {TOR_IP}\n  sessions: 1\n"
+        + bgp_peers
     )
 
 
@@ -345,11 +380,13 @@ class Bgpd:
             self.ns.lab.stop(self.process)
 
 
-def bgpd_settings(extra: str = "") -> str:
-    """Settings for the lab's bgpd: the floating IP with its segment, quick retries, JSON logs."""
+def bgpd_settings(extra: str = "", *, addresses: Sequence[str] = (FLOATING_IP,), defaults: str = "") -> str:
+    """Settings for the lab's bgpd: its floating IPs with their segment, quick retries, JSON logs;
+    ``defaults``: more per-peer settings (YAML lines, two spaces in), ``extra``: more top level."""
+    listed = ", ".join(f"'{address}/{SEGMENT_PREFIX}'" for address in addresses)
     return (
-        f"localAddresses: ['{FLOATING_IP}/{SEGMENT_PREFIX}']\n"
-        "defaults:\n  connectRetryTime: 1\nlog:\n  format: json\n" + extra
+        f"localAddresses: [{listed}]\n"
+        "defaults:\n  connectRetryTime: 1\n" + defaults + "log:\n  format: json\n" + extra
     )
 
 
