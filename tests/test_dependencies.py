@@ -15,7 +15,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("bgpd", "tests", "bench")
+SCANNED = ("bgpd", "tests", "bench", "tools")
 LOCAL = frozenset({"bgpd", "tests", "bench", "tools", "conftest"})
 
 

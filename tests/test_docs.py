@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from bgpd.cli.tables import TABLES
-from bgpd.control.protocol import MAX_REQUEST_BYTES, Command, ErrorCode
+from bgpd.control.protocol import MAX_NESTING, MAX_REQUEST_BYTES, Command, ErrorCode
 from bgpd.control.server import ControlServer
 from bgpd.plan.session_config import SEND_HOLD_MINIMUM, DeclaredSetting, declared_settings
 from bgpd.plan.settings import (
@@ -125,6 +125,10 @@ def test_documented_limits_match_the_server_defaults() -> None:
     assert f"64 KiB ({MAX_REQUEST_BYTES} bytes)" in PROTOCOL
     assert f"(limit {params['max_clients'].default})" in PROTOCOL
     assert f"closed after {params['idle_timeout'].default:g} s" in PROTOCOL
+    assert f"reply is not read within {params['reply_timeout'].default:g} s" in PROTOCOL
+    assert f"| kept for root and the daemon's user | {params['reserved_clients'].default} |" in PROTOCOL
+    assert f"| per unprivileged user (uid) | {params['max_clients_per_uid'].default} |" in PROTOCOL
+    assert f"nested at most {MAX_NESTING} deep" in PROTOCOL
 
 
 def test_every_bgpctl_get_option_is_in_the_guide() -> None:

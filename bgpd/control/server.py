@@ -5,6 +5,12 @@ group) may run read-only commands; privileged ones (reload, reset) need the conn
 run as root or as the daemon's own uid, checked with SO_PEERCRED — the kernel's word, not the
 client's. The socket is created under a restrictive umask so it is never, even briefly, more open
 than 0660 (OpenBGPD's ``control.c`` sets the umask before ``bind`` for the same reason).
+
+Fairness: the same credentials decide who gets a connection slot (``admission``): a few slots are
+kept for root and the daemon's user, and each other uid gets a bounded share, so no group member can
+lock the operator out. A connection holds its slot only while it is used: it is closed after
+``idle_timeout`` without a whole request, and aborted when a reply is not read within
+``reply_timeout`` (a client that stops reading would otherwise hold its slot for ever).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, Final, Protocol
 
 import structlog
 
+from bgpd.control.admission import Admission, ConnectionLimits
 from bgpd.control.protocol import (
     MAX_REQUEST_BYTES,
     BadRequestError,
@@ -183,8 +190,10 @@ async def stop_serving(server: asyncio.Server | None, clients: set[asyncio.Task[
 class ControlServer:
     """Serves ``commands`` on ``path``; at most ``max_clients`` connections at a time.
 
-    Requests on one connection are answered in order. An idle connection is closed after
-    ``idle_timeout`` seconds so forgotten clients cannot hold the slots forever.
+    Requests on one connection are answered in order. ``reserved_clients`` of the slots are kept
+    for root and the daemon's user, and another uid holds at most ``max_clients_per_uid``. An idle
+    connection is closed after ``idle_timeout`` seconds and one whose reply is not read within
+    ``reply_timeout`` is aborted, so forgotten or stuck clients cannot hold their slots forever.
     """
 
     def __init__(
@@ -193,15 +202,19 @@ class ControlServer:
         commands: Mapping[str, CommandSpec],
         *,
         max_clients: int = 16,
+        reserved_clients: int = 4,
+        max_clients_per_uid: int = 4,
         idle_timeout: float = 60.0,
+        reply_timeout: float = 30.0,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         credentials: Callable[[Any], PeerCredentials | None] = peer_credentials,
         daemon_uid: int | None = None,
     ) -> None:
         self.path = path
         self._commands = dict(commands)
-        self._max_clients = max_clients
+        self._admission = Admission(ConnectionLimits(max_clients, reserved_clients, max_clients_per_uid))
         self._idle_timeout = idle_timeout
+        self._reply_timeout = reply_timeout
         self._max_request_bytes = max_request_bytes
         self._credentials = credentials
         self._daemon_uid = os.geteuid() if daemon_uid is None else daemon_uid
@@ -241,17 +254,24 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        if task is None or len(self._clients) >= self._max_clients:
-            await self._send_and_close(
-                writer, ErrorCode.BUSY, f"too many clients (limit {self._max_clients})"
-            )
+        assert task is not None  # asyncio runs each connection's callback as a task
+        creds = self._credentials(writer.get_extra_info("socket"))
+        uid = None if creds is None else creds.uid
+        privileged = self._privileged(creds)
+        refusal = self._admission.admit(uid, privileged)
+        if refusal is not None:
+            await self._send_and_close(writer, ErrorCode.BUSY, refusal)
             return
         self._clients.add(task)
         try:
-            await self._converse(reader, writer, self._credentials(writer.get_extra_info("socket")))
+            await self._converse(reader, writer, creds)
+        except TimeoutError:  # caught before OSError, its base class: a reply unread for reply_timeout
+            _log.info("control_client_not_reading", uid=uid, timeout_s=self._reply_timeout)
+            writer.transport.abort()  # close() would wait for the client to read the rest
         except (ConnectionError, OSError):
             pass  # the client went away mid-reply; nothing to tell anyone
         finally:
+            self._admission.release(uid, privileged)
             self._clients.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
@@ -269,10 +289,9 @@ class ControlServer:
                 line, last = eof.partial, True  # a final request without newline still counts
             except asyncio.LimitOverrunError:
                 limit = self._max_request_bytes
-                writer.write(
-                    encode_error(None, ErrorCode.REQUEST_TOO_LARGE, f"request exceeds {limit} bytes")
+                await self._reply(
+                    writer, encode_error(None, ErrorCode.REQUEST_TOO_LARGE, f"request exceeds {limit} bytes")
                 )
-                await writer.drain()
                 return
             except TimeoutError:
                 return
@@ -281,10 +300,16 @@ class ControlServer:
                 if isinstance(answer, _Streaming):
                     await self._stream(writer, answer)
                 else:
-                    writer.write(answer)
-                    await writer.drain()
+                    await self._reply(writer, answer)
             if last:
                 return
+
+    async def _reply(self, writer: asyncio.StreamWriter, reply: bytes) -> None:
+        """Write one reply (or one part of a streamed one); TimeoutError when the client does not
+        take it within ``reply_timeout``."""
+        writer.write(reply)
+        async with asyncio.timeout(self._reply_timeout):
+            await writer.drain()
 
     async def _dispatch(self, line: bytes, creds: PeerCredentials | None) -> bytes | _Streaming:
         try:
@@ -325,16 +350,14 @@ class ControlServer:
                 part, done = _next_part(items)
                 if part or done:
                     line, ends = _encoded_part(request, part, last=done)
-                    writer.write(line)
-                    await writer.drain()
+                    await self._reply(writer, line)
                     if ends:
                         return
                 await asyncio.sleep(0)  # the loop's turn between slices
         except (ConnectionError, OSError):
             raise
         except Exception as err:
-            writer.write(_failure(request, err))
-            await writer.drain()
+            await self._reply(writer, _failure(request, err))
         finally:
             closing = getattr(items, "close", None)
             if closing is not None:

@@ -83,3 +83,8 @@ def test_allocation_small() -> None:
     assert report["nodes"] == 400
     for key in ("reference_s", "reserved_s", "pinned_s", "reserved_ratio", "pinned_ratio"):
         assert report[key] > 0, key
+
+
+def test_control_parse_small() -> None:
+    report = _report("bench/control_parse.py", "--repeat", "2")
+    assert report["cases"] and report["worst_ms"] > 0 and report["budget_ratio"] > 0

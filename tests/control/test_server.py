@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import structlog
 import uvloop
 
 from bgpd.control.protocol import ControlError, ErrorCode
@@ -24,6 +25,7 @@ from bgpd.control.server import (
     SocketInUseError,
     peer_credentials,
 )
+from tests.control.test_protocol import BAD_LINES, strict_json
 
 
 async def _sessions(args: Mapping[str, Any]) -> Any:
@@ -298,7 +300,7 @@ async def test_close_leaves_a_socket_that_is_no_longer_ours(short_dir: Path) -> 
 
 @pytest.mark.asyncio
 async def test_client_limit(short_dir: Path) -> None:
-    async with ControlServer(short_dir / "l.sock", COMMANDS, max_clients=2) as srv:
+    async with ControlServer(short_dir / "l.sock", COMMANDS, max_clients=2, reserved_clients=1) as srv:
         first, second = await Client.connect(srv.path), await Client.connect(srv.path)
         for c in (first, second):
             assert (await c.ask("sessions"))["ok"] is True  # both are registered now
@@ -385,3 +387,25 @@ async def test_too_long_path_is_a_clear_error(short_dir: Path) -> None:
     path = short_dir / ("x" * 120)
     with pytest.raises(ControlSocketError, match="too long"):
         await ControlServer(path, COMMANDS).start()
+
+
+@pytest.mark.asyncio
+async def test_every_bad_request_gets_a_bad_request_reply_and_no_traceback(
+    server: ControlServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each line of the protocol tests' catalogue on one connection: a strict bad_request reply each,
+    nothing logged, and the connection still answers afterwards."""
+    lines = {name: case for name, case in BAD_LINES.items() if name != "too long"}
+    client = await Client.connect(server.path)
+    with structlog.testing.capture_logs() as logs:
+        for name, (line, echoed_id, fragment) in lines.items():
+            await client.send_raw(line + b"\n")
+            raw = await asyncio.wait_for(client.reader.readline(), 5)
+            assert raw, f"{name}: connection closed without a reply"
+            reply = strict_json(raw)
+            assert (reply["id"], reply["error"]["code"]) == (echoed_id, "bad_request"), name
+            assert fragment in reply["error"]["message"], name
+    assert (await client.ask("sessions"))["ok"] is True
+    await client.close()
+    assert logs == []
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
