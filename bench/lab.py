@@ -138,10 +138,14 @@ def cluster_yaml(
     )
 
 
-def planned_routes(config: Path) -> dict[str, str]:
-    """prefix → next hop of every node route, as ``bgpd plan`` reports the allocation."""
+def planned_routes(config: Path, state: Path | None = None) -> dict[str, str]:
+    """prefix → next hop of every node route, as ``bgpd plan`` reports the allocation (a fresh one,
+    or the one of the ledger in ``state``, read only)."""
+    argv = [sys.executable, "-m", "bgpd", "plan", "--config", str(config), "-o", "json"]
+    if state is not None:
+        argv += ["--state-dir", str(state)]
     out = subprocess.run(
-        [sys.executable, "-m", "bgpd", "plan", "--config", str(config), "-o", "json"],
+        argv,
         capture_output=True,
         text=True,
         check=True,
@@ -334,13 +338,21 @@ class Bgpd:
         self.socket = ns.lab.path("bgpd.sock")
         self.process: Process | None = None
         self.runs = 0
+        self.state = workdir / "state-0"
 
     def start(self) -> Process:
         """Start a fresh daemon (new state dir: a first boot, allocation included)."""
         self.runs += 1
-        state = self.workdir / f"state-{self.runs}"
+        self.state = self.workdir / f"state-{self.runs}"
         argv = [sys.executable, "-m", "bgpd", "run", "--config", str(self.config)]
-        argv += ["--settings", str(self.settings), "--state-dir", str(state), "--socket", str(self.socket)]
+        argv += [
+            "--settings",
+            str(self.settings),
+            "--state-dir",
+            str(self.state),
+            "--socket",
+            str(self.socket),
+        ]
         os.environ["PYTHONPATH"] = str(ROOT)  # ``ip netns exec`` runs bgpd from this checkout
         self.process = self.ns.spawn(f"bgpd-{self.runs}", argv)
         return self.process
@@ -355,6 +367,16 @@ class Bgpd:
         except client.ControlClientError:
             return []
         return list(reply.data) if reply.ok else []
+
+    def ask(self, command: Command, timeout: float = 60.0, **args: Any) -> Any:
+        """One control request's data; a refusal or an unreachable daemon is a LabError."""
+        try:
+            reply = client.request(self.socket, command, args or None, timeout=timeout)
+        except client.ControlClientError as err:
+            raise LabError(f"bgpd {command.value}: {err}") from None
+        if not reply.ok:
+            raise LabError(f"bgpd {command.value}: {reply.error_code}: {reply.error_message}")
+        return reply.data
 
     def received(self) -> int:
         return sum(int(s.get("prefixesReceived") or 0) for s in self.sessions())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -85,6 +86,7 @@ STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come
 STATUS_INTERVAL: Final = 5.0
 
 _log = structlog.get_logger("bgpd.daemon")
+_NAME = operator.attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,8 +300,8 @@ class Daemon:
         self.reloads += 1
         self.last_reload_successful = True
         summary = _summary(changes)
-        old_nodes = {n.name for n in old_manifests.nodes}
-        new_nodes = {n.name for n in loaded.manifests.nodes}
+        old_nodes = set(map(_NAME, old_manifests.nodes))  # C speed: 10k names at every reload
+        new_nodes = set(map(_NAME, loaded.manifests.nodes))
         _log.info(
             "reload_applied",
             reason=reason,
@@ -475,7 +477,7 @@ class Daemon:
             or self._pools_of[0] is not self._manifests
             or self._pools_of[1] is not self._ledger
         ):
-            self._pools = self._usage.usage(self._manifests, self._ledger)
+            self._pools = await asyncio.to_thread(self._usage.usage, self._manifests, self._ledger)
             self._pools_of = (self._manifests, self._ledger)
         changes = diff(self._running, plan, self._planner.deltas)
         for change in changes:

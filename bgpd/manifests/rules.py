@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import itertools
+import operator
 import socket
 from collections import Counter
 from collections.abc import Iterable
@@ -40,6 +42,7 @@ from bgpd.manifests.yamldocs import PathPart
 
 # Kinds outside any namespace: the Cluster names the namespace itself; Kubernetes Nodes have none.
 _UNNAMESPACED = frozenset({"Cluster", "Node"})
+_NAME = operator.attrgetter("name")
 MAX_ASN = 4_294_967_295  # RFC 6793: four-octet AS numbers
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -97,8 +100,13 @@ class _Rules:
         flat = self._singleton("FlatIPMode", namespace)
         network = self._network(cluster)
         pools = self._nodes(cluster, flat)
+        quiet = _all_quiet(pools)
+        if not quiet:  # something to say about some node: node by node, in file order
+            ipv4 = flat is not None and flat.model.spec.enable_bgp_ipv4
+            ipv6 = flat is not None and flat.model.spec.enable_bgp_ipv6
+            self._node_addresses([source for pool in pools for source in pool.sources], ipv4, ipv6)
         configs = self._cidr_configs(cluster, flat, network)
-        node_addresses = _pool_addresses(pools)
+        node_addresses = _pool_addresses(pools, quiet)
         floating = self._floating_ips(gateway, node_addresses)
         peers = self._peers(flat, floating, node_addresses)
         self._overlaps(
@@ -112,7 +120,7 @@ class _Rules:
         return Manifests(
             cluster=cluster.model.metadata.name,
             namespace=namespace or "",
-            nodes=tuple(sorted((node for pool in pools for node in pool.nodes), key=lambda n: n.name)),
+            nodes=tuple(sorted(itertools.chain.from_iterable(pool.nodes for pool in pools), key=_NAME)),
             cidr_configs=tuple(_cidr_config(p.model) for p in configs),
             floating_ips=tuple(str(a) for a, _ in floating),
             peers=tuple(peers),
@@ -240,8 +248,6 @@ class _Rules:
                     _Where(item, ("spec", "clusterName")), f"is {owner!r}, but the Cluster is {name!r}"
                 )
             pools.append(self._pool(item, ("spec",), pool, item.model.spec, ipv4=ipv4, ipv6=ipv6))
-        if not _all_quiet(pools):  # something to say about some node: node by node, in file order
-            self._node_addresses([source for pool in pools for source in pool.sources], ipv4, ipv6)
         return pools
 
     def _node_documents(
@@ -576,9 +582,10 @@ def _all_quiet(pools: list[_PoolFacts]) -> bool:
     return len(set().union(*(pool.addresses for pool in pools))) == listed
 
 
-def _pool_addresses(pools: list[_PoolFacts]) -> dict[str, _Where]:
-    """Every node address → where it is written (the first place, in file order)."""
-    if not _all_quiet(pools):
+def _pool_addresses(pools: list[_PoolFacts], quiet: bool) -> dict[str, _Where]:
+    """Every node address → where it is written (the first place, in file order); ``quiet``: what
+    ``_all_quiet`` says of ``pools``."""
+    if not quiet:
         return _node_addresses(source for pool in pools for source in pool.sources)
     merged: dict[str, _Where] = {}
     for pool in pools:

@@ -27,8 +27,6 @@ except AttributeError:  # PyYAML built without libyaml
 
 _ELISION = re.compile(r"^([ \t]*)\.\.\.[ \t]*$")
 _DOCUMENT_START = re.compile(r"^---(\s|$)")
-_DOCUMENT_LINE = re.compile(r"^---(?=\s|$)", re.MULTILINE)
-_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 
 PathPart = str | int
 
@@ -213,8 +211,8 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     caller falls back to parsing the whole text when a piece does not parse, for the error to be
     the whole text's). Directives (``%YAML``, ``%TAG``) belong to the next document, so a text
     with any is one piece."""
-    starts = [match.start() for match in _DOCUMENT_LINE.finditer(text)]
-    if not starts or _DIRECTIVE.search(text):
+    starts = _document_starts(text)
+    if not starts or text.startswith("%") or "\n%" in text:
         return [(0, text)]
     pieces = []
     line = 0
@@ -226,6 +224,20 @@ def split_documents(text: str) -> list[tuple[int, str]]:
             line += piece.count("\n")
         previous = start
     return pieces
+
+
+def _document_starts(text: str) -> list[int]:
+    """Where each line that starts a document begins: ``---`` followed by whitespace or the end of
+    the text (as the regular expression ``^---(?=\\s|$)`` in multi-line mode finds them, but with
+    ``str.find``, several times faster on a file of 10k nodes)."""
+    starts = [0] if text.startswith("---") and (len(text) == 3 or text[3].isspace()) else []
+    at = text.find("\n---")
+    while at != -1:
+        after = at + 4
+        if after == len(text) or text[after].isspace():
+            starts.append(at + 1)
+        at = text.find("\n---", after)
+    return starts
 
 
 def too_deep(text: str) -> Diagnostic | None:

@@ -159,13 +159,14 @@ def ledger_changes(old: Ledger, new: Ledger, reservation_time: int) -> tuple[Led
     Node document (the plan's problems say which)."""
     before = {r.node: r for r in old.reserved}
     after = {r.node: r for r in new.reserved}
-    present = {e.node for e in new.entries}
     changes = [
         _change("node_reserved", r, reservation_time) for name, r in after.items() if name not in before
     ]
-    for name, reservation in before.items():
-        if name not in after:
-            event = "node_returned" if name in present else "reservation_ended"
+    ended = [reservation for name, reservation in before.items() if name not in after]
+    if ended:  # the nodes of the new ledger are looked at only then: a reload of 10k nodes has none
+        present = {e.node for e in new.entries}
+        for reservation in ended:
+            event = "node_returned" if reservation.node in present else "reservation_ended"
             changes.append(_change(event, reservation, reservation_time))
     return tuple(sorted(changes, key=lambda c: c.node))
 

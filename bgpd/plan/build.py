@@ -79,7 +79,7 @@ from bgpd.plan.segments import (
 )
 from bgpd.plan.session_config import SessionConfig
 from bgpd.plan.settings import LocalAddress, Settings
-from bgpd.rib.allocator import NodeSpec, allocate
+from bgpd.rib.allocator import Intervals, NodeSpec, allocate
 from bgpd.rib.cidr import Block, parse_block
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from bgpd.rib.routes import Path as RibPath
@@ -253,7 +253,7 @@ class _Memory:
         self.allocations = {a.node: a for a in result.allocations}
         self.problems = {p.node: p.reason for p in result.problems}
         self.blocks = {a.node: blocks for a, blocks in _blocks(result.allocations).items()}
-        self.taken = {version: sorted(blocks) for version, blocks in _by_version(self.blocks).items()}
+        self.taken = {v: Intervals.of(sorted(blocks)) for v, blocks in _by_version(self.blocks).items()}
         self.node_of: dict[str, Node] = {}
         self.planned: dict[str, PlannedNode] = {}
         self.node_routes: dict[str, tuple[NodeRoute, ...]] = {}
@@ -403,8 +403,7 @@ class _Memory:
         """Take ``name``'s blocks off the taken list (it is re-served, or gone); its allocation."""
         allocation = self.allocations.pop(name, None)
         for block in self.blocks.pop(name, ()):
-            taken = self.taken[block.version]
-            del taken[bisect_left(taken, block)]
+            self.taken[block.version].remove(block)
         return allocation
 
     def _hold(self, allocations: Iterable[NodeAllocation]) -> None:
@@ -412,8 +411,7 @@ class _Memory:
             self.allocations[allocation.node] = allocation
             self.blocks[allocation.node] = blocks
             for block in blocks:
-                taken = self.taken.setdefault(block.version, [])
-                taken.insert(bisect_left(taken, block), block)
+                self.taken.setdefault(block.version, Intervals()).add(block)
 
     def _prune_routes(self) -> None:
         """Forget route values no export uses any more, once they are as many as the used ones."""

@@ -88,3 +88,13 @@ def test_allocation_small() -> None:
 def test_control_parse_small() -> None:
     report = _report("bench/control_parse.py", "--repeat", "2")
     assert report["cases"] and report["worst_ms"] > 0 and report["budget_ratio"] > 0
+
+
+@pytest.mark.interop
+def test_reload_quick() -> None:
+    report = _report("bench/reload.py", "--quick")
+    assert (report["nodes"], report["runs"]) == (200, 2)
+    assert report["flaps"] == 0 and report["differing_routes"] == 0 and report["routes"] == 202
+    for who in ("bgpd", "bird"):
+        assert report[f"{who}_to_tor_s"] > 0 and report[f"{who}_cpu_s"] > 0
+    assert report["ratio_to_tor_s"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import random
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from bgpd.manifests import Loaded, ManifestError, ManifestReader, rules
 from bgpd.manifests import _parse_whole as parse_whole
-from bgpd.manifests.yamldocs import split_documents
+from bgpd.manifests.yamldocs import _document_starts, split_documents
 from tests.manifests._cluster import base, node_pool, render
 
 # Lines that test where a document ends and what a piece holds: elisions, document markers with
@@ -118,3 +119,22 @@ def test_the_per_pool_shortcuts_say_what_going_node_by_node_says(seed: int) -> N
         patch.setattr(rules, "_all_quiet", lambda pools: False)
         patch.setattr(rules, "_any_inside", lambda *args: True)
         assert _outcome(lambda: ManifestReader().parse(text, "c.yaml")) == quick
+
+
+@given(
+    st.lists(
+        st.sampled_from(["---", "--", "----", "-", "\n", " ", "\t", "\r", "\x0b", "a", "%", "..."]),
+        max_size=30,
+    )
+)
+def test_document_lines_are_those_the_yaml_rule_finds(parts: list[str]) -> None:
+    """Where a document starts is YAML's ``^---(?=\\s|$)``, found with ``str.find`` for speed."""
+    text = "".join(parts)
+    assert _document_starts(text) == [m.start() for m in re.finditer(r"^---(?=\s|$)", text, re.MULTILINE)]
+    directive = re.search(r"^%", text, re.MULTILINE) is not None
+    if directive or not _document_starts(text):
+        assert split_documents(text) == [(0, text)]
+    else:
+        starts = _document_starts(text)
+        lines = [0] * (starts[0] > 0) + [text[:start].count("\n") for start in starts]
+        assert [offset for offset, _ in split_documents(text)] == lines
