@@ -217,6 +217,36 @@ def watch(
         time.sleep(interval)
 
 
+def request_cost(
+    pid: int, ask: Callable[[], object], requests: int, idle: float = 1.0
+) -> tuple[float, float]:
+    """(CPU, wall) milliseconds per request of ``pid`` answering ``ask`` ``requests`` times in a
+    row; the CPU it spends idle (timers, keepalives: measured for ``idle`` seconds first) is taken
+    off."""
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(idle)
+    idle_rate = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    for _ in range(requests):
+        ask()
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(pid) - cpu0 - idle_rate * wall
+    return max(cpu, 0.0) / requests * 1e3, wall / requests * 1e3
+
+
+def status_report(costs: dict[str, tuple[float, float]], out: dict[str, Any], shape: str) -> None:
+    """Print and add to ``out`` the status costs ``request_cost`` measured for bgpd and BIRD."""
+    (ours, ours_wall), (theirs, theirs_wall) = costs["bgpd"], costs["bird"]
+    out["bgpd_status_cpu_ms"], out["bird_status_cpu_ms"] = round(ours, 3), round(theirs, 3)
+    out["bgpd_status_wall_ms"], out["bird_status_wall_ms"] = round(ours_wall, 3), round(theirs_wall, 3)
+    out["ratio_status_cpu_ms"] = ratio(ours, theirs)
+    print(
+        f"status ({shape}): bgpd {ours:.2f} ms CPU per `sessions` request ({ours_wall:.2f} ms wall; "
+        f"target ≤ 10), BIRD {theirs:.2f} ms per `show protocols all` ({theirs_wall:.2f} ms wall), "
+        f"{out['ratio_status_cpu_ms']}×"
+    )
+
+
 def first_at_least(samples: Sequence[Sample], count: int) -> Sample:
     return next(s for s in samples if s.count >= count)
 
@@ -265,16 +295,45 @@ class BirdControl:
         self.sock.sendall(text.encode() + b"\n")
         return self._reply()
 
+    def count_lines(self, text: str) -> int:
+        """Send a command and read its reply as it comes, without keeping it (a listing of 1M
+        routes is hundreds of MB): how many lines it had."""
+        self.sock.sendall(text.encode() + b"\n")
+        lines = 0
+        tail = self._buf
+        self._buf = b""
+        while True:
+            end = _REPLY_END.search(tail)
+            if end is not None and b"\n" in tail[end.start() :]:
+                stop = tail.index(b"\n", end.start()) + 1
+                self._buf = tail[stop:]
+                return lines + tail[:stop].count(b"\n")
+            cut = tail.rfind(b"\n") + 1  # whole lines are counted and dropped
+            lines += tail[:cut].count(b"\n")
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise LabError("BIRD closed its control socket")
+            tail = tail[cut:] + chunk
+
     def imported(self, protocol: str) -> int:
         found = _IMPORTED.search(self.command(f"show protocols all {protocol}"))
         return int(found[1]) if found else 0
+
+    def established(self) -> dict[str, float]:
+        """Every BGP protocol that is Established → when it became so (wall clock)."""
+        found = {}
+        for line in self.command("show protocols").splitlines():
+            words = line.split()
+            if len(words) >= 7 and words[1] == "BGP" and words[6] == "Established":
+                found[words[0]] = _bird_time(words[4], words[5])
+        return found
 
     def established_at(self, protocol: str) -> float | None:
         """When ``protocol`` last became Established (wall clock), or None if it is not."""
         for line in self.command(f"show protocols {protocol}").splitlines():
             words = line.split()
             if words[:1] == [protocol] and len(words) >= 7 and words[6] == "Established":
-                return datetime.strptime(f"{words[4]} {words[5]}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
+                return _bird_time(words[4], words[5])
         return None
 
     def next_hops(self, protocol: str) -> dict[str, str]:
@@ -284,6 +343,11 @@ class BirdControl:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _bird_time(day: str, time_of_day: str) -> float:
+    """A BIRD protocol time (``timeformat protocol iso long ms``) as the wall clock."""
+    return datetime.strptime(f"{day} {time_of_day}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
 
 
 class Bird(BirdPeer):
@@ -357,6 +421,12 @@ class Bgpd:
         self.process = self.ns.spawn(f"bgpd-{self.runs}", argv)
         return self.process
 
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise LabError("bgpd is not running")
+        return self.process.pid
+
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
 
@@ -427,10 +497,15 @@ class Lab:
             self.net.close()
             raise
 
-    def host(self, address: str) -> Namespace:
-        """A namespace on the segment holding ``address``."""
+    def host(self, address: str, *more: str) -> Namespace:
+        """A namespace on the segment holding ``address`` and ``more`` addresses (added in one
+        ``ip -batch``: hundreds of floating IPs take a moment, not a process each)."""
         ns = self.net.namespace()
-        self.net.attach(ns, self.segment, [f"{address}/{SEGMENT_PREFIX}"])
+        iface = self.net.attach(ns, self.segment, [f"{address}/{SEGMENT_PREFIX}"])
+        if more:
+            batch = self.path(f"{ns.name}.addresses")
+            batch.write_text("".join(f"address add {a}/{SEGMENT_PREFIX} dev {iface}\n" for a in more))
+            ns.ip("-batch", str(batch))
         return ns
 
     def path(self, name: str) -> Path:

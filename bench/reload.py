@@ -15,6 +15,10 @@ in its configuration file and ``configure`` on its control socket (BIRD re-reads
   its new configuration is in force);
 - ``cpu_s``: the speaker's CPU time (all threads) from the request until both happened.
 
+Then the cost of a status request with this table (issue 11, target 3): 100 ``sessions`` requests
+(what ``bgpctl get bgpsessions`` sends) against 100 ``show protocols all`` of the reference BIRD's
+session, each speaker's CPU per request with its idle CPU taken off (``lab.request_cost``).
+
 Afterwards the checks of "nothing of correctness may be lost": the ToR's sessions never went down
 (their Established times are unchanged: no flap), and the routes the ToR holds from bgpd are, prefix
 for prefix and next hop for next hop, the routes a full plan of the final file with bgpd's ledger
@@ -40,6 +44,7 @@ from bench import lab
 from bgpd.control.protocol import Command
 
 TIMEOUT = 300.0
+STATUS_REQUESTS = 100
 
 
 def added_node(run: int) -> str:
@@ -122,6 +127,12 @@ def run(nodes: int, pools: int, runs: int) -> dict[str, Any]:
                         "bgpd's new route",
                     )
                 )
+            status = {
+                "bgpd": lab.request_cost(bgpd_pid, lambda: bgpd.ask(Command.SESSIONS), STATUS_REQUESTS),
+                "bird": lab.request_cost(
+                    ref.pid, lambda: ref.control.command("show protocols all tor"), STATUS_REQUESTS
+                ),
+            }
             flaps = sum(tor.control.established_at(p) != at for p, at in up.items())
             expected = lab.planned_routes(bgpd.config, bgpd.state)
             at_tor = tor.control.next_hops("frombgpd")
@@ -133,6 +144,7 @@ def run(nodes: int, pools: int, runs: int) -> dict[str, Any]:
         "pools": pools,
         "runs": runs,
         "results": results,
+        "status": status,
         "flaps": flaps,
         "routes": len(at_tor),
         "differing_routes": len(set(at_tor.items()) ^ set(expected.items())),
@@ -146,6 +158,7 @@ def report(found: dict[str, Any]) -> dict[str, Any]:
         f"{found['pools']} pools; median of {found['runs']} runs"
     )
     lab.compare(found["results"], out)
+    lab.status_report(found["status"], out, f"1 session, {found['nodes']} routes")
     for key in ("flaps", "routes", "differing_routes"):
         out[key] = found[key]
     print(
