@@ -71,42 +71,81 @@ def node_address(index: int) -> str:
     return f"10.0.{index // NODES_PER_OCTET}.{index % NODES_PER_OCTET + 1}"
 
 
-def cluster_yaml(nodes: int) -> str:
-    """A single-stack IPv4 flat-mode cluster: ``nodes`` nodes on the segment, one floating IP, one
-    BGPPeer (the ToR) with one session, a /24 pod CIDR per node."""
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A BGPPeer of a generated cluster."""
+
+    name: str
+    address: str
+    asn: int = TOR_ASN
+    sessions: int = 1
+
+
+TOR = Peer("tor", TOR_IP)
+
+
+def cluster_yaml(
+    nodes: int,
+    *,
+    pools: int = 1,
+    floating_ips: Sequence[str] = (FLOATING_IP,),
+    peers: Sequence[Peer] = (TOR,),
+    extra_nodes: Sequence[str] = (),
+) -> str:
+    """A single-stack IPv4 flat-mode cluster: ``nodes`` nodes on the segment in ``pools`` NodePools
+    (``workers`` when one, else ``pool-00``…, nodes dealt in turn), ``extra_nodes`` (addresses) at
+    the end of the first pool, the ``floating_ips``, the ``peers`` (one BGPPeer each), a /24 pod
+    CIDR per node from one ClusterCIDRConfig."""
     if not 0 < nodes <= MAX_NODES:
         raise LabError(f"1 to {MAX_NODES} nodes, not {nodes}")
     meta = "  namespace: cluster-bench\n"
-    node_lines = "".join(f"  - address: {node_address(i)}\n" for i in range(nodes))
+    names = ["workers"] if pools == 1 else [f"pool-{p:02d}" for p in range(pools)]
+    members: list[list[str]] = [[] for _ in names]
+    for i in range(nodes):
+        members[i % pools].append(node_address(i))
+    members[0] += extra_nodes
+    node_pools = "".join(
+        f"apiVersion: baremetal.cluster.gke.io/v1\nkind: NodePool\nmetadata:\n  name: {name}\n"
+        + meta
+        + "spec:\n  clusterName: bench\n  nodes:\n"
+        + "".join(f"  - address: {address}\n" for address in addresses)
+        + "---\n"
+        for name, addresses in zip(names, members, strict=True)
+    )
+    bgp_peers = "---\n".join(
+        f"apiVersion: networking.gke.io/v1\nkind: BGPPeer\nmetadata:\n  name: {peer.name}\n"
+        + meta
+        + "  labels:\n    tor: 'true'\n"
+        f"spec:\n  localASN: {LOCAL_ASN}\n  peerASN: {peer.asn}\n  peerIP: {peer.address}\n"
+        f"  sessions: {peer.sessions}\n"
+        for peer in peers
+    )
     return (
         "apiVersion: baremetal.cluster.gke.io/v1\nkind: Cluster\nmetadata:\n  name: bench\n"
         + meta
         + "spec:\n  type: user\n  clusterNetwork:\n    advancedNetworking: true\n    flatIPv4: true\n"
         "    services:\n      cidrBlocks: [10.96.0.0/12]\n---\n"
-        "apiVersion: baremetal.cluster.gke.io/v1\nkind: NodePool\nmetadata:\n  name: workers\n"
-        + meta
-        + "spec:\n  clusterName: bench\n  nodes:\n"
-        + node_lines
-        + "---\n"
-        "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: ClusterCIDRConfig\nmetadata:\n"
+        + node_pools
+        + "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: ClusterCIDRConfig\nmetadata:\n"
         "  name: pods\n" + meta + f"spec:\n  ipv4:\n    cidr: {POD_CIDR}\n    perNodeMaskSize: 24\n---\n"
         "apiVersion: networking.gke.io/v1\nkind: NetworkGatewayGroup\nmetadata:\n  name: default\n"
         + meta
-        + f"spec:\n  floatingIPs: [{FLOATING_IP}]\n---\n"
+        + f"spec:\n  floatingIPs: [{', '.join(floating_ips)}]\n---\n"
         "apiVersion: baremetal.cluster.gke.io/v1alpha1\nkind: FlatIPMode\nmetadata:\n  name: default\n"
         + meta
         + "spec:\n  enableBGPIPv4: true\n  enableBGPIPv6: false\n  peerSelector:\n    tor: 'true'\n---\n"
-        "apiVersion: networking.gke.io/v1\nkind: BGPPeer\nmetadata:\n  name: tor\n"
-        + meta
-        + "  labels:\n    tor: 'true'\n"
-        f"spec:\n  localASN: {LOCAL_ASN}\n  peerASN: {TOR_ASN}\n  peerIP: {TOR_IP}\n  sessions: 1\n"
+        + bgp_peers
     )
 
 
-def planned_routes(config: Path) -> dict[str, str]:
-    """prefix → next hop of every node route, as ``bgpd plan`` reports the allocation."""
+def planned_routes(config: Path, state: Path | None = None) -> dict[str, str]:
+    """prefix → next hop of every node route, as ``bgpd plan`` reports the allocation (a fresh one,
+    or the one of the ledger in ``state``, read only)."""
+    argv = [sys.executable, "-m", "bgpd", "plan", "--config", str(config), "-o", "json"]
+    if state is not None:
+        argv += ["--state-dir", str(state)]
     out = subprocess.run(
-        [sys.executable, "-m", "bgpd", "plan", "--config", str(config), "-o", "json"],
+        argv,
         capture_output=True,
         text=True,
         check=True,
@@ -178,6 +217,36 @@ def watch(
         time.sleep(interval)
 
 
+def request_cost(
+    pid: int, ask: Callable[[], object], requests: int, idle: float = 1.0
+) -> tuple[float, float]:
+    """(CPU, wall) milliseconds per request of ``pid`` answering ``ask`` ``requests`` times in a
+    row; the CPU it spends idle (timers, keepalives: measured for ``idle`` seconds first) is taken
+    off."""
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(idle)
+    idle_rate = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    for _ in range(requests):
+        ask()
+    wall = time.monotonic() - t0
+    cpu = cpu_seconds(pid) - cpu0 - idle_rate * wall
+    return max(cpu, 0.0) / requests * 1e3, wall / requests * 1e3
+
+
+def status_report(costs: dict[str, tuple[float, float]], out: dict[str, Any], shape: str) -> None:
+    """Print and add to ``out`` the status costs ``request_cost`` measured for bgpd and BIRD."""
+    (ours, ours_wall), (theirs, theirs_wall) = costs["bgpd"], costs["bird"]
+    out["bgpd_status_cpu_ms"], out["bird_status_cpu_ms"] = round(ours, 3), round(theirs, 3)
+    out["bgpd_status_wall_ms"], out["bird_status_wall_ms"] = round(ours_wall, 3), round(theirs_wall, 3)
+    out["ratio_status_cpu_ms"] = ratio(ours, theirs)
+    print(
+        f"status ({shape}): bgpd {ours:.2f} ms CPU per `sessions` request ({ours_wall:.2f} ms wall; "
+        f"target ≤ 10), BIRD {theirs:.2f} ms per `show protocols all` ({theirs_wall:.2f} ms wall), "
+        f"{out['ratio_status_cpu_ms']}×"
+    )
+
+
 def first_at_least(samples: Sequence[Sample], count: int) -> Sample:
     return next(s for s in samples if s.count >= count)
 
@@ -226,16 +295,45 @@ class BirdControl:
         self.sock.sendall(text.encode() + b"\n")
         return self._reply()
 
+    def count_lines(self, text: str) -> int:
+        """Send a command and read its reply as it comes, without keeping it (a listing of 1M
+        routes is hundreds of MB): how many lines it had."""
+        self.sock.sendall(text.encode() + b"\n")
+        lines = 0
+        tail = self._buf
+        self._buf = b""
+        while True:
+            end = _REPLY_END.search(tail)
+            if end is not None and b"\n" in tail[end.start() :]:
+                stop = tail.index(b"\n", end.start()) + 1
+                self._buf = tail[stop:]
+                return lines + tail[:stop].count(b"\n")
+            cut = tail.rfind(b"\n") + 1  # whole lines are counted and dropped
+            lines += tail[:cut].count(b"\n")
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise LabError("BIRD closed its control socket")
+            tail = tail[cut:] + chunk
+
     def imported(self, protocol: str) -> int:
         found = _IMPORTED.search(self.command(f"show protocols all {protocol}"))
         return int(found[1]) if found else 0
+
+    def established(self) -> dict[str, float]:
+        """Every BGP protocol that is Established → when it became so (wall clock)."""
+        found = {}
+        for line in self.command("show protocols").splitlines():
+            words = line.split()
+            if len(words) >= 7 and words[1] == "BGP" and words[6] == "Established":
+                found[words[0]] = _bird_time(words[4], words[5])
+        return found
 
     def established_at(self, protocol: str) -> float | None:
         """When ``protocol`` last became Established (wall clock), or None if it is not."""
         for line in self.command(f"show protocols {protocol}").splitlines():
             words = line.split()
             if words[:1] == [protocol] and len(words) >= 7 and words[6] == "Established":
-                return datetime.strptime(f"{words[4]} {words[5]}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
+                return _bird_time(words[4], words[5])
         return None
 
     def next_hops(self, protocol: str) -> dict[str, str]:
@@ -245,6 +343,11 @@ class BirdControl:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _bird_time(day: str, time_of_day: str) -> float:
+    """A BIRD protocol time (``timeformat protocol iso long ms``) as the wall clock."""
+    return datetime.strptime(f"{day} {time_of_day}", "%Y-%m-%d %H:%M:%S.%f").timestamp()
 
 
 class Bird(BirdPeer):
@@ -299,16 +402,30 @@ class Bgpd:
         self.socket = ns.lab.path("bgpd.sock")
         self.process: Process | None = None
         self.runs = 0
+        self.state = workdir / "state-0"
 
     def start(self) -> Process:
         """Start a fresh daemon (new state dir: a first boot, allocation included)."""
         self.runs += 1
-        state = self.workdir / f"state-{self.runs}"
+        self.state = self.workdir / f"state-{self.runs}"
         argv = [sys.executable, "-m", "bgpd", "run", "--config", str(self.config)]
-        argv += ["--settings", str(self.settings), "--state-dir", str(state), "--socket", str(self.socket)]
+        argv += [
+            "--settings",
+            str(self.settings),
+            "--state-dir",
+            str(self.state),
+            "--socket",
+            str(self.socket),
+        ]
         os.environ["PYTHONPATH"] = str(ROOT)  # ``ip netns exec`` runs bgpd from this checkout
         self.process = self.ns.spawn(f"bgpd-{self.runs}", argv)
         return self.process
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise LabError("bgpd is not running")
+        return self.process.pid
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
@@ -320,6 +437,16 @@ class Bgpd:
         except client.ControlClientError:
             return []
         return list(reply.data) if reply.ok else []
+
+    def ask(self, command: Command, timeout: float = 60.0, **args: Any) -> Any:
+        """One control request's data; a refusal or an unreachable daemon is a LabError."""
+        try:
+            reply = client.request(self.socket, command, args or None, timeout=timeout)
+        except client.ControlClientError as err:
+            raise LabError(f"bgpd {command.value}: {err}") from None
+        if not reply.ok:
+            raise LabError(f"bgpd {command.value}: {reply.error_code}: {reply.error_message}")
+        return reply.data
 
     def received(self) -> int:
         return sum(int(s.get("prefixesReceived") or 0) for s in self.sessions())
@@ -345,11 +472,13 @@ class Bgpd:
             self.ns.lab.stop(self.process)
 
 
-def bgpd_settings(extra: str = "") -> str:
-    """Settings for the lab's bgpd: the floating IP with its segment, quick retries, JSON logs."""
+def bgpd_settings(extra: str = "", *, addresses: Sequence[str] = (FLOATING_IP,), defaults: str = "") -> str:
+    """Settings for the lab's bgpd: its floating IPs with their segment, quick retries, JSON logs;
+    ``defaults``: more per-peer settings (YAML lines, two spaces in), ``extra``: more top level."""
+    listed = ", ".join(f"'{address}/{SEGMENT_PREFIX}'" for address in addresses)
     return (
-        f"localAddresses: ['{FLOATING_IP}/{SEGMENT_PREFIX}']\n"
-        "defaults:\n  connectRetryTime: 1\nlog:\n  format: json\n" + extra
+        f"localAddresses: [{listed}]\n"
+        "defaults:\n  connectRetryTime: 1\n" + defaults + "log:\n  format: json\n" + extra
     )
 
 
@@ -368,10 +497,15 @@ class Lab:
             self.net.close()
             raise
 
-    def host(self, address: str) -> Namespace:
-        """A namespace on the segment holding ``address``."""
+    def host(self, address: str, *more: str) -> Namespace:
+        """A namespace on the segment holding ``address`` and ``more`` addresses (added in one
+        ``ip -batch``: hundreds of floating IPs take a moment, not a process each)."""
         ns = self.net.namespace()
-        self.net.attach(ns, self.segment, [f"{address}/{SEGMENT_PREFIX}"])
+        iface = self.net.attach(ns, self.segment, [f"{address}/{SEGMENT_PREFIX}"])
+        if more:
+            batch = self.path(f"{ns.name}.addresses")
+            batch.write_text("".join(f"address add {a}/{SEGMENT_PREFIX} dev {iface}\n" for a in more))
+            ns.ip("-batch", str(batch))
         return ns
 
     def path(self, name: str) -> Path:

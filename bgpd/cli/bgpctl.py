@@ -10,12 +10,15 @@ Every failure is one line on stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
 import sys
+import tempfile
+import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,13 +28,14 @@ import yaml
 
 from bgpd import __version__
 from bgpd.cli.shellfiles import add_completion_command
-from bgpd.cli.tables import column_widths, format_rows, render_describe, table_cells
+from bgpd.cli.tables import column_widths, format_rows, render_describe, render_status, table_cells
 from bgpd.control import client
 from bgpd.control.protocol import Command
 from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
 
 DEFAULT_SOCKET = Path("/run/bgpd/bgpd.sock")
 NO_RESOURCES: Final = "No resources found."
+_TABLE_SPOOL: Final = 8 * 1024 * 1024  # octets of table rows kept in memory before going to disk
 # Fields that change with the clock alone: --watch does not print an item again for them.
 _TIME_VARYING: Final = frozenset({"lastReport", "uptimeSeconds"})
 
@@ -181,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.set_defaults(handler=_run_describe)
 
+    status = sub.add_parser(
+        "status", help="the daemon as a whole: plan generation, sessions, routes, event-loop lag"
+    )
+    status.add_argument(
+        "-o", "--output", choices=("text", "json", "yaml"), default="text", help="text (default), json, yaml"
+    )
+    status.set_defaults(handler=_run_status)
+
     reload = sub.add_parser("reload", help="re-read the configuration (like SIGHUP); needs privilege")
     reload.add_argument(
         "--force",
@@ -329,17 +341,83 @@ def _run_get(args: argparse.Namespace) -> int:
     resource = _RESOURCES[args.resource]
     if args.watch:
         return watch(args)
-    data, cut = _fetch(args, resource)
-    if cut:
-        print(f"(the first {args.limit} shown; more routes match)", file=sys.stderr)
-    if args.output in ("json", "yaml"):
-        _out(_dump(data[0] if args.name is not None and data else data, args.output))
-    elif not data:
-        print(NO_RESOURCES, file=sys.stderr)
+    if args.name is not None:
+        data, _ = _fetch(args, resource)
+        if args.output in ("json", "yaml"):
+            _out(_dump(data[0] if data else data, args.output))
+        else:
+            _print_table(resource, data, args.output)
+        return 0
+    items = _items(args, resource)
+    shown = itertools.islice(items, args.limit) if args.limit is not None else items
+    if args.output == "json":
+        _stream_json(shown)
+    elif args.output == "yaml":
+        _stream_yaml(shown)
     else:
-        headers, rows = table_cells(resource.name, data, datetime.now(UTC), wide=args.output == "wide")
-        _out(format_rows([headers, *rows], column_widths(headers, rows)))
+        _print_table(resource, shown, args.output)
+    if args.limit is not None and next(items, None) is not None:
+        print(f"(the first {args.limit} shown; more routes match)", file=sys.stderr)
     return 0
+
+
+def _items(args: argparse.Namespace, resource: Resource) -> Iterator[dict[str, Any]]:
+    """The daemon's list for ``resource``, item by item as its parts arrive (a long listing is
+    never one value here either)."""
+    try:
+        for reply in client.replies(args.socket, resource.command, _request_args(args, resource)):
+            if not reply.ok:
+                raise _FailedError(f"bgpd: {reply.error_message} ({reply.error_code})")
+            if not isinstance(reply.data, list) or not all(isinstance(item, dict) for item in reply.data):
+                raise _FailedError(f"bgpd sent {resource.command} data that is not a list of objects")
+            yield from reply.data
+    except client.ControlClientError as err:
+        raise _FailedError(str(err)) from None
+
+
+def _stream_json(items: Iterable[dict[str, Any]]) -> None:
+    """What ``json.dumps(list, indent=2)`` prints, an item at a time."""
+    first = True
+    for item in items:
+        _out(
+            ("[\n" if first else ",\n")
+            + textwrap.indent(json.dumps(item, indent=2, ensure_ascii=False), "  ")
+        )
+        first = False
+    _out("[]\n" if first else "\n]\n")
+
+
+def _stream_yaml(items: Iterable[dict[str, Any]]) -> None:
+    """What ``yaml.safe_dump(list)`` prints, an item at a time."""
+    first = True
+    for item in items:
+        _out(_dump([item], "yaml"))
+        first = False
+    if first:
+        _out(_dump([], "yaml"))
+
+
+def _print_table(resource: Resource, items: Iterable[dict[str, Any]], output: str) -> None:
+    """The table of ``items``. Columns are as wide as their widest cell, so every row is seen
+    before the first is printed: the rows wait in a temporary file (in memory while small)."""
+    now = datetime.now(UTC)
+    wide = output == "wide"
+    headers, _ = table_cells(resource.name, [], now, wide=wide)
+    widths = [len(header) for header in headers]
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=_TABLE_SPOOL, mode="w+", encoding="utf-8") as rows:
+        for item in items:
+            _, (cells,) = table_cells(resource.name, [item], now, wide=wide)
+            widths = [max(w, len(cell)) for w, cell in zip(widths, cells, strict=True)]
+            rows.write(json.dumps(cells, ensure_ascii=False) + "\n")
+            count += 1
+        if not count:
+            print(NO_RESOURCES, file=sys.stderr)
+            return
+        rows.seek(0)
+        _out(format_rows([headers], widths))
+        while batch := [json.loads(line) for line in itertools.islice(rows, 1000)]:
+            _out(format_rows(batch, widths))
 
 
 def _identity(resource: Resource, item: dict[str, Any]) -> str:
@@ -386,15 +464,29 @@ def watch(
     return 0
 
 
-def _run_describe(args: argparse.Namespace) -> int:
-    data = _call(args, Command.DESCRIBE_SESSION, {"name": args.name})
+def _print_object(
+    args: argparse.Namespace,
+    cmd: Command,
+    cmd_args: dict[str, Any] | None,
+    render: Callable[[dict[str, Any], datetime], str],
+) -> int:
+    """One object from the daemon: as text by ``render``, or as JSON/YAML (``-o``)."""
+    data = _call(args, cmd, cmd_args)
     if args.output != "text":
         _out(_dump(data, args.output))
         return 0
     if not isinstance(data, dict):
-        raise _FailedError("bgpd sent describe-session data that is not an object")
-    _out(render_describe(data, datetime.now(UTC)))
+        raise _FailedError(f"bgpd sent {cmd} data that is not an object")
+    _out(render(data, datetime.now(UTC)))
     return 0
+
+
+def _run_describe(args: argparse.Namespace) -> int:
+    return _print_object(args, Command.DESCRIBE_SESSION, {"name": args.name}, render_describe)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    return _print_object(args, Command.STATUS, None, render_status)
 
 
 def _summary(data: Any, default: str) -> str:

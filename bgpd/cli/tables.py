@@ -24,6 +24,7 @@ __all__ = [
     "format_rows",
     "parse_timestamp",
     "render_describe",
+    "render_status",
     "render_table",
     "table_cells",
     "table_for",
@@ -272,3 +273,29 @@ def _describe_lines(value: Any, indent: int, now: datetime) -> list[str]:
 def render_describe(data: Mapping[str, Any], now: datetime) -> str:
     """``kubectl describe``-style text: one ``Label:  value`` per field, nested sections indented."""
     return "\n".join(_describe_lines(data, 0, now)) + "\n"
+
+
+def render_status(data: Mapping[str, Any], now: datetime) -> str:
+    """``bgpctl status``: the daemon as a whole, one line per subject."""
+    sessions = data.get("sessions") or {}
+    lag = data.get("loopLag") or {}
+    planned = data.get("plannedAt")
+    age = f" ({_age_since(planned, now)} ago)" if isinstance(planned, str) else ""
+    lines = [
+        ("Generation", f"{_text(data.get('generation'))}, plan of {_text(planned)}{age}"),
+        (
+            "Sessions",
+            f"{_text(sessions.get('planned'))} planned, {_text(sessions.get('running'))} run here, "
+            f"{_text(sessions.get('established'))} established",
+        ),
+        ("Routes", f"{_text(data.get('routes'))} from {_text(data.get('nodes'))} nodes"),
+        (
+            "Event Loop Lag",
+            f"last {_text(lag.get('lastMs'))} ms, worst {_text(lag.get('maxMs'))} ms in the last "
+            f"{_text(lag.get('windowSeconds'))} s and {_text(lag.get('worstMs'))} ms since start; "
+            f"{_text(lag.get('overBudget'))} over the {_text(lag.get('budgetMs'))} ms budget",
+        ),
+        ("Loop CPU", f"at most {_text(lag.get('worstBusyMs'))} ms between two probes"),
+    ]
+    width = max(len(label) for label, _ in lines) + 1
+    return "".join(f"{label + ':':{width}}  {text}\n" for label, text in lines)

@@ -3,6 +3,12 @@
 Request ``{"id": <scalar>, "cmd": "<name>", "args": {...}}`` (``id`` and ``args`` optional);
 reply ``{"id": <echoed>, "ok": true, "data": <any JSON>}`` or
 ``{"id": <echoed>, "ok": false, "error": {"code": "<ErrorCode>", "message": "<text>"}}``.
+
+A list may come in parts (a *streamed* reply): every part but the last is a reply line with
+``"more": true`` and some of the list in ``data``; the last part has no ``more`` and the rest of
+the list. The list is the concatenation of the parts' ``data``. So a listing of a million routes
+never exists in the daemon as one value, and a client reads until a reply without ``more`` (an
+error reply ends a stream too, and then the parts before it do not count).
 Pure functions only: the server and the ``bgpctl`` client share them. See docs/control-protocol.md.
 
 Requests are read strictly (RFC 8259 as I-JSON, RFC 7493, narrows it): UTF-8 only, no NaN or
@@ -40,6 +46,7 @@ __all__ = [
     "Request",
     "encode_error",
     "encode_ok",
+    "encode_part",
     "encode_request",
     "optional_bool",
     "parse_reply",
@@ -93,6 +100,7 @@ class Command(enum.StrEnum):
     RELOAD = "reload"
     RESET_SESSION = "reset-session"
     STOP = "stop"
+    STATUS = "status"
     DISABLE_SESSION = "disable-session"
     ENABLE_SESSION = "enable-session"
     DRAIN = "drain"
@@ -124,6 +132,7 @@ class Reply:
     data: Any = None
     error_code: str = ""
     error_message: str = ""
+    more: bool = False  # a part of a streamed reply, more parts follow
 
 
 class BadRequestError(ControlError):
@@ -269,6 +278,11 @@ def encode_ok(request_id: Any, data: Any) -> bytes:
     return _dumps({"id": request_id, "ok": True, "data": data})
 
 
+def encode_part(request_id: Any, part: list[Any]) -> bytes:
+    """One part of a streamed reply, not the last one (see the module docstring)."""
+    return _dumps({"id": request_id, "ok": True, "data": part, "more": True})
+
+
 def encode_error(request_id: Any, code: ErrorCode, message: str) -> bytes:
     """An error reply; a message quoting something unencodable (a lone surrogate) gets "?" for it."""
     text = message.encode("utf-8", "replace").decode("utf-8")
@@ -288,7 +302,10 @@ def parse_reply(line: bytes) -> Reply:
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
         raise ValueError('reply must be a JSON object with a boolean "ok"')
     if obj["ok"]:
-        return Reply(id=obj.get("id"), ok=True, data=obj.get("data"))
+        more = obj.get("more", False)
+        if not isinstance(more, bool) or (more and not isinstance(obj.get("data"), list)):
+            raise ValueError('"more" must be true or false, and a part must carry a list')
+        return Reply(id=obj.get("id"), ok=True, data=obj.get("data"), more=more)
     error = obj.get("error")
     if not isinstance(error, dict):
         raise ValueError('error reply must carry an "error" object')

@@ -21,10 +21,11 @@ import os
 import socket
 import stat
 import struct
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import structlog
 
@@ -34,8 +35,10 @@ from bgpd.control.protocol import (
     BadRequestError,
     ControlError,
     ErrorCode,
+    Request,
     encode_error,
     encode_ok,
+    encode_part,
     parse_request,
 )
 
@@ -46,6 +49,7 @@ __all__ = [
     "Handler",
     "PeerCredentials",
     "SocketInUseError",
+    "Streamed",
     "peer_credentials",
     "prepare_socket_path",
     "stop_serving",
@@ -66,6 +70,30 @@ class CommandSpec:
 
     handler: Handler
     privileged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """A handler's answer that is a list made as it is sent (``protocol``: a streamed reply).
+
+    ``items`` is iterated on the loop in slices: the items so far go out as one part when
+    ``PART_ITEMS`` are together or ``PART_BUDGET`` seconds were spent, and the loop gets a turn
+    before the next slice; the next part is made only once the client took the last one, so a
+    listing costs one part of memory however long it is. A producer yields ``None`` after each
+    piece of work of its own that makes no item (sorting, filtering): it is not sent, only a
+    point where the time is checked."""
+
+    items: Iterable[Any]
+
+
+PART_ITEMS: Final = 1000
+PART_BUDGET: Final = 0.005  # seconds of work per slice
+
+
+@dataclass(frozen=True, slots=True)
+class _Streaming:
+    request: Request
+    reply: Streamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,17 +296,22 @@ class ControlServer:
             except TimeoutError:
                 return
             if line.strip():
-                await self._reply(writer, await self._dispatch(line, creds))
+                answer = await self._dispatch(line, creds)
+                if isinstance(answer, _Streaming):
+                    await self._stream(writer, answer)
+                else:
+                    await self._reply(writer, answer)
             if last:
                 return
 
     async def _reply(self, writer: asyncio.StreamWriter, reply: bytes) -> None:
-        """Write one reply; TimeoutError when the client does not take it within ``reply_timeout``."""
+        """Write one reply (or one part of a streamed one); TimeoutError when the client does not
+        take it within ``reply_timeout``."""
         writer.write(reply)
         async with asyncio.timeout(self._reply_timeout):
             await writer.drain()
 
-    async def _dispatch(self, line: bytes, creds: PeerCredentials | None) -> bytes:
+    async def _dispatch(self, line: bytes, creds: PeerCredentials | None) -> bytes | _Streaming:
         try:
             request = parse_request(line)
         except BadRequestError as err:
@@ -298,18 +331,37 @@ class ControlServer:
             )
         try:
             data = await spec.handler(request.args)
-        except ControlError as err:
-            return encode_error(request.id, err.code, err.message)
         except Exception as err:
-            _log.exception("control_handler_failed", cmd=request.cmd)
-            return encode_error(request.id, ErrorCode.INTERNAL_ERROR, f"{request.cmd!r} failed: {err}")
+            return _failure(request, err)
+        if isinstance(data, Streamed):
+            return _Streaming(request, data)
         try:
             return encode_ok(request.id, data)
         except (TypeError, ValueError) as err:
-            _log.error("control_reply_unserialisable", cmd=request.cmd, error=str(err))
-            return encode_error(
-                request.id, ErrorCode.INTERNAL_ERROR, f"{request.cmd!r} produced no JSON: {err}"
-            )
+            return _unserialisable(request, err)
+
+    async def _stream(self, writer: asyncio.StreamWriter, streaming: _Streaming) -> None:
+        """Write a streamed reply part by part (see ``Streamed``); a part that cannot be made ends
+        the stream with an error reply."""
+        request = streaming.request
+        items = iter(streaming.reply.items)
+        try:
+            while True:
+                part, done = _next_part(items)
+                if part or done:
+                    line, ends = _encoded_part(request, part, last=done)
+                    await self._reply(writer, line)
+                    if ends:
+                        return
+                await asyncio.sleep(0)  # the loop's turn between slices
+        except (ConnectionError, OSError):
+            raise
+        except Exception as err:
+            await self._reply(writer, _failure(request, err))
+        finally:
+            closing = getattr(items, "close", None)
+            if closing is not None:
+                closing()  # a generator's finally blocks run now, not at garbage collection
 
     @staticmethod
     async def _send_and_close(writer: asyncio.StreamWriter, code: ErrorCode, message: str) -> None:
@@ -319,3 +371,39 @@ class ControlServer:
         writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await writer.wait_closed()
+
+
+def _failure(request: Request, err: Exception) -> bytes:
+    """The error reply for a handler (or a streamed part) that raised ``err``."""
+    if isinstance(err, ControlError):
+        return encode_error(request.id, err.code, err.message)
+    _log.error("control_handler_failed", cmd=request.cmd, exc_info=err)
+    return encode_error(request.id, ErrorCode.INTERNAL_ERROR, f"{request.cmd!r} failed: {err}")
+
+
+def _unserialisable(request: Request, err: Exception) -> bytes:
+    _log.error("control_reply_unserialisable", cmd=request.cmd, error=str(err))
+    return encode_error(request.id, ErrorCode.INTERNAL_ERROR, f"{request.cmd!r} produced no JSON: {err}")
+
+
+def _next_part(items: Iterator[Any]) -> tuple[list[Any], bool]:
+    """The items of one slice of ``items`` (see ``Streamed``), and whether ``items`` ended."""
+    part: list[Any] = []
+    deadline = time.perf_counter() + PART_BUDGET
+    for item in items:
+        if item is not None:
+            part.append(item)
+            if len(part) >= PART_ITEMS:
+                return part, False
+        if time.perf_counter() >= deadline:
+            return part, False
+    return part, True
+
+
+def _encoded_part(request: Request, part: list[Any], *, last: bool) -> tuple[bytes, bool]:
+    """The reply line of a part, and whether it ends the stream (the last part, or an error
+    reply when the part cannot be encoded)."""
+    try:
+        return (encode_ok(request.id, part) if last else encode_part(request.id, part)), last
+    except (TypeError, ValueError) as err:
+        return _unserialisable(request, err), True

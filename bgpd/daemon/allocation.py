@@ -28,11 +28,11 @@ def report(reported: tuple[Problem, ...], plan: Plan, old_ledger: Ledger, reserv
     A node without any block is ``node_not_served``; a node that is served but has something to say
     (its ledger contradicted the file, a block outside every range kept) is ``allocation_problem``.
     """
-    served = {node.name for node in plan.nodes if node.config is not None}
-    for problem in plan.problems:
-        if problem not in reported:
-            event = "allocation_problem" if problem.node in served else "node_not_served"
-            _log.warning(event, node=problem.node, reason=problem.reason)
+    new = [problem for problem in plan.problems if problem not in reported]
+    served = {node.name for node in plan.nodes if node.config is not None} if new else set()
+    for problem in new:
+        event = "allocation_problem" if problem.node in served else "node_not_served"
+        _log.warning(event, node=problem.node, reason=problem.reason)
     for change in ledger_changes(old_ledger, plan.ledger, reservation_time):
         _log.info(
             change.event,

@@ -2,6 +2,9 @@
 
 The data functions are pure (a ``Snapshot`` in, JSON-ready values out), so their shapes are tested
 without sockets; ``commands`` wires them to a running daemon (``DaemonControl``) for the server.
+Listings (routes, allocations) are generators the server sends in parts (``Streamed``): they
+yield their objects one by one, and ``None`` where they did a slice of work without one, so no
+listing holds the loop or exists as one list in the daemon.
 Sessions the plan has but this host does not run (their floating IP is elsewhere) are listed too,
 ``NotEstablished`` with the reason in ``lastError``: the operator sees every session of the
 cluster file on every gateway, and which gateway runs it.
@@ -9,30 +12,33 @@ cluster file on every gateway, and which gateway runs it.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
-from bgpd.control.queries import RouteQuery, only_known, optional_name
-from bgpd.control.server import CommandSpec
+from bgpd.control.queries import Prefix, RouteQuery, only_known, optional_name
+from bgpd.control.server import CommandSpec, Streamed
+from bgpd.daemon.loop_lag import LoopLag
 from bgpd.daemon.metrics import Format
-from bgpd.plan import Plan, Session
-from bgpd.speaker import ReceivedRoute, SessionStatus
+from bgpd.plan import Announced, Plan, Session
+from bgpd.speaker import ReceivedRoute, SessionStatus, SessionSummary
 from bgpd.speaker.status import rfc3339
 from bgpd.wire.notification import MAX_SHUTDOWN_COMMUNICATION
 
 __all__ = [
     "DaemonControl",
+    "Listing",
     "ReloadRejectedError",
     "Snapshot",
-    "advertised_routes_data",
-    "allocations_data",
+    "advertised_listing",
+    "allocations_listing",
     "commands",
     "describe_session_data",
-    "received_routes_data",
+    "listed",
+    "received_listing",
     "sessions_data",
+    "status_data",
 ]
 
 METRICS_FORMATS = {"openmetrics": Format.OPENMETRICS, "prometheus": Format.PROMETHEUS}
@@ -63,7 +69,7 @@ class Snapshot:
 
     plan: Plan
     running: Mapping[str, Session]  # as the speaker runs them
-    statuses: Mapping[str, SessionStatus]
+    summaries: Mapping[str, SessionSummary]  # of the sessions running here
     planned_at: float  # POSIX time the plan (or the held floating IPs) last changed
 
 
@@ -76,9 +82,20 @@ class ReloadRejectedError(Exception):
 
 
 class DaemonControl(Protocol):
+    generation: int
+
+    @property
+    def loop_lag(self) -> LoopLag: ...
+
     def snapshot(self) -> Snapshot: ...
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+    def session_status(self, name: str) -> SessionStatus | None:
+        """The full status of a session running here (None: not run here)."""
+        ...
+
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
+        """The routes received on a session run here, inside ``within``, as a listing."""
+        ...
 
     async def reload(self, reason: str, force: bool = False) -> str: ...
 
@@ -114,9 +131,15 @@ def _not_running(session: Session, planned_at: float) -> dict[str, Any]:
     }
 
 
-def _session_detail(snapshot: Snapshot, session: Session) -> dict[str, Any]:
-    status = snapshot.statuses.get(session.name)
-    data = _not_running(session, snapshot.planned_at) if status is None else status.to_control()
+def _session_object(snapshot: Snapshot, session: Session) -> dict[str, Any]:
+    summary = snapshot.summaries.get(session.name)
+    return _maintained(
+        session, _not_running(session, snapshot.planned_at) if summary is None else summary.to_control()
+    )
+
+
+def _maintained(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (a session object) with the operator's maintenance state of ``session``."""
     data["disabled"] = session.disabled is not None
     data["disabledMessage"] = session.disabled
     data["drained"] = session.drained
@@ -133,80 +156,133 @@ def _planned(snapshot: Snapshot, name: str) -> Session:
 def sessions_data(snapshot: Snapshot, name: str | None = None) -> list[dict[str, Any]]:
     """The ``sessions`` reply: every session of the plan in plan order, or only the one named."""
     wanted = snapshot.plan.sessions if name is None else [_planned(snapshot, name)]
-    out = []
-    for session in wanted:
-        detail = _session_detail(snapshot, session)
-        out.append({key: detail[key] for key in SESSION_FIELDS})
-    return out
+    return [_session_object(snapshot, session) for session in wanted]
 
 
+def listed(items: Iterable[Any]) -> list[Any]:
+    """A listing's items as one list (its ``None`` pauses dropped): for small answers and tests."""
+    return [item for item in items if item is not None]
+
+
+Listing = Iterator[dict[str, Any] | None]  # a listing's items, and None where it may pause
+_PAUSE_EVERY: Final = 4096  # routes looked at between two pause points of a listing
 _RouteKey = tuple[str, str, tuple[str, ...]]  # prefix, next hop, communities
 
 
-def advertised_routes_data(snapshot: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
-    """The ``advertised-routes`` reply: one object per (prefix, next hop, communities) with the
+def advertised_listing(snapshot: Snapshot, query: RouteQuery | None = None) -> Listing:
+    """The ``advertised-routes`` listing: one object per (prefix, next hop, communities) with the
     sessions carrying it.
 
     Every planned route is listed, even when no session here carries it (``sessions`` empty); a
     route announced differently on some sessions — with next-hop-self, or with GRACEFUL_SHUTDOWN
-    from a drained session — is an extra object, right after the planned one.
-    ``query`` keeps the routes carried by its session and inside its prefix, at most ``limit``."""
+    from a drained session — is an extra object, right after the planned one (those of no planned
+    route last, as sessions by name carry them). ``query`` keeps the routes carried by its session
+    and inside its prefix, at most ``limit``. Sessions alike share one export
+    (``bgpd.plan.segments``), so the routes are gone through once per distinct export, not once
+    per session."""
     query = query or RouteQuery()
     if query.session is not None:
         _planned(snapshot, query.session)
-    carriers: dict[_RouteKey, list[str]] = {}
-    names: dict[_RouteKey, tuple[str, str]] = {}
-    variants: dict[tuple[str, str], list[_RouteKey]] = {}  # (prefix, next hop) → its keys
+    groups: dict[int, tuple[tuple[Announced, ...], list[str]]] = {}  # by id of the shared export
     for name in sorted(snapshot.running):
-        for announced in snapshot.running[name].announced:
-            key = (announced.prefix, announced.next_hop, announced.communities)
-            if key not in carriers:
-                carriers[key] = []
-                names[key] = (announced.name, str(announced.family))
+        announced = snapshot.running[name].announced
+        groups.setdefault(id(announced), (announced, []))[1].append(name)
+    carriers: dict[_RouteKey, list[int]] = {}
+    shown: dict[_RouteKey, tuple[str, str]] = {}  # route name, family
+    variants: dict[tuple[str, str], list[_RouteKey]] = {}  # (prefix, next hop) → its keys
+    looked = 0
+    for group, (announced, _) in groups.items():
+        for item in announced:
+            key = (item.prefix, item.next_hop, item.communities)
+            carried = carriers.get(key)
+            if carried is None:
+                carried = carriers[key] = []
+                shown[key] = (item.name, str(item.family))
                 variants.setdefault(key[:2], []).append(key)
-            carriers[key].append(name)
+            carried.append(group)
+            looked += 1
+            if looked % _PAUSE_EVERY == 0:
+                yield None
     ordered: list[_RouteKey] = []
     for route in snapshot.plan.routes:
         keys = variants.pop((route.prefix, route.next_hop), None)
         if keys is None:
             keys = [(route.prefix, route.next_hop, ())]
             carriers[keys[0]] = []
-            names[keys[0]] = (route.name, str(route.family))
+            shown[keys[0]] = (route.name, str(route.family))
         ordered += sorted(keys, key=lambda k: k[2])
     ordered += [key for keys in variants.values() for key in sorted(keys, key=lambda k: k[2])]
-    wanted = (
-        key
-        for key in ordered
-        if query.wants_prefix(key[0]) and (query.session is None or query.session in carriers[key])
-    )
-    return [
-        {
-            "name": names[key][0],
+    only = None if query.session is None else _group_of(groups, query.session)
+    inside = _prefix_test(query)
+    left = query.limit
+    for key in ordered:
+        carried = carriers[key]
+        if query.session is not None and (only is None or only not in carried):
+            continue
+        if not inside(key[0]):
+            continue
+        names = (
+            groups[carried[0]][1] if len(carried) == 1 else sorted(n for g in carried for n in groups[g][1])
+        )
+        name, family = shown[key]
+        yield {
+            "name": name,
             "prefix": key[0],
             "metric": None,
             "nextHop": key[1],
-            "family": names[key][1],
+            "family": family,
             "communities": list(key[2]),
-            "sessions": carriers[key],
+            "sessions": names,
         }
-        for key in itertools.islice(wanted, query.limit)
-    ]
+        if left is not None:
+            left -= 1
+            if not left:
+                return
 
 
-def received_routes_data(
-    names: Sequence[str], routes_of: Callable[[str], Sequence[ReceivedRoute]], query: RouteQuery
-) -> list[dict[str, Any]]:
-    """The ``received-routes`` reply: the routes of the sessions ``names`` (in that order) inside the
-    query's prefix, at most its ``limit``. A session's table is fetched only while more are wanted."""
-    wanted = (route for name in names for route in routes_of(name) if query.wants_prefix(route.prefix))
-    return [route.to_control() for route in itertools.islice(wanted, query.limit)]
+def _group_of(groups: Mapping[int, tuple[Any, list[str]]], session: str) -> int | None:
+    return next((group for group, (_, names) in groups.items() if session in names), None)
 
 
-def allocations_data(plan: Plan) -> list[dict[str, Any]]:
+def _prefix_test(query: RouteQuery) -> Callable[[str], bool]:
+    """``query.wants_prefix``, remembered per prefix text (many routes share a prefix)."""
+    answers: dict[str, bool] = {}
+
+    def inside(prefix: str) -> bool:
+        answer = answers.get(prefix)
+        if answer is None:
+            answer = answers[prefix] = query.wants_prefix(prefix)
+        return answer
+
+    return inside
+
+
+def received_listing(
+    names: Sequence[str],
+    routes_of: Callable[[str, Prefix | None], Iterator[ReceivedRoute | None]],
+    query: RouteQuery,
+) -> Listing:
+    """The ``received-routes`` listing: the routes of the sessions ``names`` (in that order)
+    inside the query's prefix (the speaker filters), at most its ``limit``. A session's table is
+    read only while more routes are wanted, and in slices (``bgpd.speaker.listing``)."""
+    left = query.limit
+    for name in names:
+        for route in routes_of(name, query.prefix):
+            if route is None:
+                yield None
+                continue
+            yield route.to_control()
+            if left is not None:
+                left -= 1
+                if not left:
+                    return
+
+
+def allocations_listing(plan: Plan) -> Listing:
     """Every node of the plan, then every node that left the file and whose blocks are reserved
     (``nodePool`` null, ``missingSince`` set: what ``bgpctl release node`` can free)."""
-    present = [
-        {
+    for node in plan.nodes:
+        yield {
             "node": node.name,
             "nodePool": node.pool,
             "clusterCIDRConfig": node.config,
@@ -214,10 +290,8 @@ def allocations_data(plan: Plan) -> list[dict[str, Any]]:
             "nodeIPs": [ip for ip in (node.address, node.ipv6_address) if ip is not None],
             "missingSince": None,
         }
-        for node in plan.nodes
-    ]
-    reserved = [
-        {
+    for r in plan.ledger.reserved:
+        yield {
             "node": r.node,
             "nodePool": None,
             "clusterCIDRConfig": r.allocation.config,
@@ -225,15 +299,32 @@ def allocations_data(plan: Plan) -> list[dict[str, Any]]:
             "nodeIPs": [],
             "missingSince": rfc3339(r.missing_since),
         }
-        for r in plan.ledger.reserved
-    ]
-    return present + reserved
 
 
-def describe_session_data(snapshot: Snapshot, name: str) -> dict[str, Any]:
-    """The ``describe-session`` reply: the speaker's detail plus what the session carries and why."""
+def status_data(snapshot: Snapshot, generation: int, lag: LoopLag) -> dict[str, Any]:
+    """The ``status`` reply: the daemon as a whole, from counts it keeps (cheap at any size)."""
+    established = sum(1 for s in snapshot.summaries.values() if s.established)
+    return {
+        "generation": generation,
+        "plannedAt": rfc3339(snapshot.planned_at),
+        "nodes": len(snapshot.plan.nodes),
+        "routes": len(snapshot.plan.routes),
+        "sessions": {
+            "planned": len(snapshot.plan.sessions),
+            "running": len(snapshot.running),
+            "established": established,
+        },
+        "loopLag": lag.to_control(),
+    }
+
+
+def describe_session_data(snapshot: Snapshot, name: str, status: SessionStatus | None) -> dict[str, Any]:
+    """The ``describe-session`` reply: the speaker's detail (``status``, None when the session does
+    not run here) plus what the session carries and why."""
     session = _planned(snapshot, name)
-    data = _session_detail(snapshot, session)
+    data = _maintained(
+        session, status.to_control() if status is not None else _not_running(session, snapshot.planned_at)
+    )
     data["peer"] = session.peer
     data["families"] = [str(f) for f in session.families]
     running = snapshot.running.get(name)
@@ -270,22 +361,27 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         return sessions_data(daemon.snapshot(), optional_name(args, "name"))
 
     async def advertised(args: Mapping[str, Any]) -> Any:
-        return advertised_routes_data(daemon.snapshot(), RouteQuery.from_args(args))
+        return Streamed(advertised_listing(daemon.snapshot(), RouteQuery.from_args(args)))
 
     async def received(args: Mapping[str, Any]) -> Any:
         query = RouteQuery.from_args(args)
         snapshot = daemon.snapshot()
-        names = sorted(snapshot.statuses)
+        names = sorted(snapshot.running)
         if query.session is not None:
             _planned(snapshot, query.session)  # a planned session run by another gateway has none here
-            names = [query.session] if query.session in snapshot.statuses else []
-        return received_routes_data(names, daemon.received_routes, query)
+            names = [query.session] if query.session in snapshot.running else []
+        return Streamed(received_listing(names, daemon.received, query))
 
     async def allocations(_args: Mapping[str, Any]) -> Any:
-        return allocations_data(daemon.snapshot().plan)
+        return Streamed(allocations_listing(daemon.snapshot().plan))
 
     async def describe(args: Mapping[str, Any]) -> Any:
-        return describe_session_data(daemon.snapshot(), require_str(args, "name"))
+        name = require_str(args, "name")
+        return describe_session_data(daemon.snapshot(), name, daemon.session_status(name))
+
+    async def status(args: Mapping[str, Any]) -> Any:
+        only_known(args, ())
+        return status_data(daemon.snapshot(), daemon.generation, daemon.loop_lag)
 
     async def reload(args: Mapping[str, Any]) -> Any:
         force = optional_bool(args, "force")
@@ -308,7 +404,7 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         hard = optional_bool(args, "hard")
         if soft and hard:
             raise ControlError(ErrorCode.INVALID_ARGUMENT, 'a reset is "soft" or "hard", not both')
-        if name not in daemon.snapshot().statuses:
+        if name not in daemon.snapshot().running:
             raise ControlError(ErrorCode.NOT_FOUND, f"no bgpsession named {name!r} runs on this host")
         return {"message": await daemon.reset_session(name, soft, hard)}
 
@@ -355,6 +451,7 @@ def commands(daemon: DaemonControl) -> dict[str, CommandSpec]:
         return {"message": await daemon.release_node(require_str(args, "name"))}
 
     return {
+        Command.STATUS: CommandSpec(status),
         Command.SESSIONS: CommandSpec(sessions),
         Command.ADVERTISED_ROUTES: CommandSpec(advertised),
         Command.RECEIVED_ROUTES: CommandSpec(received),

@@ -27,7 +27,7 @@ from typing import Protocol
 import structlog
 
 from bgpd.daemon.host.addrwatch import AddressEvent, AddressWatcher, HostAddress, dump_addresses
-from bgpd.manifests import InputError, Loaded, load_manifests
+from bgpd.manifests import InputError, Loaded, ManifestReader, load_manifests
 from bgpd.plan.segments import Network
 from bgpd.plan.settings import LocalAddress, Settings, load_settings, settings_warnings
 
@@ -52,15 +52,18 @@ class ConfigRejectedError(Exception):
 
 
 class ConfigFile:
-    """The cluster file; ``load`` reads and validates it."""
+    """The cluster file; ``load`` reads and validates it, each time at the cost of what changed
+    since the last time (``ManifestReader``: the documents whose text is the same are not parsed or
+    validated again)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._reader = ManifestReader()
 
     def load(self) -> Loaded:
         """Read and validate; raises ``ConfigRejectedError`` with every error."""
         try:
-            return load_manifests(self.path)
+            return load_manifests(self.path, self._reader)
         except InputError as err:
             raise ConfigRejectedError(err.lines()) from None
 

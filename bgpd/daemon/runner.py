@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Protocol
@@ -60,11 +61,11 @@ from bgpd.daemon.inputs import (
     WatchedAddresses,
     read_settings,
 )
-from bgpd.daemon.looplag import LoopLagProbe
+from bgpd.daemon.loop_lag import LoopLag, LoopLagProbe
 from bgpd.daemon.metrics import DaemonReading, Format, render
 from bgpd.daemon.metrics_http import MetricsListener
 from bgpd.manifests import Loaded
-from bgpd.plan import Plan, Problem, Session, SessionConfig, build_plan
+from bgpd.plan import Plan, Planner, Problem, Session, SessionConfig, planned_sessions
 from bgpd.plan.diff import (
     Change,
     Disable,
@@ -81,17 +82,20 @@ from bgpd.plan.diff import (
 from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.settings import Settings
 from bgpd.plan.usage import PoolUsage, PoolUsageCounter
-from bgpd.rib.ledger import Ledger, LedgerError
+from bgpd.rib.ledger import Ledger, LedgerError, LedgerText
 from bgpd.rib.routes import Route
 from bgpd.speaker import (
     ReceivedRoute,
     SessionNotEstablishedError,
     SessionReading,
     SessionStatus,
+    SessionSummary,
     SoftReset,
     Speaker,
 )
-from bgpd.wire.constants import CeaseSub
+from bgpd.speaker.listing import Within
+from bgpd.wire.constants import CeaseSub, Family
+from bgpd.wire.nlri import Prefix
 
 __all__ = ["Daemon", "RunOptions", "SpeakerLike", "serve"]
 
@@ -101,6 +105,7 @@ STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come
 STATUS_INTERVAL: Final = 5.0
 
 _log = structlog.get_logger("bgpd.daemon")
+_NAME = operator.attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,7 @@ class SpeakerLike(Protocol):
     async def add_session(
         self,
         config: SessionConfig,
-        routes: Iterable[Route] = (),
+        routes: Iterable[Route] | None = (),
         *,
         shutdown: str | None = None,
         restarting: bool = False,
@@ -135,11 +140,17 @@ class SpeakerLike(Protocol):
 
     def set_routes(self, name: str, routes: Iterable[Route]) -> None: ...
 
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None: ...
+
     def refresh_session(self, name: str) -> SoftReset: ...
 
-    def states(self) -> list[SessionStatus]: ...
+    def state(self, name: str) -> SessionStatus: ...
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]: ...
+    def summaries(self) -> dict[str, SessionSummary]: ...
+
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]: ...
 
     def readings(self) -> list[SessionReading]: ...
 
@@ -183,13 +194,16 @@ class Daemon:
         self._settings = settings
         self._ledger = ledger
         self._ledger_dirty = False
+        self._ledger_text = LedgerText()  # the ledger file's text, entry by entry, for the next write
         self._speaker = speaker
         self._addresses = addresses
         self._clock = clock
         self._lock = asyncio.Lock()
         self._maintenance = maintenance or Maintenance()
         self._running: dict[str, Session] = {}  # as the speaker runs them (their config included)
-        self._plan = build_plan(self._manifests, settings, ledger, (), self._maintenance, now=int(clock()))
+        self._routes_pending: set[str] = set()  # started before the first plan: routes not set yet
+        self._planner = Planner()
+        self._plan = Plan(nodes=(), sessions=(), routes=(), problems=(), ledger=ledger)  # none yet
         self._reported: tuple[Problem, ...] = ()  # node problems already logged
         self._planned_at = clock()
         self.generation = 0
@@ -199,7 +213,7 @@ class Daemon:
         self.stop_requested = stop_requested if stop_requested is not None else asyncio.Event()
         self.withdraw_on_stop = False
         # for the metrics (``metrics_text``): maintained where things happen, read by a scrape
-        self.loop_lag = LoopLagProbe()
+        self._probe = LoopLagProbe()
         self.reloads = 0
         self.reloads_rejected = 0
         self.last_reload_successful = True
@@ -212,15 +226,23 @@ class Daemon:
     def plan(self) -> Plan:
         return self._plan
 
+    @property
+    def loop_lag(self) -> LoopLag:
+        """How late the event loop runs timers (``bgpd.daemon.loop_lag``)."""
+        return self._probe.lag
+
     def floating_ips(self) -> tuple[str, ...]:
         return self._manifests.floating_ips
 
     def snapshot(self) -> Snapshot:
-        statuses = {s.name: s for s in self._speaker.states() if s.name in self._running}
-        return Snapshot(self._plan, dict(self._running), statuses, self._planned_at)
+        summaries = {n: s for n, s in self._speaker.summaries().items() if n in self._running}
+        return Snapshot(self._plan, dict(self._running), summaries, self._planned_at)
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return self._speaker.received_routes(name) if name in self._running else []
+    def session_status(self, name: str) -> SessionStatus | None:
+        return self._speaker.state(name) if name in self._running else None
+
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        return self._speaker.received(name, within) if name in self._running else iter(())
 
     async def metrics_text(self, fmt: Format) -> str:
         """The exposition text: values read as they are, formatted in chunks that give the loop
@@ -230,8 +252,8 @@ class Daemon:
             reloads=self.reloads,
             reloads_rejected=self.reloads_rejected,
             last_reload_successful=self.last_reload_successful,
-            loop_lag=self.loop_lag.current,
-            loop_lag_max=self.loop_lag.max,
+            loop_lag=self.loop_lag.last,
+            loop_lag_max=self.loop_lag.worst,
             pools=self._pools,
             floating_ips=[(ip, ip in held) for ip in self._manifests.floating_ips],
             sessions=[r for r in self._speaker.readings() if r.name in self._running],
@@ -244,13 +266,22 @@ class Daemon:
         return "".join(parts)
 
     def status_line(self) -> str:
-        established = sum(1 for s in self._speaker.states() if s.name in self._running and s.established)
+        summaries = self._speaker.summaries()
+        established = sum(1 for n, s in summaries.items() if n in self._running and s.established)
         return systemd.status_line(len(self._plan.sessions), established, len(self._plan.routes))
 
     # ------------------------------------------------------------------ changing
     async def start(self) -> None:
-        self.loop_lag.start()
+        """Start the sessions at once, then plan: an OPEN needs no routes, and the first plan of
+        a large cluster takes a while (the sessions send nothing, not even End-of-RIB, until their
+        routes are set: ``Speaker.add_session``)."""
+        self._probe.start()
         async with self._lock:
+            held = self._addresses.held()
+            for session in planned_sessions(self._manifests, self._settings, held, self._maintenance):
+                restarting = self._starts_restarting(session.name)
+                if session.local and await self._start(session, routes_known=False, restarting=restarting):
+                    self._routes_pending.add(session.name)
             changes = await self._apply()
             self._started = True
             _log.info(
@@ -285,8 +316,8 @@ class Daemon:
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
-        try:
-            loaded = self._config.load()
+        try:  # in a thread: a file read from scratch (a first read, a syntax error) takes a while
+            loaded = await asyncio.to_thread(self._config.load)
         except ConfigRejectedError as err:
             errors += err.errors
         try:
@@ -313,8 +344,8 @@ class Daemon:
         self.reloads += 1
         self.last_reload_successful = True
         summary = _summary(changes)
-        old_nodes = {n.name for n in old_manifests.nodes}
-        new_nodes = {n.name for n in loaded.manifests.nodes}
+        old_nodes = set(map(_NAME, old_manifests.nodes))  # C speed: 10k names at every reload
+        new_nodes = set(map(_NAME, loaded.manifests.nodes))
         _log.info(
             "reload_applied",
             reason=reason,
@@ -335,7 +366,7 @@ class Daemon:
                     raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
             assert reservation is not None
             kept, self._ledger = self._ledger, self._ledger.release(name)
-            if not self._commit_ledger():
+            if not await self._commit_ledger():
                 self._ledger = kept
                 raise ControlError(
                     ErrorCode.FAILED, f"cannot write the ledger in {self._state_dir}: not released"
@@ -469,7 +500,7 @@ class Daemon:
         record is written first, then each session ends so that graceful restart peers keep our
         routes (Cease 6/4 "bgpd restarting", no Hard Reset; a bare close without the N bit).
         ``withdraw``: Cease 6/2 "bgpd stopping" as Hard Reset, and no restart record."""
-        self.loop_lag.stop()
+        self._probe.stop()
         async with self._lock:
             if withdraw:
                 self._forget_restart()
@@ -483,19 +514,19 @@ class Daemon:
                 _log.warning("stop_timeout", budget_seconds=STOP_BUDGET)
             self._running.clear()
             if self._ledger_dirty:  # an earlier write failed: last chance to keep the blocks stable
-                self._commit_ledger()
+                await self._commit_ledger()
 
     # ------------------------------------------------------------------ internals
     def _record_restart(self) -> None:
         """The restart record: every running session whose peer keeps our routes now (Established,
         graceful restart negotiated), and the restart time it was given. A failed write costs only
         the Restart State bit next time."""
-        helped = {
-            status.name
-            for status in self._speaker.states()
-            if status.established and status.graceful_restart is not None
-            if status.graceful_restart.peer_restart_time is not None
-        }
+        helped = set()
+        for name in self._running:
+            status = self._speaker.state(name)
+            gr = status.graceful_restart
+            if status.established and gr is not None and gr.peer_restart_time is not None:
+                helped.add(name)
         sessions = {name: s.config.restart_time for name, s in self._running.items() if name in helped}
         try:
             save_restart_record(self._state_dir, RestartRecord(self._clock(), sessions))
@@ -516,7 +547,10 @@ class Daemon:
 
     async def _apply(self) -> list[Change]:
         now = self._clock()
-        plan = build_plan(
+        # The planner works in a thread: a plan from scratch of a large cluster takes long enough
+        # to hold the event loop past its budget (a re-plan of a few nodes is quick either way).
+        plan = await asyncio.to_thread(
+            self._planner.plan,
             self._manifests,
             self._settings,
             self._ledger,
@@ -532,26 +566,31 @@ class Daemon:
         if plan.ledger != self._ledger:
             self._ledger = plan.ledger
             self._ledger_dirty = True
-            self._commit_ledger()
+            await self._commit_ledger()
         if (
             self._pools_of is None
             or self._pools_of[0] is not self._manifests
             or self._pools_of[1] is not self._ledger
         ):
-            self._pools = self._usage.usage(self._manifests, self._ledger)
+            self._pools = await asyncio.to_thread(self._usage.usage, self._manifests, self._ledger)
             self._pools_of = (self._manifests, self._ledger)
-        changes = diff(self._running, plan)
+        changes = diff(self._running, plan, self._planner.deltas)
         for change in changes:
             await self._execute(change)
         for name, session in plan.local_sessions().items():  # keep every explanation current
             running = self._running.get(name)
             if running is not None and not speaker_changes(running.config, session.config):
                 self._running[name] = session
+        for name in sorted(self._routes_pending):  # the first plan: every early session's table
+            self._routes_pending.discard(name)
+            if name in self._running:
+                self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
         return changes
 
-    def _commit_ledger(self) -> bool:
+    async def _commit_ledger(self) -> bool:
+        """Write the ledger (before any route of its blocks is sent), in a thread: fsync waits."""
         try:
-            save_ledger(self._state_dir, self._ledger)
+            await asyncio.to_thread(save_ledger, self._state_dir, self._ledger, self._ledger_text)
         except OSError as err:
             _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
             return False
@@ -564,15 +603,14 @@ class Daemon:
         )
         return True
 
-    async def _start(self, session: Session, *, restarting: bool = False) -> None:
+    async def _start(self, session: Session, *, routes_known: bool = True, restarting: bool = False) -> bool:
         """Add ``session`` to the speaker: started (``restarting``: with the Restart State bit), or
-        held down when the operator disabled it."""
+        held down when the operator disabled it; with its routes, or (before the first plan) with
+        none known yet. False when its socket could not be set up (logged)."""
+        routes = [a.route for a in session.announced] if routes_known else None
         try:
             await self._speaker.add_session(
-                session.config,
-                [a.route for a in session.announced],
-                shutdown=session.disabled,
-                restarting=restarting,
+                session.config, routes, shutdown=session.disabled, restarting=restarting
             )
         except (OSError, ValueError) as err:
             _log.error(
@@ -581,18 +619,19 @@ class Daemon:
                 peer=session.peer_ip,
                 error=getattr(err, "strerror", None) or str(err),
             )
-            return
+            return False
         self._running[session.name] = session
+        details = {"routes": len(session.announced), "skipped": len(session.skipped)} if routes_known else {}
         _log.info(
             "session_started",
             session=session.name,
             peer=session.peer_ip,
             local_ip=session.local_ip,
-            routes=len(session.announced),
-            skipped=len(session.skipped),
+            **details,
             restarting=restarting,
             disabled=session.disabled is not None,
         )
+        return True
 
     def _starts_restarting(self, name: str) -> bool:
         """RFC 4724 §4.1 Restart State bit for a new session: at the first start, the sessions the
@@ -632,8 +671,8 @@ class Daemon:
         elif isinstance(change, Enable):
             self._speaker.start_session(change.session.name)
             self._running[change.session.name] = change.session
-        else:
-            self._speaker.set_routes(change.session.name, [a.route for a in change.session.announced])
+        elif change.session.name not in self._routes_pending:  # those get their whole table next
+            self._speaker.change_routes(change.session.name, change.announce, change.withdraw)
             _log.info(
                 "session_routes_updated",
                 session=change.session.name,

@@ -190,7 +190,11 @@ class Session:
     """The state machine of one connection to a configured peer (RFC 4271 §8.2.1.2: the speaker
     runs a second one for a colliding incoming connection)."""
 
-    def __init__(self, config: FsmConfig, *, restarting: bool = False) -> None:
+    def __init__(
+        self, config: FsmConfig, jitter: Callable[[], float] | None = None, *, restarting: bool = False
+    ) -> None:
+        """``jitter`` gives the RFC 4271 §10 factor (0.75..1.0) for the timers it applies to
+        (``Timers``); without it timers run exactly as configured (tests)."""
         self.config = config
         # RFC 4724 §4.1: our OPENs carry the Restart State bit until the session is Established
         self.restarting = restarting
@@ -198,7 +202,7 @@ class Session:
         self.stale: frozenset[Family] = frozenset()
         self.state = State.IDLE
         self.reason: Reason | None = None  # of the last transition
-        self.timers = Timers()
+        self.timers = Timers(jitter)
         self.negotiated: Negotiated | None = None
         self.peer_open: Open | None = None  # the peer's OPEN on the current connection, once valid
         self.established_at: float | None = None  # when the current connection reached Established

@@ -2,10 +2,18 @@
 
 The driver asks ``next_deadline()`` for the one loop timer it arms, and reports expiry back to the
 session (``Session.handle_timers(now)``), like aioquic's ``get_timer()`` / ``handle_timer(now)``.
+
+Jitter (RFC 4271 §10): "jitter SHOULD be applied to the timers associated with ... KeepaliveTimer
+... and ConnectRetryTimer", each start multiplied by a factor uniform in 0.75..1.0, so peers that
+came down together do not retry, and sessions that came up together do not send, in lockstep. The
+IdleHoldTimer gets it too (ours): after a failed connection it is the wait before the next
+attempt, which is what the ConnectRetryTimer paces. The factor comes from the driver (the FSM
+reads no random source, so a test without one gets exact deadlines).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Final
 
@@ -43,16 +51,22 @@ SESSION_TIMERS: Final = frozenset({Timer.RESTART, Timer.STALE})
 one connection and the next one, so these outlive ``stop_connection_timers``."""
 
 
+_JITTERED = frozenset({Timer.CONNECT_RETRY, Timer.KEEPALIVE, Timer.IDLE_HOLD})
+
+
 class Timers:
     """Running timers and their deadlines. A stopped timer simply has no deadline."""
 
-    __slots__ = ("_deadlines",)
+    __slots__ = ("_deadlines", "_jitter")
 
-    def __init__(self) -> None:
+    def __init__(self, jitter: Callable[[], float] | None = None) -> None:
         self._deadlines: dict[Timer, float] = {}
+        self._jitter = jitter
 
     def start(self, timer: Timer, now: float, duration: float) -> None:
-        """(Re)start ``timer`` to fire ``duration`` seconds after ``now``."""
+        """(Re)start ``timer`` to fire ``duration`` seconds after ``now`` (jittered, see above)."""
+        if self._jitter is not None and timer in _JITTERED:
+            duration *= self._jitter()
         self._deadlines[timer] = now + duration
 
     def stop(self, timer: Timer) -> None:

@@ -40,8 +40,13 @@ class Parsed(Generic[M]):
     """A document that passed its kind's model."""
 
     document: Document
-    ref: DocumentRef
     model: M
+
+    @property
+    def ref(self) -> DocumentRef:
+        """Which document, as it sits in the file now (its place moves when the file around it
+        changes, see ``yamldocs.Place``)."""
+        return document_ref(self.document)
 
     def diagnostic(self, severity: Severity, path: tuple[PathPart, ...], message: str) -> Diagnostic:
         return Diagnostic(
@@ -135,7 +140,7 @@ def parse_document(document: Document, out: list[Diagnostic]) -> tuple[str, Pars
     except ValidationError as error:
         out.extend(model_diagnostics(error, model, document, ref))
         return kind, None
-    return kind, Parsed(document, ref, parsed)
+    return kind, Parsed(document, parsed)
 
 
 def model_diagnostics(

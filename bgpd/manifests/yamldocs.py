@@ -38,19 +38,40 @@ _OPENER = r"(?:[\[{][ \t\r\n]*(?:[^\s\[\]{},:#]+[ \t]*:[ \t\r\n]*)?|-[ \t]+)"
 _DEEP = re.compile(_OPENER + "{" + str(MAX_DEPTH) + "}")
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One YAML document: 1-based position, first line, the data and its node tree for line lookups.
-
-    An object inside a ``kind: List`` document is a document of its own with ``item`` set to its
-    index in ``items`` (``list_items``), so it is validated like a top-level one.
-    """
+@dataclass(slots=True)
+class Place:
+    """Where a document sits in the file it was last read from: its 1-based position among the
+    file's documents, and the lines before the text it was parsed from (its node tree counts
+    lines from there). A reader that keeps a document parsed while the file around it changes
+    moves its place instead of parsing it again (``split_documents``)."""
 
     index: int
-    line: int
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One YAML document: its place, its first line (counted from the place's offset), the data
+    and its node tree for line lookups. ``index`` and ``line`` are where it is in the file now.
+
+    An object inside a ``kind: List`` document is a document of its own with ``item`` set to its
+    index in ``items`` (``list_items``), so it is validated like a top-level one; it shares the
+    List's place.
+    """
+
+    place: Place
+    first_line: int
     data: Any
     node: yaml.Node
     item: int | None = None
+
+    @property
+    def index(self) -> int:
+        return self.place.index
+
+    @property
+    def line(self) -> int:
+        return self.place.offset + self.first_line
 
     def line_of(self, path: Sequence[PathPart]) -> int:
         """The line of the deepest node ``path`` reaches (the document's line if none)."""
@@ -62,7 +83,7 @@ class Document:
                 break
             node = child
             line = node.start_mark.line + 1
-        return line
+        return self.place.offset + line
 
 
 def list_items(document: Document) -> list[Document] | None:
@@ -78,7 +99,7 @@ def list_items(document: Document) -> list[Document] | None:
     if not isinstance(items, yaml.SequenceNode) or not isinstance(values, list):
         return []
     return [
-        Document(document.index, node.start_mark.line + 1, value, node, item=i)
+        Document(document.place, node.start_mark.line + 1, value, node, item=i)
         for i, (value, node) in enumerate(zip(values, items.value, strict=True))
     ]
 
@@ -115,7 +136,7 @@ def duplicate_keys(document: Document) -> list[tuple[tuple[PathPart, ...], int, 
             for key, value in node.value:
                 if not isinstance(key, yaml.ScalarNode):
                     continue
-                line = key.start_mark.line + 1
+                line = document.place.offset + key.start_mark.line + 1
                 if key.value in first:
                     found.append(((*path, key.value), line, first[key.value]))
                 else:
@@ -159,10 +180,16 @@ def _ends_document(lines: list[str], start: int) -> bool:
 
 def parse_documents(text: str) -> list[Document]:
     """Parse every document; raises yaml.YAMLError (with marks) on a syntax error. Empty ones are dropped."""
+    return count_documents(text)[0]
+
+
+def count_documents(text: str) -> tuple[list[Document], int]:
+    """``parse_documents``, and how many documents the text held, empty ones included (they take
+    a position: a later document's index counts them)."""
     loader = _Loader(text)
     documents: list[Document] = []
+    position = 0
     try:
-        position = 0
         while loader.check_node():
             node = loader.get_node()
             position += 1
@@ -171,10 +198,46 @@ def parse_documents(text: str) -> list[Document]:
             data = loader.construct_document(node)
             if data is None:
                 continue
-            documents.append(Document(position, node.start_mark.line + 1, data, node))
+            documents.append(Document(Place(position), node.start_mark.line + 1, data, node))
     finally:
         loader.dispose()
-    return documents
+    return documents, position
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """The text cut before every line that starts a document (``---``): (lines before the piece,
+    the piece). Each piece parses alone to what the whole text gives for its documents: YAML ends
+    a document, and whatever an unclosed flow, quote or block scalar was, at such a line (the
+    caller falls back to parsing the whole text when a piece does not parse, for the error to be
+    the whole text's). Directives (``%YAML``, ``%TAG``) belong to the next document, so a text
+    with any is one piece."""
+    starts = _document_starts(text)
+    if not starts or text.startswith("%") or "\n%" in text:
+        return [(0, text)]
+    pieces = []
+    line = 0
+    previous = 0
+    for start in [*starts, len(text)]:
+        if start > previous:
+            piece = text[previous:start]
+            pieces.append((line, piece))
+            line += piece.count("\n")
+        previous = start
+    return pieces
+
+
+def _document_starts(text: str) -> list[int]:
+    """Where each line that starts a document begins: ``---`` followed by whitespace or the end of
+    the text (as the regular expression ``^---(?=\\s|$)`` in multi-line mode finds them, but with
+    ``str.find``, several times faster on a file of 10k nodes)."""
+    starts = [0] if text.startswith("---") and (len(text) == 3 or text[3].isspace()) else []
+    at = text.find("\n---")
+    while at != -1:
+        after = at + 4
+        if after == len(text) or text[after].isspace():
+            starts.append(at + 1)
+        at = text.find("\n---", after)
+    return starts
 
 
 def too_deep(text: str) -> Diagnostic | None:

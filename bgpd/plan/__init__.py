@@ -4,16 +4,16 @@ run`` does and the daemon only diffs two plans (``bgpd.plan.diff``).
 
 Modules: ``session_config`` (one session's configuration and the declaration of every per-session
 setting), ``settings`` (the settings file, generated from those declarations), ``segments`` (the
-next-hop rule: which routes a session carries and why), ``build`` (the plan), ``diff`` (running
-sessions vs a new plan → changes)."""
+next-hop rule: which routes a session carries and why), ``model`` (the plan's values), ``build``
+(making plans, again only for what changed), ``diff`` (running sessions vs a new plan → changes)."""
 
-from bgpd.plan.build import (
+from bgpd.plan.build import Planner, build_plan, planned_sessions
+from bgpd.plan.model import (
     Plan,
     PlannedNode,
     Problem,
     Route,
     Session,
-    build_plan,
     router_id,
     session_name,
 )
@@ -27,6 +27,7 @@ __all__ = [
     "NextHopPolicy",
     "Plan",
     "PlannedNode",
+    "Planner",
     "Problem",
     "Route",
     "Session",
@@ -34,6 +35,7 @@ __all__ = [
     "Settings",
     "Skipped",
     "build_plan",
+    "planned_sessions",
     "route_name",
     "router_id",
     "session_name",

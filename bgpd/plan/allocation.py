@@ -36,6 +36,7 @@ from bgpd.rib.ledger import Ledger, NodeAllocation, Reservation
 __all__ = [
     "LedgerChange",
     "allocate_nodes",
+    "cidr_configs",
     "ledger_changes",
     "node_list",
 ]
@@ -48,15 +49,7 @@ def allocate_nodes(
 
     ``now`` (POSIX seconds) stamps new reservations; each lasts ``reservation_time`` seconds."""
     specs = [NodeSpec(n.name, n.labels) for n in manifests.nodes]
-    configs = [
-        CidrConfig(
-            name=c.name,
-            selector=c.selector,
-            ipv4=CidrRange(c.ipv4.cidr, c.ipv4.per_node_mask) if c.ipv4 is not None else None,
-            ipv6=CidrRange(c.ipv6.cidr, c.ipv6.per_node_mask) if c.ipv6 is not None else None,
-        )
-        for c in manifests.cidr_configs
-    ]
+    configs = cidr_configs(manifests)
     if manifests.node_cidrs is None:
         return allocate(specs, configs, ledger, now=now, reservation_time=reservation_time)
     pinned: dict[str, PodCidrs] = {
@@ -82,6 +75,19 @@ def allocate_nodes(
         _merge(result.problems, notes),
         result.ledger,
     )
+
+
+def cidr_configs(manifests: Manifests) -> list[CidrConfig]:
+    """The ClusterCIDRConfigs as the allocator reads them."""
+    return [
+        CidrConfig(
+            name=c.name,
+            selector=c.selector,
+            ipv4=CidrRange(c.ipv4.cidr, c.ipv4.per_node_mask) if c.ipv4 is not None else None,
+            ipv6=CidrRange(c.ipv6.cidr, c.ipv6.per_node_mask) if c.ipv6 is not None else None,
+        )
+        for c in manifests.cidr_configs
+    ]
 
 
 def _unpinned(name: str, manifests: Manifests, proposal: NodeAllocation | None) -> str:
@@ -153,13 +159,14 @@ def ledger_changes(old: Ledger, new: Ledger, reservation_time: int) -> tuple[Led
     Node document (the plan's problems say which)."""
     before = {r.node: r for r in old.reserved}
     after = {r.node: r for r in new.reserved}
-    present = {e.node for e in new.entries}
     changes = [
         _change("node_reserved", r, reservation_time) for name, r in after.items() if name not in before
     ]
-    for name, reservation in before.items():
-        if name not in after:
-            event = "node_returned" if name in present else "reservation_ended"
+    ended = [reservation for name, reservation in before.items() if name not in after]
+    if ended:  # the nodes of the new ledger are looked at only then: a reload of 10k nodes has none
+        present = {e.node for e in new.entries}
+        for reservation in ended:
+            event = "node_returned" if reservation.node in present else "reservation_ended"
             changes.append(_change(event, reservation, reservation_time))
     return tuple(sorted(changes, key=lambda c: c.node))
 

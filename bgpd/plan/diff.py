@@ -11,9 +11,11 @@ field by field, their routes prefix by prefix:
   ``OPEN`` resets the session (Cease 6/6, RFC 4486 "Other Configuration Change"), because the peer
   only learns it from a new OPEN (RFC 4271 §4.2) or it names another session; ``CONNECTION``
   reconfigures it in place, without a flap; ``ROUTES`` changes only what it announces;
-- a session whose routes changed gets only the new route set (the speaker's Adj-RIB-Out turns it
-  into announcements and withdrawals); draining or undraining a session is such a change (its
-  routes gain or lose the GRACEFUL_SHUTDOWN community);
+- a session whose routes changed gets the routes to announce and the prefixes to withdraw
+  (``UpdateRoutes``); draining or undraining a session is such a change (its routes gain or lose
+  the GRACEFUL_SHUTDOWN community). Sessions alike share one export tuple, so the comparison is
+  made once per pair of exports, not per session; and when the planner says what an export
+  changed (``bgpd.plan.build.ExportChange``) that is taken as it is, without comparing the tables;
 - a session the operator disabled (``Session.disabled``) is held down: ``Disable`` takes it down
   first, and every later change (a start, a reset) leaves it down, so no reload or restart brings
   it up; ``Enable`` comes last, once the session has its new configuration;
@@ -27,8 +29,13 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bgpd.plan.build import Plan, Session
+from bgpd.plan.build import ExportChange
+from bgpd.plan.model import Plan, Session
+from bgpd.plan.segments import Announced
 from bgpd.plan.session_config import Apply, SessionConfig, apply_of
+from bgpd.rib.routes import Route as RibRoute
+from bgpd.wire.constants import Family
+from bgpd.wire.nlri import Prefix
 
 __all__ = [
     "Change",
@@ -80,8 +87,16 @@ class Reconfigure:
 @dataclass(frozen=True, slots=True)
 class UpdateRoutes:
     session: Session
-    announced: int  # prefixes added or with a new next hop or communities
-    withdrawn: int  # prefixes no longer carried
+    announce: tuple[RibRoute, ...]  # prefixes added, or with a new next hop or communities
+    withdraw: tuple[tuple[Family, Prefix], ...]  # prefixes no longer carried
+
+    @property
+    def announced(self) -> int:
+        return len(self.announce)
+
+    @property
+    def withdrawn(self) -> int:
+        return len(self.withdraw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +133,15 @@ def needs_reset(changed: tuple[str, ...]) -> bool:
     return any(apply_of(name) is Apply.OPEN for name in changed)
 
 
-def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
+def diff(
+    running: Mapping[str, Session], plan: Plan, deltas: Mapping[int, ExportChange] | None = None
+) -> list[Change]:
     """The changes that turn the ``running`` sessions into ``plan``'s local ones, stops first (they
-    free listeners), then the rest by session name."""
+    free listeners), then the rest by session name. ``deltas``: what the planner says each export
+    changed (``Planner.deltas``), keyed by the id of the old export's routes."""
     desired = plan.local_sessions()
     planned = {s.name for s in plan.sessions}
+    compared: dict[tuple[int, int], _Moved] = {}  # pairs of exports compared once
     changes: list[Change] = []
     for name in sorted(set(running) - set(desired)):
         reason = StopReason.ADDRESS_LEFT if name in planned else StopReason.DECONFIGURED
@@ -141,7 +160,7 @@ def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
         else:
             if changed:
                 changes.append(Reconfigure(new, changed))
-            routes = _route_change(old, new)
+            routes = _route_change(old, new, compared, deltas or {})
             if routes is not None:
                 changes.append(routes)
         if new.disabled is None and old.disabled is not None:
@@ -149,12 +168,32 @@ def diff(running: Mapping[str, Session], plan: Plan) -> list[Change]:
     return changes
 
 
-def _route_change(old: Session, new: Session) -> UpdateRoutes | None:
+_Moved = tuple[tuple[RibRoute, ...], tuple[tuple[Family, Prefix], ...]]  # to announce, to withdraw
+
+
+def _route_change(
+    old: Session, new: Session, compared: dict[tuple[int, int], _Moved], deltas: Mapping[int, ExportChange]
+) -> UpdateRoutes | None:
     if old.announced is new.announced:
         return None  # the same export (the plan shares it between alike sessions): nothing moved
-    before = {a.prefix: a.route for a in old.announced}
-    after = {a.prefix: a.route for a in new.announced}
-    if before == after:  # a new reason alone (the segment's wording) sends nothing
+    pair = (id(old.announced), id(new.announced))
+    found = compared.get(pair)
+    if found is None:
+        known = deltas.get(pair[0])
+        if known is not None and known.old is old.announced and known.new is new.announced:
+            found = (known.announce, known.withdraw)
+        else:
+            found = _compare(old.announced, new.announced)
+        compared[pair] = found
+    announce, withdraw = found
+    if not announce and not withdraw:  # a new reason alone (the segment's wording) sends nothing
         return None
-    moved = sum(1 for prefix, route in after.items() if before.get(prefix) != route)
-    return UpdateRoutes(new, moved, len(before.keys() - after.keys()))
+    return UpdateRoutes(new, announce, withdraw)
+
+
+def _compare(old: tuple[Announced, ...], new: tuple[Announced, ...]) -> _Moved:
+    """What to announce and withdraw to go from ``old`` to ``new``, table against table."""
+    before = {(a.route.family, a.route.prefix): a.route for a in old}
+    after = {(a.route.family, a.route.prefix): a.route for a in new}
+    announce = tuple(route for key, route in after.items() if before.get(key) != route)
+    return announce, tuple(key for key in before if key not in after)

@@ -11,6 +11,7 @@ out; the daemon decides what to do with them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -20,6 +21,7 @@ from bgpd.manifests import Manifests
 __all__ = ["Refusal", "removal_refusals"]
 
 _NAMES_SHOWN: Final = 8
+_NAME: Final = operator.attrgetter("name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +51,13 @@ def removal_refusals(old: Manifests, new: Manifests, max_share: float) -> tuple[
     """A refusal for the nodes and one for the BGP peers, each when more than ``max_share`` of them go.
 
     Nodes are compared by name, peers by peer IP (a renamed peer on the same address is not gone)."""
-    new_nodes = {n.name for n in new.nodes}
+    old_names = set(map(_NAME, old.nodes))  # map and attrgetter: C speed, a reload of 10k nodes does this
     new_peers = {p.peer_ip for p in new.peers}
     refusals = [
-        _refusal(
-            "nodes",
-            [n.name for n in old.nodes],
-            [n.name for n in old.nodes if n.name not in new_nodes],
-            max_share,
-        ),
+        _refusal("nodes", len(old.nodes), sorted(old_names.difference(map(_NAME, new.nodes))), max_share),
         _refusal(
             "BGP peers",
-            [p.peer_ip for p in old.peers],
+            len(old.peers),
             [f"{p.name} ({p.peer_ip})" for p in old.peers if p.peer_ip not in new_peers],
             max_share,
         ),
@@ -68,7 +65,7 @@ def removal_refusals(old: Manifests, new: Manifests, max_share: float) -> tuple[
     return tuple(r for r in refusals if r is not None)
 
 
-def _refusal(what: str, running: Sequence[str], removed: Sequence[str], max_share: float) -> Refusal | None:
-    if not running or len(removed) <= max_share * len(running):
+def _refusal(what: str, running: int, removed: Sequence[str], max_share: float) -> Refusal | None:
+    if not running or len(removed) <= max_share * running:
         return None
-    return Refusal(what, tuple(removed), len(running), max_share)
+    return Refusal(what, tuple(removed), running, max_share)

@@ -18,15 +18,16 @@ drained session (``bgpd.plan.maintenance``) announces the same routes, each with
 GRACEFUL_SHUTDOWN community (RFC 8326), so the routers prefer other paths before it goes down.
 
 What one session exports depends only on its segment, whether its peer is on it, its policy, its
-families and (for ``self``) its floating IP, so sessions alike share one computation and one tuple
-of routes (``Exporter``): a plan of 500 sessions costs about as many passes over the nodes as it
-has distinct segments. Pure: no I/O.
+families and (for ``self``) its floating IP: that is an ``ExportRule``, and sessions alike share one
+rule, one computation and one tuple of routes (the plan keys exports by ``ExportRule.key``). A rule
+decides route by route (``decide``), so a plan that changed a few nodes decides only their routes
+again (``bgpd.plan.build``). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bgpd.plan.session_config import NextHopPolicy, SessionConfig
@@ -35,7 +36,18 @@ from bgpd.rib.routes import RouteError
 from bgpd.wire.attributes import community_to_text
 from bgpd.wire.constants import GRACEFUL_SHUTDOWN, Afi, Family
 
-__all__ = ["Announced", "Exporter", "Network", "NodeRoute", "SessionExport", "Skipped", "route_name"]
+__all__ = [
+    "NOTHING",
+    "Announced",
+    "ExportKey",
+    "ExportRule",
+    "Network",
+    "NodeRoute",
+    "RibRoutes",
+    "SessionExport",
+    "Skipped",
+    "route_name",
+]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -55,6 +67,7 @@ class NodeRoute:
     node: str
     ipv4: IPAddress
     ipv6: IPAddress | None
+    order: tuple[int, int, int, int]  # AFI, SAFI, network, length: the plan's route order
 
     def address(self, version: int) -> IPAddress | None:
         return self.ipv4 if version == 4 else self.ipv6
@@ -96,98 +109,89 @@ class SessionExport:
 
 NOTHING = SessionExport((), ())
 _AFI = {4: Afi.IPV4, 6: Afi.IPV6}  # the family a floating IP can be next hop for (RFC 8950 aside)
+ExportKey = tuple[object, ...]
+RibRoutes = Callable[[str, str, IPAddress, Family, tuple[int, ...]], RibRoute | RouteError]
+"""(prefix, next hop text, next hop, family, communities) → the route value, shared by every
+session announcing it: sessions alike announce identical attributes (a memo)."""
 
 
-def _side(route: NodeRoute, segment: Network | None, peer_on: bool) -> str | None:
-    """None when node and peer are both on ``segment``; else which side is off, in words."""
-    if segment is None:
-        return "the session's segment is unknown"
-    address = route.address(segment.version)
-    node_on = address is not None and address in segment
-    if node_on and peer_on:
-        return None
-    if peer_on:
-        return f"node {route.node} is off segment {segment}"
-    if node_on:
-        return f"the peer is off segment {segment}"
-    return f"node {route.node} and the peer are both off segment {segment}"
+class ExportRule:
+    """The segment rule for the sessions that share ``key``: their segment, whether their peer is
+    on it, their policy, families, (for ``self``) floating IP, and whether they are drained (their
+    routes carry the GRACEFUL_SHUTDOWN community, RFC 8326)."""
 
+    __slots__ = (
+        "_mask",
+        "_network",
+        "communities",
+        "families",
+        "key",
+        "local_ip",
+        "peer_on",
+        "policy",
+        "segment",
+    )
 
-class Exporter:
-    """The segment rule over one plan's routes, shared by the plan's sessions (see the module doc)."""
+    def __init__(self, config: SessionConfig, segment: Network | None, drained: bool = False) -> None:
+        self.segment = segment
+        self.peer_on = segment is not None and config.peer_ip in segment
+        self.policy = config.off_segment_next_hop
+        self.families = config.families
+        self.local_ip = config.local_ip if self.policy is NextHopPolicy.SELF else None
+        self.communities: tuple[int, ...] = (GRACEFUL_SHUTDOWN,) if drained else ()
+        self.key: ExportKey = (
+            segment,
+            self.peer_on,
+            self.policy,
+            self.families,
+            self.local_ip,
+            self.communities,
+        )
+        self._network = int(segment.network_address) if segment is not None else 0
+        self._mask = int(segment.netmask) if segment is not None else 0
 
-    def __init__(self, routes: Iterable[NodeRoute]) -> None:
-        self._routes = tuple(routes)
-        self._exports: dict[tuple[object, ...], SessionExport] = {}
-        self._rib_routes: dict[tuple[str, str, tuple[int, ...]], RibRoute | RouteError] = {}
+    def _side(self, route: NodeRoute) -> str | None:
+        """None when node and peer are both on the segment; else which side is off, in words."""
+        segment = self.segment
+        if segment is None:
+            return "the session's segment is unknown"
+        address = route.address(segment.version)
+        node_on = address is not None and int(address) & self._mask == self._network
+        if node_on and self.peer_on:
+            return None
+        if self.peer_on:
+            return f"node {route.node} is off segment {segment}"
+        if node_on:
+            return f"the peer is off segment {segment}"
+        return f"node {route.node} and the peer are both off segment {segment}"
 
-    def export(self, config: SessionConfig, segment: Network | None, drained: bool = False) -> SessionExport:
-        """The routes ``config``'s session announces from a floating IP on ``segment``; a
-        ``drained`` session's carry the GRACEFUL_SHUTDOWN community (RFC 8326)."""
-        peer_on = segment is not None and config.peer_ip in segment
-        policy = config.off_segment_next_hop
-        local_ip = config.local_ip if policy is NextHopPolicy.SELF else None
-        communities = (GRACEFUL_SHUTDOWN,) if drained else ()
-        key = (segment, peer_on, policy, config.families, local_ip, communities)
-        found = self._exports.get(key)
-        if found is None:
-            found = self._exports[key] = self._compute(
-                segment, peer_on, policy, config.families, local_ip, communities=communities
-            )
-        return found
-
-    def _compute(
-        self,
-        segment: Network | None,
-        peer_on: bool,
-        policy: NextHopPolicy,
-        families: tuple[Family, ...],
-        local_ip: IPAddress | None,
-        *,
-        communities: tuple[int, ...],
-    ) -> SessionExport:
-        announced: list[Announced] = []
-        skipped: list[Skipped] = []
-        for route in self._routes:
-            if route.family not in families:
-                continue
-            side = _side(route, segment, peer_on)
-            if side is None:
-                reason = f"node {route.node} and the peer are on segment {segment}"
-                hop = route.next_hop
-            elif policy is NextHopPolicy.NODE:
-                reason, hop = f"{side}; offSegmentNextHop: node", route.next_hop
-            elif policy is NextHopPolicy.SELF and local_ip is not None:
-                if route.family.afi is not _AFI[local_ip.version]:
-                    reason = (
-                        f"{side}; offSegmentNextHop: self has no {route.family} next hop "
-                        f"on an IPv{local_ip.version} session"
-                    )
-                    skipped.append(Skipped(route.prefix, route.family, route.node, reason))
-                    continue
-                reason, hop = f"{side}; offSegmentNextHop: self", str(local_ip)
-            else:
-                reason = f"{side} (RFC 4271 §5.1.3); offSegmentNextHop: skip"
-                skipped.append(Skipped(route.prefix, route.family, route.node, reason))
-                continue
-            rib = self._rib_route(route.prefix, hop, communities)
-            if isinstance(rib, RouteError):
-                skipped.append(Skipped(route.prefix, route.family, route.node, f"{reason}, but {rib}"))
-                continue
-            announced.append(
-                Announced(route_name(hop), route.prefix, hop, route.family, route.node, reason, rib)
-            )
-        return SessionExport(tuple(announced), tuple(skipped))
-
-    def _rib_route(self, prefix: str, next_hop: str, communities: tuple[int, ...]) -> RibRoute | RouteError:
-        """One route value per (prefix, next hop, communities), shared by every session announcing
-        it: sessions alike announce identical attributes."""
-        key = (prefix, next_hop, communities)
-        found = self._rib_routes.get(key)
-        if found is None:
-            try:
-                found = RibRoute.parse(prefix, next_hop, communities=communities)
-            except RouteError as err:
-                found = err
-            self._rib_routes[key] = found
-        return found
+    def decide(self, route: NodeRoute, rib_routes: RibRoutes) -> Announced | Skipped | None:
+        """How these sessions carry ``route``: announced (with which next hop and why), skipped
+        (why), or None when its family is not theirs."""
+        if route.family not in self.families:
+            return None
+        side = self._side(route)
+        policy = self.policy
+        hop_address: IPAddress | None = route.address(4 if route.family.afi is Afi.IPV4 else 6)
+        if side is None:
+            reason = f"node {route.node} and the peer are on segment {self.segment}"
+            hop = route.next_hop
+        elif policy is NextHopPolicy.NODE:
+            reason, hop = f"{side}; offSegmentNextHop: node", route.next_hop
+        elif policy is NextHopPolicy.SELF and self.local_ip is not None:
+            local_ip = self.local_ip
+            if route.family.afi is not _AFI[local_ip.version]:
+                reason = (
+                    f"{side}; offSegmentNextHop: self has no {route.family} next hop "
+                    f"on an IPv{local_ip.version} session"
+                )
+                return Skipped(route.prefix, route.family, route.node, reason)
+            reason, hop, hop_address = f"{side}; offSegmentNextHop: self", str(local_ip), local_ip
+        else:
+            reason = f"{side} (RFC 4271 §5.1.3); offSegmentNextHop: skip"
+            return Skipped(route.prefix, route.family, route.node, reason)
+        assert hop_address is not None  # a route's family always has its node's address
+        rib = rib_routes(route.prefix, hop, hop_address, route.family, self.communities)
+        if isinstance(rib, RouteError):
+            return Skipped(route.prefix, route.family, route.node, f"{reason}, but {rib}")
+        return Announced(route_name(hop), route.prefix, hop, route.family, route.node, reason, rib)

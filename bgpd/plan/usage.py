@@ -35,47 +35,55 @@ class PoolUsage:
         return self.capacity - self.taken
 
 
-def _inside(block: Block, cidr_range: Block, mask: int) -> bool:
-    return (
-        block.version == cidr_range.version
-        and block.prefixlen == mask
-        and cidr_range.first <= block.first < cidr_range.end
-    )
+_Range = tuple[str, str, Block, int]  # config name, family, its range, the per-node mask
+
+
+def _range_of(block: Block, ranges: tuple[_Range, ...]) -> int | None:
+    """The index of the range ``block`` is a per-node block of, if any (ranges do not overlap: the
+    manifests' rules)."""
+    for index, (_, _, cidr_range, mask) in enumerate(ranges):
+        if (
+            block.version == cidr_range.version
+            and block.prefixlen == mask
+            and cidr_range.first <= block.first < cidr_range.end
+        ):
+            return index
+    return None
 
 
 class PoolUsageCounter:
-    """``usage`` with a memory of parsed blocks: a reload re-reads a ledger of 10k nodes, and
-    parsing every block again each time would cost the loop more than its budget; a block's text
-    is parsed once, the first time it is seen (the cache holds the current ledger's blocks only)."""
+    """``usage`` with a memory of where each block of the ledger belongs: a reload reads a ledger of
+    10k nodes again, and parsing and placing every block each time would cost more than the whole
+    rest of a reload; a block's text is placed once, the first time it is seen with these ranges
+    (the memory holds the current ledger's blocks only)."""
 
     def __init__(self) -> None:
-        self._blocks: dict[str, Block] = {}
+        self._ranges: tuple[_Range, ...] = ()
+        self._places: dict[str, int | None] = {}
 
     def usage(self, manifests: Manifests, ledger: Ledger) -> tuple[PoolUsage, ...]:
         """Usage of every ClusterCIDRConfig family, in file order (IPv4 before IPv6)."""
-        blocks: dict[str, Block] = {}
-        held: list[tuple[str, Block]] = []
-        for entry in ledger.entries:
-            for text in (entry.ipv4, entry.ipv6):
-                if text is not None:
-                    block = self._blocks.get(text) or parse_block(text)  # checked when the ledger was read
-                    blocks[text] = block
-                    held.append((entry.config, block))
-        self._blocks = blocks
-        ranges = [
+        ranges = tuple(
             (config.name, family, parse_block(pod_range.cidr, strict=False), pod_range.per_node_mask)
             for config in manifests.cidr_configs
             for family, pod_range in (("ipv4", config.ipv4), ("ipv6", config.ipv6))
             if pod_range is not None
-        ]
+        )
+        known = self._places if ranges == self._ranges else {}
+        places: dict[str, int | None] = {}
+        names = [name for name, _, _, _ in ranges]
         taken = [0] * len(ranges)
         allocations = [0] * len(ranges)
-        for recorded, block in held:
-            for index, (name, _, cidr_range, mask) in enumerate(ranges):
-                if _inside(block, cidr_range, mask):
+        for entry in ledger.entries:
+            for text in (entry.ipv4, entry.ipv6):
+                if text is None:
+                    continue
+                index = known[text] if text in known else _range_of(parse_block(text), ranges)
+                places[text] = index  # the text was checked when the ledger was read
+                if index is not None:
                     taken[index] += 1
-                    allocations[index] += recorded == name
-                    break  # ranges do not overlap (the manifests' rules)
+                    allocations[index] += entry.config == names[index]
+        self._ranges, self._places = ranges, places
         return tuple(
             PoolUsage(name, family, 1 << (mask - cidr_range.prefixlen), allocations[i], taken[i])
             for i, (name, family, cidr_range, mask) in enumerate(ranges)

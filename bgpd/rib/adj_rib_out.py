@@ -16,12 +16,18 @@ backlog (as in BIRD's buckets, which hold changes until the socket can take them
   when nothing was announced in it.
 
 Routes the session cannot carry (family not negotiated, or an IPv6 next hop for IPv4 without RFC
-8950) are kept but not sent, and reported by ``unsendable`` so operators can see why.
+8950) are kept but not sent, and reported by ``unsendable`` so operators can see why; the set is
+kept as routes and negotiations change, so asking costs nothing over the table.
+
+A reload that changes a few routes calls ``change_routes`` with just those: the requested table,
+its groups by path and what is pending change for them alone (``set_routes`` replaces everything
+and goes over the whole table; a session starts with it).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from bisect import insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -38,6 +44,7 @@ _UPDATE_FIXED: Final = HEADER_LEN + 2 + 2  # header, Withdrawn Routes Length, To
 _MP_REACH_FIXED: Final = 2 + 1 + 1 + 1  # AFI, SAFI, next hop length, reserved (RFC 4760 §3)
 _MP_UNREACH_FIXED: Final = 2 + 1  # AFI, SAFI (RFC 4760 §4)
 _LONG_ATTR_HEADER: Final = 4  # flags, type, 2-octet length: reserved for MP attributes (RFC 4271 §4.3)
+_NO_EXTENDED_NEXT_HOP: Final = "IPv6 next hop for IPv4 needs RFC 8950 extended next hop, not negotiated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +119,7 @@ class AdjRibOut:
         self._eor_due: list[Family] = []
         self._session: SendContext | None = None
         self._encoder: ExportEncoder | None = None
+        self._refused: dict[tuple[Family, Prefix], str] = {}  # requested, not sendable: why
 
     # ------------------------------------------------------------------ inputs
     def set_routes(self, routes: Iterable[Route]) -> None:
@@ -135,6 +143,68 @@ class AdjRibOut:
         self._groups = groups
         if self._session is not None:
             self._reconcile()
+
+    def change_routes(self, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]) -> None:
+        """Announce ``announce`` (new prefixes, or a new path for one) and stop announcing the
+        prefixes of ``withdraw`` (a prefix is in one of them at most), leaving the rest as it is:
+        work for the change only."""
+        old: dict[tuple[Family, Prefix], Path | None] = {}
+        for family, prefix in withdraw:
+            path = self._desired.get(family, {}).pop(prefix, None)
+            if path is not None:
+                self._ungroup(family, path, prefix)
+                old.setdefault((family, prefix), path)
+        for route in announce:
+            family, prefix, path = route.family, route.prefix, route.path
+            table = self._desired.setdefault(family, {})
+            known = table.get(prefix)
+            if known == path:
+                continue
+            if known is not None:
+                self._ungroup(family, known, prefix)
+            old.setdefault((family, prefix), known)
+            table[prefix] = path
+            group = self._groups.setdefault(family, {})
+            group[path] = _inserted(group.get(path, ()), prefix)
+        if self._session is not None:
+            for (family, prefix), before in old.items():
+                self._repend(family, prefix, before)
+
+    def _ungroup(self, family: Family, path: Path, prefix: Prefix) -> None:
+        """Take ``prefix`` out of its path's group: a new list, as the writer may hold the old."""
+        group = self._groups[family]
+        rest = [p for p in group[path] if p != prefix]
+        if rest:
+            group[path] = rest
+        else:
+            del group[path]
+
+    def _repend(self, family: Family, prefix: Prefix, before: Path | None) -> None:
+        """Bring what is pending for one prefix up to date with what is requested now."""
+        session = self._session
+        assert session is not None
+        pending = self._pending.setdefault(family, _Pending())
+        if before is not None and prefix in pending.announce.get(before, ()):
+            rest = [p for p in pending.announce[before] if p != prefix]
+            if rest:
+                pending.announce[before] = rest
+            else:
+                del pending.announce[before]
+        if prefix in pending.withdraw:
+            pending.withdraw.remove(prefix)
+        self._refused.pop((family, prefix), None)
+        path = self._desired.get(family, {}).get(prefix)
+        sent = self._sent.get(family, {}).get(prefix)
+        refusal = None if path is None else self._refusal(family, path)
+        if refusal is not None:
+            self._refused[(family, prefix)] = refusal
+        if path is not None and refusal is None:
+            if sent != path:
+                pending.announce[path] = _inserted(pending.announce.get(path, ()), prefix)
+        elif sent is not None:
+            insort(pending.withdraw, prefix)
+        if not pending:
+            del self._pending[family]
 
     def start(self, session: SendContext) -> None:
         """The session is Established: the peer knows nothing yet, so everything is pending,
@@ -165,6 +235,7 @@ class AdjRibOut:
         self._pending = {}
         self._eor_due = []
         self._encoder = None
+        self._refused = {}
 
     # ------------------------------------------------------------------ state
     @property
@@ -196,15 +267,12 @@ class AdjRibOut:
                 yield Route(family, prefix, path)
 
     def unsendable(self) -> list[Unsendable]:
-        """Requested routes this session will not carry with what it negotiated."""
-        if self._session is None:
-            return []
-        out = []
-        for route in self.requested():
-            reason = self._refusal(route.family, route.path)
-            if reason is not None:
-                out.append(Unsendable(route, reason))
-        return out
+        """Requested routes this session will not carry with what it negotiated (kept up to date
+        as they change, see the module docstring)."""
+        return [
+            Unsendable(Route(family, prefix, self._desired[family][prefix]), reason)
+            for (family, prefix), reason in sorted(self._refused.items())
+        ]
 
     # ------------------------------------------------------------------ output
     def next_batch(self, budget: int) -> Batch:
@@ -251,7 +319,7 @@ class AdjRibOut:
             and path.next_hop.version == 6
             and family not in session.ctx.extended_next_hop
         ):
-            return "IPv6 next hop for IPv4 needs RFC 8950 extended next hop, not negotiated"
+            return _NO_EXTENDED_NEXT_HOP
         return None
 
     def _reconcile(self) -> None:
@@ -263,12 +331,19 @@ class AdjRibOut:
         session = self._session
         assert session is not None
         self._pending = {}
+        self._refused = {}
         for family in set(self._groups) | set(self._sent):
             if family not in session.families:
+                why = f"{family} not negotiated"
+                self._refused.update(((family, p), why) for p in self._desired.get(family, ()))
                 continue
             v6_refused = family == IPV4_UNICAST and family not in session.ctx.extended_next_hop
             groups = self._groups.get(family, {})
             if v6_refused and any(type(path.next_hop) is ipaddress.IPv6Address for path in groups):
+                why = _NO_EXTENDED_NEXT_HOP
+                for path, prefixes in groups.items():
+                    if type(path.next_hop) is ipaddress.IPv6Address:
+                        self._refused.update(((family, p), why) for p in prefixes)
                 groups = {p: g for p, g in groups.items() if type(p.next_hop) is ipaddress.IPv4Address}
             sent = self._sent.get(family, {})
             if not sent:
@@ -368,3 +443,10 @@ class _Writer:
         for prefix in taken:
             sent[prefix] = path
         return prefixes[count:] if count < len(prefixes) else []
+
+
+def _inserted(prefixes: Iterable[Prefix], prefix: Prefix) -> list[Prefix]:
+    """A new sorted list: ``prefixes`` (sorted) with ``prefix``; the old list is left alone."""
+    out = list(prefixes)
+    insort(out, prefix)
+    return out

@@ -59,6 +59,7 @@ __all__ = [
     "AllocationResult",
     "CidrConfig",
     "CidrRange",
+    "Intervals",
     "Ledger",
     "LedgerError",
     "NodeAllocation",
@@ -108,11 +109,15 @@ class AllocationResult:
     ledger: Ledger  # the new ledger: present nodes' blocks, and the reservations still running
 
 
-class _Used:
-    """Blocks held in one address family: sorted, disjoint half-open ``[start, end)`` intervals.
+class Intervals:
+    """Addresses held in one address family: sorted, disjoint half-open ``[start, end)`` intervals,
+    adjacent ones merged, so a run of consecutive blocks (a pool allocated in order) is one interval
+    and finding the lowest free block past it is one step, not one per block.
 
-    All configs of a family share one, so even overlapping ranges (which manifest validation
-    refuses) could never hand out overlapping blocks.
+    The allocator keeps one per family for a call (all configs of a family share it, so even
+    overlapping ranges, which manifest validation refuses, could never hand out overlapping blocks);
+    a planner that re-plans a few nodes keeps one of the blocks everyone else holds and passes it as
+    ``taken``.
     """
 
     __slots__ = ("_ends", "_starts")
@@ -121,11 +126,28 @@ class _Used:
         self._starts: list[int] = []
         self._ends: list[int] = []
 
-    def load(self, held: Iterable[tuple[Block, str]]) -> None:
-        """Start from the blocks live nodes keep; two of them overlapping means a broken ledger."""
-        ordered = sorted_disjoint(held)
-        self._starts = [block.first for block, _ in ordered]
-        self._ends = [block.end for block, _ in ordered]
+    @classmethod
+    def of(cls, blocks: Iterable[Block]) -> Intervals:
+        """The intervals of ``blocks`` (sorted by address, disjoint)."""
+        made = cls()
+        starts, ends = made._starts, made._ends
+        for block in blocks:
+            end = block.first + (1 << (ADDRESS_BITS[block.version] - block.prefixlen))
+            if ends and ends[-1] == block.first:
+                ends[-1] = end
+            else:
+                starts.append(block.first)
+                ends.append(end)
+        return made
+
+    def copy(self) -> Intervals:
+        made = Intervals()
+        made._starts, made._ends = self._starts.copy(), self._ends.copy()
+        return made
+
+    def spans(self) -> list[tuple[int, int]]:
+        """The intervals as ``(start, end)`` pairs, in order."""
+        return list(zip(self._starts, self._ends, strict=True))
 
     def blocked_until(self, start: int, end: int) -> int | None:
         """End of a held interval overlapping ``[start, end)``, or None when it is free."""
@@ -137,9 +159,61 @@ class _Used:
         return None
 
     def add(self, block: Block) -> None:
-        i = bisect_right(self._starts, block.first)
-        self._starts.insert(i, block.first)
-        self._ends.insert(i, block.end)
+        """Hold ``block`` (free until now: the caller checked)."""
+        starts, ends = self._starts, self._ends
+        first, end = block.first, block.end
+        i = bisect_right(starts, first)
+        joins_left = i > 0 and ends[i - 1] == first
+        joins_right = i < len(starts) and starts[i] == end
+        if joins_left and joins_right:
+            ends[i - 1] = ends[i]
+            del starts[i], ends[i]
+        elif joins_left:
+            ends[i - 1] = end
+        elif joins_right:
+            starts[i] = first
+        else:
+            starts.insert(i, first)
+            ends.insert(i, end)
+
+    def remove(self, block: Block) -> None:
+        """Free ``block`` (held until now, inside one interval)."""
+        starts, ends = self._starts, self._ends
+        first, end = block.first, block.end
+        i = bisect_right(starts, first) - 1
+        if i < 0 or ends[i] < end:
+            raise ValueError(f"block {block} is not held")
+        start, stop = starts[i], ends[i]
+        if start == first and stop == end:
+            del starts[i], ends[i]
+        elif start == first:
+            starts[i] = end
+        elif stop == end:
+            ends[i] = first
+        else:
+            ends[i] = first
+            starts.insert(i + 1, end)
+            ends.insert(i + 1, stop)
+
+
+class _Used(Intervals):
+    """The blocks held during one ``allocate`` call, in one address family."""
+
+    __slots__ = ()
+
+    def load(self, held: Iterable[tuple[Block, str]], taken: Intervals | None = None) -> None:
+        """Start from the blocks live nodes keep, and ``taken`` (held by nodes outside this
+        allocation); two of them overlapping means a broken ledger."""
+        ordered = sorted_disjoint(held)
+        if taken is None:
+            loaded = Intervals.of(block for block, _ in ordered)
+            self._starts, self._ends = loaded._starts, loaded._ends
+            return
+        self._starts, self._ends = taken._starts.copy(), taken._ends.copy()
+        for block, node in ordered:
+            if self.blocked_until(block.first, block.end) is not None:
+                raise LedgerError(f"block {block} of node {node!r} overlaps a block another node holds")
+            self.add(block)
 
 
 class _Pool:
@@ -242,11 +316,18 @@ def allocate(
     now: int = 0,
     reservation_time: int = 0,
     pinned: Mapping[str, PodCidrs] | None = None,
+    taken: Mapping[int, Intervals] | None = None,
 ) -> AllocationResult:
     """Give every node its blocks, keeping recorded and reserved ones (see module doc).
 
     ``now`` (POSIX seconds) stamps new reservations and ends old ones after ``reservation_time``
     seconds; ``pinned`` maps a node to the blocks its Node document gives it.
+
+    ``taken`` (by IP version) are the blocks held by present nodes
+    this call does not serve: none of them is handed out. A planner that re-plans a few nodes passes
+    the blocks of all the others (and the ledger entries of the few, and of the nodes gone, with
+    every reservation), and gets for those few what allocating everyone would give them
+    (``bgpd.plan.build``); the result then covers only ``nodes``.
 
     Raises ``ValueError`` for input the manifest validation must already have refused (duplicate
     node or config names, unparsable ranges, a per-node mask outside its range, pinned blocks of an
@@ -268,7 +349,7 @@ def allocate(
     holdings = {
         name: _holding(entry, by_name, ordered, pinned or {}, blocks_of) for name, entry in recorded.items()
     }
-    _load_used(used, holdings, reservations, blocks_of)
+    _load_used(used, holdings, reservations, blocks_of, taken or {})
     allocations: list[NodeAllocation] = []
     for name in sorted(labels):
         node_notes = notes.setdefault(name, [])
@@ -309,8 +390,9 @@ def _load_used(
     holdings: Mapping[str, _Holding],
     reservations: Sequence[Reservation],
     blocks_of: _Blocks,
+    taken: Mapping[int, Intervals],
 ) -> None:
-    """Mark every present node's recorded blocks and every reserved block as taken."""
+    """Mark every present node's recorded blocks, every reserved block and ``taken`` as taken."""
     held: dict[int, list[tuple[Block, str]]] = {4: [], 6: []}
     for name, holding in holdings.items():
         for version, (_, block, _) in holding.kept.items():
@@ -319,7 +401,7 @@ def _load_used(
         for block, _ in blocks_of(reservation.allocation):
             held[block.version].append((block, reservation.node))
     for version, family_used in used.items():
-        family_used.load(held[version])
+        family_used.load(held[version], taken.get(version))
 
 
 def _check_unique(entries: Sequence[NodeAllocation], reserved: Sequence[Reservation]) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "READABLE_VERSIONS",
     "Ledger",
     "LedgerError",
+    "LedgerText",
     "NodeAllocation",
     "Reservation",
     "format_time",
@@ -184,6 +185,51 @@ def _parse_time(where: str, value: Any) -> int:
 
 def _entry_json(entry: NodeAllocation) -> dict[str, Any]:
     return {"node": entry.node, "config": entry.config, "ipv4": entry.ipv4, "ipv6": entry.ipv6}
+
+
+class LedgerText:
+    """``Ledger.to_json``, byte for byte, for a ledger that changes a little at a time: the text of
+    each entry is kept, and only the entries not seen in the last ledger are formatted (a
+    10,000-node ledger is written again on every reload that moves a block; with the standard
+    library's indenting encoder that alone took 50 ms)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[NodeAllocation, str] = {}
+
+    def render(self, ledger: Ledger) -> str:
+        texts: dict[NodeAllocation, str] = {}
+        known = self._texts
+        for entry in sorted(ledger.entries, key=lambda e: e.node):
+            text = known.get(entry)
+            texts[entry] = text if text is not None else _entry_text(entry)
+        self._texts = texts
+        reserved = [
+            _entry_text(r.allocation, format_time(r.missing_since))
+            for r in sorted(ledger.reserved, key=lambda r: r.node)
+        ]
+        return (
+            f'{{\n "kind": {_string(LEDGER_KIND)},\n "nodes": {_listed(list(texts.values()))},\n'
+            f' "reserved": {_listed(reserved)},\n "version": {LEDGER_VERSION}\n}}\n'
+        )
+
+
+_string = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str (ensure_ascii)
+
+
+def _listed(items: list[str]) -> str:
+    joined = ",\n".join(items)
+    return f"[\n{joined}\n ]" if items else "[]"
+
+
+def _entry_text(entry: NodeAllocation, missing_since: str | None = None) -> str:
+    """One entry as ``json.dumps(..., indent=1, sort_keys=True)`` writes it inside a list."""
+    ipv4 = "null" if entry.ipv4 is None else _string(entry.ipv4)
+    ipv6 = "null" if entry.ipv6 is None else _string(entry.ipv6)
+    since = "" if missing_since is None else f'   "missingSince": {_string(missing_since)},\n'
+    return (
+        f'  {{\n   "config": {_string(entry.config)},\n   "ipv4": {ipv4},\n'
+        f'   "ipv6": {ipv6},\n{since}   "node": {_string(entry.node)}\n  }}'
+    )
 
 
 def _json_type(value: Any) -> str:

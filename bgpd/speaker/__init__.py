@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bgpd.speaker.peer import SessionNotEstablishedError
 from bgpd.speaker.speaker import SessionNotFoundError, Speaker
-from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SoftReset
+from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SessionSummary, SoftReset
 
 __all__ = [
     "ReceivedRoute",
@@ -12,6 +12,7 @@ __all__ = [
     "SessionNotFoundError",
     "SessionReading",
     "SessionStatus",
+    "SessionSummary",
     "SoftReset",
     "Speaker",
 ]

@@ -1,4 +1,12 @@
-"""One TCP connection of a session: an asyncio protocol with a coalescing, bounded writer.
+"""One TCP connection of a session: an asyncio protocol with paced input and a coalescing,
+bounded writer.
+
+Reading. What arrives is queued and handed to the owner in slices, when the loop's ``ReadPacer``
+gives this connection a turn (``read_pacer``): a burst from the peer never holds the loop, and
+the other sessions' input and timers get their turns in between. The bytes reach the owner in the
+order they came, and a close is reported only after everything that came before it was handed
+on (the peer's last UPDATEs and its NOTIFICATION still count). Past ``READ_HIGH`` queued octets
+the transport stops reading until the queue is below ``READ_LOW``: a fast sender waits in TCP.
 
 Writing. Messages handed to ``send`` during one loop iteration are joined and written with a single
 ``transport.write`` (scheduled with ``call_soon``), so a burst of UPDATEs costs one system call.
@@ -20,14 +28,18 @@ will not read. A peer that stops reading *and* sending is caught first by our ho
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Final, Protocol, cast
 
+from bgpd.speaker.read_pacer import ReadPacer, pacer_for
 from bgpd.speaker.sockets import IPAddress, endpoint
 
 HIGH_WATER: Final = 256 * 1024  # transport buffer above which we stop producing
 LOW_WATER: Final = 64 * 1024
 MAX_PENDING: Final = 1024 * 1024  # octets queued by us while paused before the session is ended
 CLOSE_GRACE: Final = 2.0  # seconds a closing connection may take to flush its last NOTIFICATION
+READ_HIGH: Final = 256 * 1024  # queued input octets above which the transport stops reading
+READ_LOW: Final = 64 * 1024  # ... and below which it reads again
 
 
 class ConnectionOwner(Protocol):
@@ -73,8 +85,12 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._closing = False
         self._lost: asyncio.Event | None = None
-        self._early: list[bytes] = []
+        self._inbox: deque[bytes | memoryview] = deque()  # read, not yet handed to the owner
+        self._inbox_len = 0
+        self._reading_paused = False
+        self._pacer: ReadPacer | None = None
         self._lost_exc: Exception | None = None
+        self._lost_unreported = False  # closed while input was queued: reported after it
 
     # ------------------------------------------------------------------ asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -86,22 +102,80 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self.high_water, low=min(LOW_WATER, self.high_water // 4))
 
     def attach(self, owner: ConnectionOwner) -> None:
-        """Make ``owner`` the receiver of this connection's events, replaying what came before."""
+        """Make ``owner`` the receiver of this connection's events; what came before follows in order."""
         self.owner = owner
-        if self._early:
-            data = b"".join(self._early)
-            self._early.clear()
-            if not self._closing:
-                owner.on_data(self, data)
-        if self.closed:
-            owner.on_closed(self, self._lost_exc)
+        if self._inbox and not self._closing:
+            self._want_turn()
+        elif self._lost_unreported:
+            self._report_lost()
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
-        if self.owner is None:
-            self._early.append(data)
-        elif not self._closing:
-            self.owner.on_data(self, data)
+        if self._closing:
+            return
+        self._inbox.append(data)
+        self._inbox_len += len(data)
+        if self._inbox_len > READ_HIGH and not self._reading_paused and self.transport is not None:
+            # not closed here: data_received never follows connection_lost
+            self._reading_paused = True
+            self.transport.pause_reading()
+        if self.owner is not None:
+            self._want_turn()
+
+    def read_slice(self, size: int) -> bool:
+        """The pacer's turn: hand up to ``size`` queued octets to the owner; True while more wait."""
+        owner = self.owner
+        if self._closing or owner is None:  # no owner: the pacer is only asked once there is one
+            self._drop_input()
+            return False
+        owner.on_data(self, self._take(size))
+        if self._reading_paused and self._inbox_len < READ_LOW and not self.closed and not self._closing:
+            self._reading_paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+        if self._inbox and not self._closing:
+            return True
+        if self._lost_unreported:
+            self._report_lost()
+        return False
+
+    def _take(self, size: int) -> bytes:
+        """Up to ``size`` octets from the head of the queue, in order."""
+        inbox = self._inbox
+        head = inbox[0]
+        if len(head) <= size:
+            inbox.popleft()
+            parts = [head]
+            taken = len(head)
+            while inbox and taken + len(inbox[0]) <= size:
+                part = inbox.popleft()
+                parts.append(part)
+                taken += len(part)
+        else:
+            view = head if isinstance(head, memoryview) else memoryview(head)
+            parts = [view[:size]]
+            inbox[0] = view[size:]
+            taken = size
+        self._inbox_len -= taken
+        if len(parts) == 1:
+            return parts[0] if isinstance(parts[0], bytes) else bytes(parts[0])
+        return b"".join(parts)
+
+    def _want_turn(self) -> None:
+        if self._pacer is None:
+            self._pacer = pacer_for(self._loop or asyncio.get_running_loop())
+        self._pacer.want(self)
+
+    def _drop_input(self) -> None:
+        self._inbox.clear()
+        self._inbox_len = 0
+        if self._pacer is not None:
+            self._pacer.forget(self)
+
+    def _report_lost(self) -> None:
+        self._lost_unreported = False
+        if self.owner is not None:
+            self.owner.on_closed(self, self._lost_exc)
 
     def eof_received(self) -> bool:
         return False  # a half-closed BGP connection is useless: let the transport close it
@@ -114,8 +188,12 @@ class Connection(asyncio.Protocol):
         self._cancel_timers()
         self._out.clear()
         self._out_len = 0
+        self._lost_unreported = True
+        if self._inbox and not self._closing:
+            return  # the owner hears of the close after the input queued before it
+        self._drop_input()
         if self.owner is not None:
-            self.owner.on_closed(self, exc)
+            self._report_lost()
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -187,6 +265,7 @@ class Connection(asyncio.Protocol):
         self._paused = False  # the last words go to the transport's buffer regardless
         self._flush()
         self._closing = True
+        self._drop_input()  # we are done with this connection: what it still says is not read
         self.transport.close()
         if self._loop is not None:
             self._abort_handle = self._loop.call_later(CLOSE_GRACE, self.abort)
@@ -200,10 +279,11 @@ class Connection(asyncio.Protocol):
         await self._lost.wait()
 
     def abort(self) -> None:
-        """Drop the connection now, discarding anything unsent."""
+        """Drop the connection now, discarding anything unsent (and any input not handled yet)."""
         self._closing = True
         self._out.clear()
         self._out_len = 0
+        self._drop_input()
         if self.transport is not None and not self.closed:
             self.transport.abort()
 

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final
 
 from bgpd.fsm import (
@@ -66,7 +68,9 @@ from bgpd.rib.adj_rib_out import AdjRibOut, SendContext
 from bgpd.rib.routes import ExportPolicy, Route
 from bgpd.speaker import sockets
 from bgpd.speaker.collision import Arrival, Link, Links
+from bgpd.speaker.connect_gate import Admission, ConnectGate
 from bgpd.speaker.connection import CLOSE_GRACE, Connection
+from bgpd.speaker.listing import Within, received_routes
 from bgpd.speaker.prefix_limit import LimitState, PrefixGuard, PrefixLimit, Verdict
 from bgpd.speaker.record import ErrorKind, SessionRecord, notification_text
 from bgpd.speaker.session_log import SessionLog
@@ -75,15 +79,23 @@ from bgpd.speaker.status import (
     ReceivedRoute,
     SessionReading,
     SessionStatus,
+    SessionSummary,
     SoftReset,
     capabilities_to_control,
     counters_to_control,
 )
 from bgpd.wire import DEFAULT_CONTEXT, Notification, encode_message
 from bgpd.wire.constants import IPV4_UNICAST, CeaseSub, ErrorAction, ErrorCode, Family, MessageType
-from bgpd.wire.nlri import prefix_to_text
+from bgpd.wire.nlri import Prefix
 
 PUMP_BUDGET: Final = 64 * 1024  # octets of UPDATEs produced per loop iteration and session
+_HANDSHAKE_DONE: Final = frozenset({State.OPEN_CONFIRM, State.ESTABLISHED})
+_RANDOM: Final = random.Random()
+
+
+def _jitter() -> float:
+    """RFC 4271 §10: the ConnectRetry and Keepalive timers times a factor uniform in 0.75..1.0."""
+    return _RANDOM.uniform(0.75, 1.0)
 
 
 def fsm_config(config: SessionConfig) -> FsmConfig:
@@ -131,7 +143,12 @@ class PeerTask:
     """Drives one configured session (see the module docstring)."""
 
     def __init__(
-        self, config: SessionConfig, on_change: Callable[[], None], *, restarting: bool = False
+        self,
+        config: SessionConfig,
+        on_change: Callable[[], None],
+        gate: ConnectGate | None = None,
+        *,
+        restarting: bool = False,
     ) -> None:
         """``restarting``: this start is the same BGP identity coming back (bgpd restarted within the
         restart time, or took over the floating IP): the OPENs carry the Restart State bit until the
@@ -145,9 +162,13 @@ class PeerTask:
         self._rib_in = AdjRibIn(frozenset(config.families))
         self._prefix_guard = PrefixGuard(prefix_limit(config))
         self._rib_out = AdjRibOut()
+        self._routes_known = False  # set_routes was called (see there)
+        self._send_context: SendContext | None = None  # while the primary link is Established
         self._policy = ExportPolicy(config.local_asn, config.ibgp)
-        self._links = Links(Link(Session(self._fsm_config, restarting=restarting)))
+        self._links = Links(Link(Session(self._fsm_config, jitter=_jitter, restarting=restarting)))
         self._timer: asyncio.TimerHandle | None = None
+        self._gate = gate if gate is not None else ConnectGate(self._loop)
+        self._admission: Admission | None = None  # our connection attempt's place at the gate
         self._connecting: asyncio.Task[None] | None = None
         self._pump_handle: asyncio.Handle | None = None
         self._admin_down = True
@@ -178,8 +199,7 @@ class PeerTask:
         §3; see ``bgpd.fsm.events.ManualStop``)."""
         self._admin_down = True
         self._shutdown_text = text if subcode == CeaseSub.ADMINISTRATIVE_SHUTDOWN else None
-        if self._connecting is not None:
-            self._connecting.cancel()
+        self._abandon_attempt()
         links = self._links.all()
         conns = [link.conn for link in links if link.conn is not None]
         for link in links:
@@ -189,8 +209,25 @@ class PeerTask:
         await asyncio.gather(*(_closed(c) for c in conns))
 
     def set_routes(self, routes: Iterable[Route]) -> None:
+        """Announce ``routes`` (all of them: the table is replaced). Until the first call the
+        session sends nothing, End-of-RIB included, even once Established: the plan is not made
+        yet, and an empty table with its End-of-RIB would tell the peer we have no routes."""
         self._rib_out.set_routes(routes)
+        self._routes_known = True
+        self._start_sending()
         if self._rib_out.established:
+            self._schedule_pump()
+
+    def change_routes(self, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]) -> None:
+        """Announce ``announce`` and withdraw ``withdraw``, the rest staying (Adj-RIB-Out)."""
+        self._rib_out.change_routes(announce, withdraw)
+        if self._rib_out.established:
+            self._schedule_pump()
+
+    def _start_sending(self) -> None:
+        """Established and the routes known: the Adj-RIB-Out starts (table, then End-of-RIB)."""
+        if self._send_context is not None and self._routes_known and not self._rib_out.established:
+            self._rib_out.start(self._send_context)
             self._schedule_pump()
 
     @property
@@ -254,8 +291,7 @@ class PeerTask:
         elif arrival is Arrival.TAKE:
             # Connect/Active, or Idle awaiting the automatic restart (the FSM takes the connection
             # as AutomaticStart with PassiveTcpEstablishment, RFC 4271 §8.1.2 event 5)
-            if self._connecting is not None:  # our own attempt is no longer needed
-                self._connecting.cancel()
+            self._abandon_attempt()  # our own attempt is no longer needed
             primary = self._links.primary
             primary.conn, primary.origin = conn, Origin.REMOTE
             self._feed(primary, TcpConnectionConfirmed())
@@ -263,7 +299,7 @@ class PeerTask:
             # Its own FSM, started actively so that, should it become the session's only
             # connection, it reconnects by itself later (its Connect is ignored while secondary).
             restarting = self._links.primary.fsm.restarting
-            link = Link(Session(self._fsm_config, restarting=restarting), conn, Origin.REMOTE)
+            link = Link(Session(self._fsm_config, jitter=_jitter, restarting=restarting), conn, Origin.REMOTE)
             self._links.secondary = link
             self._feed(link, ManualStart())
             self._feed(link, TcpConnectionConfirmed())
@@ -298,23 +334,36 @@ class PeerTask:
         self._drop(conn, f"Send Hold Timer Expired after {conn.send_hold_time:g}s (RFC 9687)")
 
     # ------------------------------------------------------------------ status
-    def status(self) -> SessionStatus:
+    def summary(self) -> SessionSummary:
+        """The session object of the control protocol: plain reads, nothing over the routes."""
         cfg = self.config
         rec = self.record
         fsm = self._links.primary.fsm
-        negotiated = fsm.negotiated
         since = fsm.established_at
-        return SessionStatus(
+        return SessionSummary(
             name=cfg.name,
             local_ip=str(cfg.local_ip),
             peer_ip=str(cfg.peer_ip),
             local_asn=cfg.local_asn,
             peer_asn=cfg.peer_asn,
             fsm_state=str(fsm.state),
-            admin_down=self._admin_down,
             uptime=None if since is None else self._loop.time() - since,
             prefixes_received=len(self._rib_in),
             prefixes_sent=self._rib_out.sent_count(),
+            last_error=rec.last_error,
+            last_report=rec.last_report,
+        )
+
+    def status(self) -> SessionStatus:
+        """The summary and the detail (``describe``): capabilities, counters, history, routes
+        the session cannot carry."""
+        rec = self.record
+        negotiated = self._links.primary.fsm.negotiated
+        base = self.summary()
+        summary: dict[str, Any] = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+        return SessionStatus(
+            **summary,
+            admin_down=self._admin_down,
             prefixes_pending=self._rib_out.pending_prefixes,
             hold_time=negotiated.hold_time if negotiated is not None else None,
             keepalive_time=round(negotiated.keepalive_time) if negotiated is not None else None,
@@ -322,13 +371,11 @@ class PeerTask:
             counters=counters_to_control(rec.counters),
             prefix_limit=self._prefix_limit_status(),
             security=self._security_status(),
-            last_error=rec.last_error,
             last_sent=rec.last_sent,
             last_received=rec.last_received,
             history=tuple(rec.history),
-            last_report=rec.last_report,
             unsendable=tuple(f"{u.route.text}: {u.reason}" for u in self._rib_out.unsendable()),
-            graceful_restart=self._graceful_restart_status(fsm),
+            graceful_restart=self._graceful_restart_status(self._links.primary.fsm),
         )
 
     def _graceful_restart_status(self, fsm: Session) -> GracefulRestartStatus | None:
@@ -355,6 +402,10 @@ class PeerTask:
         ends the wait for its routes (RFC 4724 §4.2)."""
         deadline = fsm.timers.deadline(Timer.RESTART) or fsm.timers.deadline(Timer.STALE)
         return None if deadline is None else max(0.0, deadline - self._loop.time())
+
+    def received(self, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        """The Adj-RIB-In as a listing that runs in slices (``listing``: None marks a pause)."""
+        return received_routes(self.config.name, self._rib_in, within)
 
     def _prefix_limit_status(self) -> dict[str, Any]:
         fsm = self._links.primary.fsm
@@ -402,22 +453,7 @@ class PeerTask:
         )
 
     def received_routes(self) -> list[ReceivedRoute]:
-        out = []
-        rib = self._rib_in
-        for family, prefix, path in rib.routes():
-            as_path = path.attributes.effective_as_path() or ()
-            out.append(
-                ReceivedRoute(
-                    session=self.config.name,
-                    family=str(family),
-                    prefix=prefix_to_text(prefix, family.afi),
-                    next_hop=str(path.next_hop_address),
-                    metric=path.attributes.med,
-                    as_path=tuple(asn for segment in as_path for asn in segment.asns),
-                    stale=rib.is_stale(family, prefix),
-                )
-            )
-        return out
+        return [route for route in self.received() if route is not None]
 
     def advertised_routes(self) -> list[Route]:
         return list(self._rib_out.advertised())
@@ -458,18 +494,34 @@ class PeerTask:
         resolution = self._links.resolve(int(self.config.router_id), self.config.local_asn)
         if resolution is None:
             return
-        if resolution.promoted and self._connecting is not None:
-            self._connecting.cancel()
+        if resolution.promoted:
+            self._abandon_attempt()
         if resolution.loser is not None:
             self.record.counters.collisions += 1
             self._feed(resolution.loser, CollisionDump())
 
     # ------------------------------------------------------------------ commands
     def _do_connect(self, link: Link, action: Connect) -> None:
-        if link is self._links.primary and not self._admin_down:
-            if self._connecting is not None:
-                self._connecting.cancel()
-            self._connecting = self._loop.create_task(self._connect(link))
+        """Connect once the peer's gate lets us (``connect_gate``); an attempt still waiting
+        there keeps its place when the FSM asks again (its ConnectRetryTimer ran out meanwhile)."""
+        if link is not self._links.primary or self._admin_down:
+            return
+        if self._admission is not None and self._admission.admitted_at is None:
+            return
+        self._abandon_attempt()
+        self._admission = self._gate.enter(lambda: self._begin_connect(link))
+
+    def _begin_connect(self, link: Link) -> None:
+        self._connecting = self._loop.create_task(self._connect(link))
+
+    def _abandon_attempt(self) -> None:
+        """Give up our connection attempt, waiting or under way, and its place at the gate."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+            self._connecting = None
+        if self._admission is not None:
+            self._admission.cancel()
+            self._admission = None
 
     def _do_send(self, link: Link, action: Send) -> None:
         conn = link.conn
@@ -493,8 +545,8 @@ class PeerTask:
         if link.conn is not None:
             conn, link.conn = link.conn, None
             conn.close()
-        elif link is self._links.primary and self._connecting is not None:
-            self._connecting.cancel()  # "abandon a connection attempt"
+        elif link is self._links.primary:
+            self._abandon_attempt()  # "abandon a connection attempt"
 
     # ------------------------------------------------------------------ facts
     def _on_state_changed(self, link: Link, change: StateChanged) -> None:
@@ -502,6 +554,11 @@ class PeerTask:
         kept out of the history (its NOTIFICATIONs are still logged, see ``_on_peer_notification``)."""
         if link is not self._links.primary:
             return
+        if self._admission is not None and change.new in _HANDSHAKE_DONE:
+            self._admission.done()  # the peer answered our OPEN: the next attempt may go
+            self._admission = None
+        elif change.new is State.IDLE:
+            self._abandon_attempt()
         self.record.transition(change, time.time())
         self._log.state_changed(change)
         self._on_change()
@@ -534,10 +591,10 @@ class PeerTask:
             return
         negotiated = fact.negotiated
         self._rib_in.set_families(negotiated.families)  # routes kept stale by a restart stay
-        self._rib_out.start(SendContext(negotiated.send_context, negotiated.families, self._policy))
+        self._send_context = SendContext(negotiated.send_context, negotiated.families, self._policy)
         if link.conn is not None:
             link.conn.send_hold_time = self.config.send_hold_for(negotiated.hold_time)
-        self._schedule_pump()
+        self._start_sending()
 
     def _on_session_down(self, link: Link, fact: SessionDown) -> None:
         if link is not self._links.primary:
@@ -545,6 +602,7 @@ class PeerTask:
         self.record.counters.flaps += 1
         self._prefix_guard.session_down()
         self._rib_in.clear()
+        self._send_context = None
         self._rib_out.stop()
         if self._pump_handle is not None:
             self._pump_handle.cancel()
@@ -639,6 +697,9 @@ class PeerTask:
             )
         except OSError as err:
             self._connecting = None
+            if self._admission is not None:  # refused or unreachable: no sign of the peer's pace
+                self._admission.cancel()
+                self._admission = None
             if link is self._links.primary and link.conn is None and not self._admin_down:
                 text = sockets.connect_error_text(err, cfg.local_ip, cfg.peer_ip, cfg.port)
                 self.record.error(text, ErrorKind.CONNECT_FAILED, time.time())
@@ -648,6 +709,7 @@ class PeerTask:
         self._connecting = None
         if link is not self._links.primary or link.conn is not None or self._admin_down:
             conn.abort()  # an accepted connection got there first, or we were stopped
+            self._abandon_attempt()
             return
         link.conn, link.origin = conn, Origin.LOCAL
         self._feed(link, TcpConnectionAcknowledged())

@@ -12,16 +12,19 @@ completes between two loop iterations.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from bgpd.plan.session_config import SessionConfig
 from bgpd.rib.routes import Route
+from bgpd.speaker.connect_gate import ConnectGate
 from bgpd.speaker.connection import Connection
 from bgpd.speaker.listener import Listener
+from bgpd.speaker.listing import Within
 from bgpd.speaker.peer import PeerTask, socket_options
 from bgpd.speaker.sockets import IPAddress
-from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SoftReset
-from bgpd.wire.constants import CeaseSub
+from bgpd.speaker.status import ReceivedRoute, SessionReading, SessionStatus, SessionSummary, SoftReset
+from bgpd.wire.constants import CeaseSub, Family
+from bgpd.wire.nlri import Prefix
 
 _ListenerKey = tuple[IPAddress, int]
 
@@ -36,21 +39,24 @@ class Speaker:
     def __init__(self) -> None:
         self._sessions: dict[str, PeerTask] = {}
         self._listeners: dict[_ListenerKey, Listener] = {}
+        self._gates: dict[tuple[IPAddress, int], ConnectGate] = {}  # per peer: see connect_gate
         self._changed = asyncio.Event()  # set and replaced on every change: wakes all waiters
 
     # ------------------------------------------------------------------ sessions
     async def add_session(
         self,
         config: SessionConfig,
-        routes: Iterable[Route] = (),
+        routes: Iterable[Route] | None = (),
         *,
         shutdown: str | None = None,
         restarting: bool = False,
     ) -> None:
         """Start a session (it connects, or waits for the peer when passive); with ``shutdown``,
         add it held down by an administrative shutdown with that text, until ``start_session``.
-        ``restarting``: the same BGP identity is coming back (bgpd restarted within the restart
-        time, or took over the floating IP), so its OPENs carry the Restart State bit (RFC 4724 §4.1)."""
+        ``routes`` None: not known yet, the session sends none until ``set_routes`` (see
+        ``PeerTask.set_routes``). ``restarting``: the same BGP identity is coming back (bgpd
+        restarted within the restart time, or took over the floating IP), so its OPENs carry the
+        Restart State bit (RFC 4724 §4.1)."""
         if config.name in self._sessions:
             raise ValueError(f"session {config.name!r} exists already")
         clash = self._by_endpoints(config.local_ip, config.peer_ip)
@@ -59,8 +65,12 @@ class Speaker:
                 f"session {clash.config.name!r} already runs {config.local_ip} -> {config.peer_ip}"
             )
         await self._open_listener(config)
-        task = PeerTask(config, on_change=self._notify, restarting=restarting)
-        task.set_routes(routes)
+        gate = self._gates.get((config.peer_ip, config.port))
+        if gate is None:
+            gate = self._gates[(config.peer_ip, config.port)] = ConnectGate(asyncio.get_running_loop())
+        task = PeerTask(config, on_change=self._notify, gate=gate, restarting=restarting)
+        if routes is not None:
+            task.set_routes(routes)
         self._sessions[config.name] = task
         self._tune_listener(_key(config))
         if shutdown is None:
@@ -116,6 +126,12 @@ class Speaker:
         """Replace what the session announces; only the difference is sent (Adj-RIB-Out)."""
         self._task(name).set_routes(routes)
 
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None:
+        """Change some of what the session announces, at the cost of the change alone."""
+        self._task(name).change_routes(announce, withdraw)
+
     async def close(self, text: str = "", *, graceful: bool = False) -> None:
         """Stop every session and close the listeners. ``graceful`` (a restart of bgpd): Cease
         Administrative Reset that is not a Hard Reset, or a bare close, so graceful restart peers
@@ -142,12 +158,20 @@ class Speaker:
     def states(self) -> list[SessionStatus]:
         return [self._sessions[name].status() for name in sorted(self._sessions)]
 
+    def summaries(self) -> dict[str, SessionSummary]:
+        """Every session's control-protocol object, cheaply (``SessionSummary``), by name."""
+        return {name: task.summary() for name, task in self._sessions.items()}
+
     def readings(self) -> list[SessionReading]:
         """Every session's numbers for the metrics, by name; constant time per session."""
         return [self._sessions[name].reading() for name in sorted(self._sessions)]
 
     def received_routes(self, name: str) -> list[ReceivedRoute]:
         return self._task(name).received_routes()
+
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        """The session's received routes inside ``within``, as a listing in slices (``listing``)."""
+        return self._task(name).received(within)
 
     def advertised_routes(self, name: str) -> list[Route]:
         return self._task(name).advertised_routes()

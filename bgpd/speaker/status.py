@@ -128,8 +128,10 @@ class GracefulRestartStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionStatus:
-    """A snapshot of one session for status output and tests."""
+class SessionSummary:
+    """The fields of the control protocol's session object, cheap enough to take for every session
+    on every ``sessions`` request and status line: plain reads of the session's record and counts
+    the RIBs keep, nothing computed over routes (the detail is ``SessionStatus``)."""
 
     name: str
     local_ip: str
@@ -137,32 +139,19 @@ class SessionStatus:
     local_asn: int
     peer_asn: int
     fsm_state: str
-    admin_down: bool
     uptime: float | None
     prefixes_received: int
     prefixes_sent: int
-    prefixes_pending: int
-    hold_time: int | None
-    keepalive_time: int | None
-    capabilities: dict[str, tuple[str, ...]]
-    counters: dict[str, Any]
     last_error: str | None
-    last_sent: NotificationRecord | None
-    last_received: NotificationRecord | None
-    history: tuple[Transition, ...]
     last_report: float
-    unsendable: tuple[str, ...] = ()
-    prefix_limit: dict[str, Any] = field(default_factory=dict)
-    security: dict[str, Any] = field(default_factory=dict)
-    graceful_restart: GracefulRestartStatus | None = None  # None: switched off for this session
 
     @property
     def established(self) -> bool:
         return self.fsm_state == "Established"
 
     def to_control(self) -> dict[str, Any]:
-        """The control protocol's session object plus its session-detail fields."""
-        data: dict[str, Any] = {
+        """The control protocol's session object."""
+        return {
             "name": self.name,
             "localASN": self.local_asn,
             "peerASN": self.peer_asn,
@@ -175,12 +164,44 @@ class SessionStatus:
             "prefixesSent": self.prefixes_sent,
             "prefixesReceived": self.prefixes_received,
             "lastError": self.last_error,
-            "holdTime": self.hold_time,
-            "keepaliveTime": self.keepalive_time,
-            "capabilities": {key: list(value) for key, value in self.capabilities.items()},
-            "counters": self.counters,
-            "history": [transition_to_control(t) for t in self.history],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatus(SessionSummary):
+    """Everything about one session, for ``describe`` and tests: the summary plus the detail."""
+
+    admin_down: bool
+    prefixes_pending: int
+    hold_time: int | None
+    keepalive_time: int | None
+    capabilities: dict[str, tuple[str, ...]]
+    counters: dict[str, Any]
+    last_sent: NotificationRecord | None
+    last_received: NotificationRecord | None
+    history: tuple[Transition, ...]
+    unsendable: tuple[str, ...] = ()
+    prefix_limit: dict[str, Any] = field(default_factory=dict)
+    security: dict[str, Any] = field(default_factory=dict)
+    graceful_restart: GracefulRestartStatus | None = None  # None: switched off for this session
+
+    @property
+    def summary(self) -> SessionSummary:
+        """Just the session object's fields (a status is a summary; this drops the detail)."""
+        return SessionSummary(*(getattr(self, f.name) for f in fields(SessionSummary)))
+
+    def to_control(self) -> dict[str, Any]:
+        """The control protocol's session object plus its session-detail fields."""
+        data = SessionSummary.to_control(self)
+        data.update(
+            {
+                "holdTime": self.hold_time,
+                "keepaliveTime": self.keepalive_time,
+                "capabilities": {key: list(value) for key, value in self.capabilities.items()},
+                "counters": self.counters,
+                "history": [transition_to_control(t) for t in self.history],
+            }
+        )
         if self.prefix_limit:
             data["maxPrefixes"] = self.prefix_limit
         if self.security:

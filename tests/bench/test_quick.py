@@ -88,3 +88,47 @@ def test_allocation_small() -> None:
 def test_control_parse_small() -> None:
     report = _report("bench/control_parse.py", "--repeat", "2")
     assert report["cases"] and report["worst_ms"] > 0 and report["budget_ratio"] > 0
+
+
+@pytest.mark.interop
+def test_reload_quick() -> None:
+    report = _report("bench/reload.py", "--quick")
+    assert (report["nodes"], report["runs"]) == (200, 2)
+    assert report["flaps"] == 0 and report["differing_routes"] == 0 and report["routes"] == 202
+    for who in ("bgpd", "bird"):
+        assert report[f"{who}_to_tor_s"] > 0 and report[f"{who}_cpu_s"] > 0
+        assert report[f"{who}_status_wall_ms"] > 0 and report[f"{who}_status_cpu_ms"] >= 0
+    assert report["ratio_to_tor_s"] > 0
+
+
+@pytest.mark.interop
+def test_sessions_quick() -> None:
+    report = _report("bench/sessions.py", "--quick")
+    assert (report["sessions"], report["runs"]) == (20, 1)
+    for who in ("bgpd", "bird"):
+        assert 0 < report[f"{who}_half_established_s"] <= report[f"{who}_all_established_s"]
+        assert report[f"{who}_slowest_all_established_s"] == round(report[f"{who}_all_established_s"], 3)
+        assert report[f"{who}_runs_not_all_up"] == 0 and report[f"{who}_up_at_end"] == 20
+        assert report[f"{who}_status_wall_ms"] > 0 and report[f"{who}_status_cpu_ms"] >= 0
+
+
+@pytest.mark.interop
+def test_loop_quick() -> None:
+    report = _report("bench/loop.py", "--quick")
+    assert [p["phase"] for p in report["phases"]] == ["start", "listing", "reload", "status", "flood again"]
+    assert report["watch_stayed_up"] is True and report["hold_timer_expired"] is False
+    assert report["listing_lines"] == 20_000 + 5_000 + 1  # every received route, and the header
+    assert report["listing_s"] > 0 and report["ratio_listing_s"] > 0 and report["bgpctl_rss_mib"] > 0
+    for phase in report["phases"]:
+        assert phase["seconds"] > 0 and phase["late_max_ms"] in (
+            "0",
+            "5",
+            "10",
+            "20",
+            "50",
+            "100",
+            "200",
+            "500",
+            "1000",
+            "+Inf",
+        )

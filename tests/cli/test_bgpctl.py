@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import yaml
+from structlog.testing import capture_logs
 
 from bgpd.cli import bgpctl
 from bgpd.control.protocol import Command, ControlError, ErrorCode, optional_bool, require_str
-from bgpd.control.server import CommandSpec, ControlServer, PeerCredentials
+from bgpd.control.server import CommandSpec, ControlServer, PeerCredentials, Streamed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -520,3 +521,74 @@ async def test_watch_fails_when_the_daemon_goes_away(short_dir: Path, daemon: Fa
     assert proc.returncode == 1
     assert err.decode().startswith("bgpd is not running")
     assert b"Traceback" not in err
+
+
+def _received_many(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "session": f"10.0.1.254-node-0{1 + i % 2}",
+            "prefix": f"10.{i // 256}.{i % 256}.0/24",
+            "nextHop": "10.0.1.254",
+            "metric": None if i % 3 else i,
+            "family": "ipv4-unicast",
+            "asPath": [65000, 65001 + i % 7],
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("output", ["table", "wide", "json", "yaml"])
+@pytest.mark.parametrize("limit", [None, 5, 40])
+async def test_streamed_listings_print_exactly_what_one_reply_printed(
+    short_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    output: str,
+    limit: int | None,
+) -> None:
+    """The daemon sends listings in parts now; bgpctl's output is what it was for one reply."""
+    routes = _received_many(23)
+
+    async def whole(args: Mapping[str, Any]) -> Any:
+        return routes[: args.get("limit")]
+
+    async def parts(args: Mapping[str, Any]) -> Any:
+        return Streamed(iter(routes[: args.get("limit")]))
+
+    monkeypatch.setattr("bgpd.control.server.PART_ITEMS", 4)  # six parts for 23 routes
+    argv = ["get", "bgpreceivedroutes", "-o", output] + ([] if limit is None else ["--limit", str(limit)])
+    printed = []
+    for handler in (whole, parts):
+        commands = {Command.RECEIVED_ROUTES: CommandSpec(handler)}
+        with capture_logs():
+            async with ControlServer(short_dir / f"{handler.__name__}.sock", commands) as server:
+                printed.append(await _bgpctl(capsys, "--socket", str(server.path), *argv))
+    assert printed[0] == printed[1]
+    code, out, err = printed[1]
+    assert code == 0 and out
+    assert ("more routes match" in err) == (limit == 5)
+
+
+@pytest.mark.asyncio
+async def test_empty_streamed_listing_says_no_resources(
+    short_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def nothing(args: Mapping[str, Any]) -> Any:
+        return Streamed(iter([None, None]))
+
+    commands = {Command.RECEIVED_ROUTES: CommandSpec(nothing)}
+    with capture_logs():
+        server = ControlServer(short_dir / "e.sock", commands)
+        await server.start()
+    try:
+        for output, shown, said in (
+            ("table", "", "No resources found.\n"),
+            ("json", "[]\n", ""),
+            ("yaml", "[]\n", ""),
+        ):
+            argv = ("--socket", str(server.path), "get", "bgpreceivedroutes", "-o", output)
+            assert await _bgpctl(capsys, *argv) == (0, shown, said)
+    finally:
+        with capture_logs():
+            await server.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from bgpd.cli.tables import table_for
-from bgpd.daemon.handlers import allocations_data
+from bgpd.daemon.handlers import allocations_listing, listed
 from bgpd.daemon.host.statefile import save_maintenance
 from bgpd.plan.maintenance import Maintenance
 from tests.cli._run import EXAMPLES, bgpd
@@ -269,7 +269,7 @@ def test_allocation_keys_agree_between_plan_and_bgpctl() -> None:
     ClusterCIDRConfig with the same keys and give them the same values for every node."""
     result = bgpd("plan", "--config", DUAL, "-o", "json")
     planned = {n["name"]: n for n in json.loads(result.stdout)["nodes"]}
-    served = {a["node"]: a for a in allocations_data(plan(DUAL_TEXT))}
+    served = {a["node"]: a for a in listed(allocations_listing(plan(DUAL_TEXT)))}
     assert planned.keys() == served.keys()
     shared = {"nodePool", "clusterCIDRConfig", "podCIDRs"}
     for name, node in planned.items():

@@ -110,6 +110,7 @@ def test_bash_completes_commands_resources_options_and_paths(prefix: Path, tmp_p
     assert _bash_complete(ctl, "bgpctl", "") == [
         "get",
         "describe",
+        "status",
         "reload",
         "release",
         "reset",

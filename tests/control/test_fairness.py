@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import structlog
 
-from bgpd.control.server import CommandSpec, ControlServer
+from bgpd.control.server import CommandSpec, ControlServer, Streamed
 from tests.control.test_server import COMMANDS, Client
 
 NOBODY = 65534  # nobody:nogroup on Debian; the socket's group is set to it, as for a group member
@@ -200,3 +200,28 @@ async def test_a_client_that_does_not_read_its_reply_is_dropped(short_dir: Path)
         other = await Client.connect(srv.path)
         assert (await other.ask("sessions"))["ok"] is True
         await other.close()
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_stops_reading_a_streamed_reply_is_dropped(short_dir: Path) -> None:
+    made = 0
+
+    def rows() -> Iterator[str]:
+        nonlocal made
+        for _ in range(1_000_000):
+            made += 1
+            yield "x" * 1000
+
+    async def listing(args: Mapping[str, Any]) -> Any:
+        return Streamed(rows())
+
+    commands = {**COMMANDS, "listing": CommandSpec(listing)}
+    async with ControlServer(short_dir / "s.sock", commands, reply_timeout=0.3) as srv:
+        with structlog.testing.capture_logs() as logs:
+            stuck = await Client.connect(srv.path)
+            await stuck.send_raw(b'{"id": 1, "cmd": "listing"}\n')  # and never read
+            assert await _eventually(lambda: srv.client_count == 1)
+            assert await _eventually(lambda: srv.client_count == 0)
+        assert [e["event"] for e in logs] == ["control_client_not_reading"]
+        assert made < 100_000  # parts are made only as the client takes them
+        stuck.writer.transport.abort()

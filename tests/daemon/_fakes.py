@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from bgpd.daemon.host.addrwatch import AddressEvent
@@ -12,9 +12,19 @@ from bgpd.fsm import State
 from bgpd.plan import LocalAddress, SessionConfig
 from bgpd.plan.segments import Network
 from bgpd.rib.routes import Route
-from bgpd.speaker import ReceivedRoute, SessionNotEstablishedError, SessionReading, SessionStatus, SoftReset
+from bgpd.speaker import (
+    ReceivedRoute,
+    SessionNotEstablishedError,
+    SessionReading,
+    SessionStatus,
+    SessionSummary,
+    SoftReset,
+)
+from bgpd.speaker.listing import Within
 from bgpd.speaker.record import Counters
 from bgpd.speaker.status import GracefulRestartStatus
+from bgpd.wire.constants import Family
+from bgpd.wire.nlri import Prefix
 
 
 def status(config: SessionConfig, fsm_state: str = "Established", sent: int = 0) -> SessionStatus:
@@ -76,19 +86,20 @@ class FakeSpeaker:
     async def add_session(
         self,
         config: SessionConfig,
-        routes: Iterable[Route] = (),
+        routes: Iterable[Route] | None = (),
         *,
         shutdown: str | None = None,
         restarting: bool = False,
     ) -> None:
+        """Records ``add``, ``add-unplanned`` (routes not known yet) or ``add-held-down``."""
         assert config.name not in self.sessions
         self.sessions[config.name] = config
-        self.routes[config.name] = frozenset(routes)
-        if shutdown is None:
-            self.calls.append(("add", config.name))
-        else:
+        self.routes[config.name] = frozenset(routes or ())
+        if shutdown is not None:
             self.held_down[config.name] = shutdown
             self.calls.append(("add-held-down", config.name, shutdown))
+        else:
+            self.calls.append(("add", config.name) if routes is not None else ("add-unplanned", config.name))
         if restarting:
             self.restarting.append(config.name)
 
@@ -123,6 +134,16 @@ class FakeSpeaker:
         self.routes[name] = frozenset(routes)
         self.calls.append(("routes", name))
 
+    def change_routes(
+        self, name: str, announce: Iterable[Route], withdraw: Iterable[tuple[Family, Prefix]]
+    ) -> None:
+        assert name in self.sessions
+        gone = set(withdraw)
+        table = {(r.family, r.prefix): r for r in self.routes[name] if (r.family, r.prefix) not in gone}
+        table.update({(r.family, r.prefix): r for r in announce})
+        self.routes[name] = frozenset(table.values())
+        self.calls.append(("routes", name))
+
     def refresh_session(self, name: str) -> SoftReset:
         if name in self.not_established:
             raise SessionNotEstablishedError(f"bgpsession {name} is Active, not Established")
@@ -135,10 +156,8 @@ class FakeSpeaker:
             return "Idle"
         return "Active" if name in self.not_established else "Established"
 
-    def states(self) -> list[SessionStatus]:
-        return [
-            status(c, self._fsm_state(n), sent=len(self.routes[n])) for n, c in sorted(self.sessions.items())
-        ]
+    def state(self, name: str) -> SessionStatus:
+        return status(self.sessions[name], self._fsm_state(name), sent=len(self.routes[name]))
 
     def readings(self) -> list[SessionReading]:
         return [
@@ -157,10 +176,13 @@ class FakeSpeaker:
             for n in sorted(self.sessions)
         ]
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return [
-            ReceivedRoute(name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,))
-        ]
+    def summaries(self) -> dict[str, SessionSummary]:
+        return {name: self.state(name).summary for name in self.sessions}
+
+    def received(self, name: str, within: Within | None = None) -> Iterator[ReceivedRoute | None]:
+        yield ReceivedRoute(
+            name, "ipv4-unicast", "0.0.0.0/0", str(self.sessions[name].peer_ip), None, (65002,)
+        )
 
     async def close(self, text: str = "", *, graceful: bool = False) -> None:
         self.closed_with = text

@@ -13,7 +13,7 @@ from bgpd.daemon.handlers import describe_session_data
 from bgpd.speaker.record import Counters
 from bgpd.speaker.status import counter_key, counters_to_control
 from bgpd.wire.constants import MessageType
-from tests.daemon.test_handlers import snapshot
+from tests.daemon.test_handlers import snapshot, statuses
 
 NAME = "10.0.1.254-node-01"
 
@@ -35,8 +35,8 @@ def _distinct_counters() -> tuple[Counters, dict[str, int]]:
 def test_every_record_counter_is_in_the_status_json_and_in_describe() -> None:
     counters, values = _distinct_counters()
     base = snapshot()
-    status = dataclasses.replace(base.statuses[NAME], counters=counters_to_control(counters))
-    data = describe_session_data(dataclasses.replace(base, statuses={**base.statuses, NAME: status}), NAME)
+    status = dataclasses.replace(statuses(base)[NAME], counters=counters_to_control(counters))
+    data = describe_session_data(base, NAME, status)
     sent = json.loads(json.dumps(data))  # what crosses the socket
     text = render_describe(sent, datetime.now(UTC))
     assert len(values) >= 13

@@ -3,42 +3,57 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from bgpd.cli.bgpctl import main as bgpctl
 from bgpd.cli.tables import table_for
 from bgpd.control.client import request
 from bgpd.control.protocol import Command, ControlError, ErrorCode
-from bgpd.control.queries import RouteQuery, parse_prefix
-from bgpd.control.server import ControlServer, PeerCredentials
+from bgpd.control.queries import Prefix, RouteQuery, parse_prefix
+from bgpd.control.server import ControlServer, Handler, PeerCredentials, Streamed
 from bgpd.daemon.handlers import (
     SESSION_FIELDS,
     Snapshot,
-    advertised_routes_data,
-    allocations_data,
+    advertised_listing,
+    allocations_listing,
     commands,
     describe_session_data,
+    listed,
     sessions_data,
+    status_data,
 )
+from bgpd.daemon.loop_lag import LoopLag
 from bgpd.daemon.metrics import Format
 from bgpd.plan.maintenance import Maintenance
 from bgpd.plan.settings import Settings, parse_settings
-from bgpd.speaker import ReceivedRoute
+from bgpd.speaker import ReceivedRoute, SessionStatus
 from tests.daemon._fakes import status
 from tests.plan._fixtures import plan
 
 ONE_HELD = ("10.0.1.100",)
 
 
+def statuses(snap: Snapshot) -> dict[str, SessionStatus]:
+    """The full status of every session ``snap`` runs, as the fake speaker reports it."""
+    return {name: status(s.config, sent=len(s.announced)) for name, s in snap.running.items()}
+
+
 def snapshot(settings: Settings | None = None) -> Snapshot:
     p = plan(held=ONE_HELD, settings=settings)
     running = p.local_sessions()
-    statuses = {name: status(s.config, sent=len(s.announced)) for name, s in running.items()}
-    return Snapshot(p, running, statuses, planned_at=1_790_000_000.0)
+    summaries = {name: status(s.config, sent=len(s.announced)).summary for name, s in running.items()}
+    return Snapshot(p, running, summaries, planned_at=1_790_000_000.0)
+
+
+def describe(snap: Snapshot, name: str) -> dict[str, Any]:
+    return describe_session_data(snap, name, statuses(snap).get(name))
 
 
 def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_sessions() -> None:
@@ -62,7 +77,7 @@ def test_sessions_have_exactly_the_documented_fields_for_run_and_not_run_session
 
 
 def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> None:
-    data = advertised_routes_data(snapshot())
+    data = listed_advertised(snapshot())
     by_hop = {r["nextHop"]: r for r in data}
     assert set(by_hop) == {"10.0.1.11", "10.0.1.21", "10.0.3.11", "10.0.3.21"}
     assert by_hop["10.0.1.11"] == {
@@ -81,14 +96,14 @@ def test_advertised_routes_list_every_route_with_the_sessions_carrying_it() -> N
 
 def test_next_hop_self_shows_up_as_its_own_advertised_route() -> None:
     settings = parse_settings({"peers": {"10.0.3.254": {"offSegmentNextHop": "self"}}})
-    data = advertised_routes_data(snapshot(settings))
+    data = listed_advertised(snapshot(settings))
     selfs = [r for r in data if r["nextHop"] == "10.0.1.100"]
     assert {r["name"] for r in selfs} == {"route-via-10-0-1-100"}
     assert len(selfs) == 4 and all(r["sessions"] == ["10.0.3.254-node-01"] for r in selfs)
 
 
 def test_allocations_name_node_pool_blocks_and_addresses() -> None:
-    data = allocations_data(plan())
+    data = listed(allocations_listing(plan()))
     assert data[0] == {
         "node": "10.0.1.11",
         "nodePool": "bm",
@@ -101,22 +116,27 @@ def test_allocations_name_node_pool_blocks_and_addresses() -> None:
 
 
 def test_describe_adds_the_routes_carried_and_skipped_with_reasons() -> None:
-    data = describe_session_data(snapshot(), "10.0.1.254-node-01")
+    data = describe(snapshot(), "10.0.1.254-node-01")
     assert data["peer"] == "bgppeer1" and data["families"] == ["ipv4-unicast"]
     routes = data["routes"]
     assert routes["segment"] == "10.0.1.0/24" and routes["offSegmentNextHop"] == "skip"
     assert {r["nextHop"] for r in routes["announced"]} == {"10.0.1.11", "10.0.1.21"}
     assert len(routes["skipped"]) == 2 and "RFC 4271 §5.1.3" in routes["skipped"][0]["reason"]
-    off = describe_session_data(snapshot(), "10.0.3.254-node-01")["routes"]
+    off = describe(snapshot(), "10.0.3.254-node-01")["routes"]
     assert off["announced"] == [] and all(
         "the peer is off" in s["reason"] or "both off" in s["reason"] for s in off["skipped"]
     )
     with pytest.raises(ControlError) as missing:
-        describe_session_data(snapshot(), "nope")
+        describe(snapshot(), "nope")
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
 class _Control:
+    generation = 7
+    loop_lag = LoopLag(
+        last=0.0012, recent_max=0.021, worst=0.064, over_budget=2, budget=0.05, worst_busy=0.03
+    )
+
     def __init__(self) -> None:
         self.snap = snapshot()
         self.calls: list[tuple[str | None, ...]] = []
@@ -125,8 +145,11 @@ class _Control:
     def snapshot(self) -> Snapshot:
         return self.snap
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
-        return []
+    def session_status(self, name: str) -> SessionStatus | None:
+        return statuses(self.snap).get(name)
+
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
+        return iter(())
 
     async def reload(self, reason: str, force: bool = False) -> str:
         self.calls.append(("reload", reason, str(force)))
@@ -216,23 +239,38 @@ def test_sessions_by_name_and_unknown_name() -> None:
     assert (missing.value.code, missing.value.message) == (ErrorCode.NOT_FOUND, "no bgpsession named 'nope'")
 
 
+def listed_advertised(snap: Snapshot, query: RouteQuery | None = None) -> list[dict[str, Any]]:
+    return listed(advertised_listing(snap, query))
+
+
+def streamed(handler: Handler) -> Callable[[Mapping[str, Any]], Awaitable[list[Any]]]:
+    """A listing command's handler that answers with the whole list (its parts joined)."""
+
+    async def whole(args: Mapping[str, Any]) -> list[Any]:
+        answer = await handler(args)
+        assert isinstance(answer, Streamed)
+        return listed(answer.items)
+
+    return whole
+
+
 def _prefixes(data: list[dict[str, Any]]) -> list[str]:
     return [r["prefix"] for r in data]
 
 
 def test_advertised_routes_filtered_by_session_prefix_and_limit() -> None:
-    everything = advertised_routes_data(snapshot())
+    everything = listed_advertised(snapshot())
     assert _prefixes(everything) == ["222.2.0.0/24", "222.2.1.0/24", "222.2.2.0/24", "222.2.3.0/24"]
-    carried = advertised_routes_data(snapshot(), RouteQuery(session="10.0.1.254-node-01"))
+    carried = listed_advertised(snapshot(), RouteQuery(session="10.0.1.254-node-01"))
     assert _prefixes(carried) == ["222.2.0.0/24", "222.2.1.0/24"]
-    inside = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.2.0/23")))
+    inside = listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.2.0/23")))
     assert _prefixes(inside) == ["222.2.2.0/24", "222.2.3.0/24"]
-    exact = advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/24")))
+    exact = listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/24")))
     assert _prefixes(exact) == ["222.2.1.0/24"]
-    assert advertised_routes_data(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/25"))) == []
-    assert _prefixes(advertised_routes_data(snapshot(), RouteQuery(limit=3))) == _prefixes(everything)[:3]
+    assert listed_advertised(snapshot(), RouteQuery(prefix=parse_prefix("222.2.1.0/25"))) == []
+    assert _prefixes(listed_advertised(snapshot(), RouteQuery(limit=3))) == _prefixes(everything)[:3]
     with pytest.raises(ControlError) as missing:
-        advertised_routes_data(snapshot(), RouteQuery(session="nope"))
+        listed_advertised(snapshot(), RouteQuery(session="nope"))
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
@@ -243,19 +281,20 @@ class _Received(_Control):
         super().__init__()
         self.fetched: list[str] = []
 
-    def received_routes(self, name: str) -> list[ReceivedRoute]:
+    def received(self, name: str, within: Prefix | None) -> Iterator[ReceivedRoute | None]:
         self.fetched.append(name)
         third = name[-1]
-        return [
-            ReceivedRoute(name, "ipv4-unicast", f"10.{third}.{i}.0/24", "10.0.1.254", None, (65002,))
-            for i in range(3)
-        ]
+        for i in range(3):
+            route = ReceivedRoute(name, "ipv4-unicast", f"10.{third}.{i}.0/24", "10.0.1.254", None, (65002,))
+            if within is None or parse_prefix(route.prefix).subnet_of(within):  # type: ignore[arg-type]
+                yield route
+            yield None  # a pause point, as the speaker's listing has them
 
 
 @pytest.mark.asyncio
 async def test_received_routes_filtered_in_the_daemon() -> None:
     control = _Received()
-    handler = commands(control)[Command.RECEIVED_ROUTES].handler
+    handler = streamed(commands(control)[Command.RECEIVED_ROUTES].handler)
     everything = await handler({})
     assert [(r["session"], r["prefix"]) for r in everything][:4] == [
         ("10.0.1.254-node-01", "10.1.0.0/24"),
@@ -287,6 +326,42 @@ async def test_sessions_command_takes_a_name_and_nothing_else() -> None:
     with pytest.raises(ControlError) as bad:
         await handler({"session": "10.0.1.254-node-01"})
     assert bad.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_status_counts_sessions_routes_and_carries_the_loop_lag() -> None:
+    snap = snapshot()
+    data = status_data(snap, 3, _Control.loop_lag)
+    assert data == {
+        "generation": 3,
+        "plannedAt": "2026-09-21T14:13:20.000Z",
+        "nodes": len(snap.plan.nodes),
+        "routes": len(snap.plan.routes),
+        "sessions": {"planned": 4, "running": 2, "established": 2},
+        "loopLag": _Control.loop_lag.to_control(),
+    }
+
+
+@pytest.mark.asyncio
+async def test_bgpctl_status_over_a_real_socket(short_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sock = short_dir / "bgpd.sock"
+    with capture_logs():  # the server's log lines stay out of the captured stdout
+        async with ControlServer(sock, commands(_Control())):
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, bgpctl, ["--socket", str(sock), "status"]) == 0
+            text = capsys.readouterr().out
+            json_status = ["--socket", str(sock), "status", "-o", "json"]
+            assert await loop.run_in_executor(None, bgpctl, json_status) == 0
+            data = json.loads(capsys.readouterr().out)
+    assert data["generation"] == 7 and data["loopLag"]["overBudget"] == 2
+    lines = text.splitlines()
+    assert lines[0].startswith("Generation:") and "7, plan of 2026-09-21T14:13:20.000Z" in lines[0]
+    assert lines[1:] == [
+        "Sessions:        4 planned, 2 run here, 2 established",
+        f"Routes:          {len(_Control().snap.plan.routes)} from {len(_Control().snap.plan.nodes)} nodes",
+        "Event Loop Lag:  last 1.2 ms, worst 21.0 ms in the last 60 s and 64.0 ms since start; "
+        "2 over the 50.0 ms budget",
+        "Loop CPU:        at most 30.0 ms between two probes",
+    ]
 
 
 @pytest.mark.asyncio
@@ -343,8 +418,8 @@ async def test_maintenance_verbs_need_privilege(short_dir: Path) -> None:
 def test_drained_and_disabled_sessions_show_in_the_tables() -> None:
     p = plan(held=ONE_HELD, maintenance=Maintenance().drain(None).disable("10.0.1.254-node-01", "x"))
     running = p.local_sessions()
-    statuses = {name: status(s.config, sent=len(s.announced)) for name, s in running.items()}
-    snap = Snapshot(p, running, statuses, planned_at=1_790_000_000.0)
+    summaries = {name: status(s.config, sent=len(s.announced)).summary for name, s in running.items()}
+    snap = Snapshot(p, running, summaries, planned_at=1_790_000_000.0)
     sessions = {row["name"]: row for row in sessions_data(snap)}
     assert (sessions["10.0.1.254-node-01"]["disabled"], sessions["10.0.1.254-node-01"]["drained"]) == (
         True,
@@ -352,7 +427,7 @@ def test_drained_and_disabled_sessions_show_in_the_tables() -> None:
     )
     table = table_for("bgpsessions", list(sessions.values()), datetime.now(UTC))
     assert "Established,Disabled,Drained" in table  # the fake speaker reports it up
-    routes = advertised_routes_data(snap)
+    routes = listed_advertised(snap)
     carried = [r for r in routes if r["sessions"]]
     assert carried and all(r["communities"] == ["65535:0"] for r in carried)
     assert "65535:0" in table_for("bgpadvertisedroutes", routes, datetime.now(UTC), wide=True)
@@ -363,7 +438,7 @@ def test_a_prefix_drained_on_one_session_only_is_listed_once_per_variant() -> No
     p = plan(settings=settings, maintenance=Maintenance().drain("10.0.1.254-node-01"))
     running = p.local_sessions()
     snap = Snapshot(p, running, {}, planned_at=1_790_000_000.0)
-    routes = [r for r in advertised_routes_data(snap) if r["nextHop"] == "10.0.1.11"]
+    routes = [r for r in listed_advertised(snap) if r["nextHop"] == "10.0.1.11"]
     assert [(r["communities"], r["sessions"]) for r in routes] == [
         ([], ["10.0.3.254-node-01", "10.0.3.254-node-02"]),
         (["65535:0"], ["10.0.1.254-node-01"]),

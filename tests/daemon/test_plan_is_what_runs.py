@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bgpd.cli.plan import as_data
-from bgpd.daemon.handlers import advertised_routes_data
+from bgpd.daemon.handlers import advertised_listing, listed
 from bgpd.daemon.inputs import ConfigFile
 from bgpd.daemon.runner import Daemon
 from bgpd.manifests import parse_manifests
@@ -64,7 +64,7 @@ def test_the_plan_is_what_the_daemon_runs_and_reports(
     shown = {s["name"]: s for s in as_data(daemon.plan)["sessions"]}
     planned = as_data(_plan(case))["sessions"]
     assert [s["name"] for s in planned] == list(shown)
-    advertised = advertised_routes_data(daemon.snapshot())
+    advertised = listed(advertised_listing(daemon.snapshot()))
     for session in planned:
         name = session["name"]
         assert session == shown[name]  # bgpd plan and the daemon's plan agree, field by field

@@ -89,6 +89,19 @@ async def test_start_runs_every_held_session_and_commits_the_ledger(tmp_path: Pa
 
 
 @pytest.mark.asyncio
+async def test_sessions_start_before_the_first_plan_then_get_their_whole_table(tmp_path: Path) -> None:
+    daemon, speaker, _, _ = make(tmp_path)
+    await daemon.start()
+    adds = [call for call in speaker.calls if call[0].startswith("add")]
+    assert len(adds) == 4 and all(call[0] == "add-unplanned" for call in adds)  # no routes known yet
+    first_routes = min(i for i, call in enumerate(speaker.calls) if call[0] == "routes")
+    assert first_routes > max(speaker.calls.index(call) for call in adds)
+    assert sorted(call[1] for call in speaker.calls if call[0] == "routes") == sorted(speaker.sessions)
+    for name, session in daemon.plan.local_sessions().items():  # every table, empty ones included
+        assert speaker.routes[name] == {a.route for a in session.announced}
+
+
+@pytest.mark.asyncio
 async def test_reload_with_a_new_node_only_sends_routes_and_commits_its_block(tmp_path: Path) -> None:
     daemon, speaker, _, path = make(tmp_path)
     await daemon.start()
@@ -273,7 +286,9 @@ async def test_an_off_segment_node_changes_no_routes_but_the_explanations_follow
     path.write_text(with_node(SINGLE, "10.0.9.9"), encoding="utf-8")  # on neither floating IP's segment
     assert "no change" in await daemon.reload("test")
     assert speaker.calls == []
-    detail = describe_session_data(daemon.snapshot(), "10.0.1.254-node-01")
+    detail = describe_session_data(
+        daemon.snapshot(), "10.0.1.254-node-01", daemon.session_status("10.0.1.254-node-01")
+    )
     assert "10.0.9.9" in {s["reason"].split()[1] for s in detail["routes"]["skipped"]}
 
 
@@ -359,7 +374,9 @@ async def test_a_next_hop_policy_change_only_sends_routes_and_describe_follows(t
     assert "2 sessions updated" in await daemon.reload("test")
     assert sorted(speaker.calls) == [("routes", "10.0.3.254-node-01"), ("routes", "10.0.3.254-node-02")]
     assert {str(r.path.next_hop) for r in speaker.routes["10.0.3.254-node-01"]} == {"10.0.1.100"}
-    detail = describe_session_data(daemon.snapshot(), "10.0.3.254-node-01")
+    detail = describe_session_data(
+        daemon.snapshot(), "10.0.3.254-node-01", daemon.session_status("10.0.3.254-node-01")
+    )
     assert detail["routes"]["offSegmentNextHop"] == "self"
     speaker.calls.clear()
     assert "no change" in await daemon.reload("again")

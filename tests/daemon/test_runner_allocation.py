@@ -14,7 +14,8 @@ from structlog.testing import capture_logs
 
 from bgpd.cli.tables import table_for
 from bgpd.control.protocol import ControlError, ErrorCode
-from bgpd.daemon.handlers import ReloadRejectedError, allocations_data
+from bgpd.daemon.handlers import ReloadRejectedError, allocations_listing
+from bgpd.daemon.handlers import listed as listed_items
 from bgpd.daemon.host.statefile import LEDGER_FILE, load_ledger
 from bgpd.daemon.inputs import ConfigFile, read_settings
 from bgpd.daemon.runner import Daemon
@@ -93,7 +94,7 @@ async def test_removed_node_keeps_its_block_reserved_on_disk_and_gets_it_back(tm
     assert [(r.node, r.allocation.ipv4, r.missing_since) for r in on_disk.reserved] == [
         ("10.0.3.21", block, int(T0) + 60)
     ]
-    listed = allocations_data(daemon.snapshot().plan)
+    listed = listed_items(allocations_listing(daemon.snapshot().plan))
     assert listed[-1] == {
         "node": "10.0.3.21",
         "nodePool": None,

@@ -31,18 +31,12 @@ WAIT = 10.0  # upper bound for anything that should take milliseconds
 
 class Cluster:
     def __init__(
-        self,
-        workdir: Path,
-        env: dict[str, str] | None = None,
-        extra_settings: str = "",
-        defaults: str = "",
+        self, workdir: Path, env: dict[str, str] | None = None, extra_settings: str = "", defaults: str = ""
     ) -> None:
-        """``extra_settings``: more top-level settings (YAML lines); ``defaults``: more lines under
-        the settings' ``defaults`` (indented two spaces)."""
         self.workdir = workdir
         self.env = env
-        self.extra_settings = extra_settings
-        self.defaults = defaults
+        self.extra_settings = extra_settings  # more top-level settings (YAML lines)
+        self.defaults = defaults  # more settings for every peer (YAML lines under ``defaults:``)
         self.config = workdir / "cluster.yaml"
         self.settings = workdir / "bgpd.yaml"
         self.socket = workdir / "bgpd.sock"

@@ -106,7 +106,7 @@ def test_drain_and_undrain_send_only_the_drained_sessions_routes() -> None:
     changes = diff(before.local_sessions(), after)
     assert [(type(c), c.session.name) for c in changes] == [(UpdateRoutes, ONE)]
     assert diff(after.local_sessions(), before) == [
-        UpdateRoutes(before.by_name()[ONE], len(before.by_name()[ONE].announced), 0)
+        UpdateRoutes(before.by_name()[ONE], tuple(a.route for a in before.by_name()[ONE].announced), ())
     ]
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bgpd.plan import usage
 from bgpd.plan.usage import PoolUsage, PoolUsageCounter
+from bgpd.rib.cidr import Block
 from bgpd.rib.ledger import Ledger, NodeAllocation
 from tests.plan._fixtures import DUAL, SINGLE, manifests, plan
 
@@ -28,11 +32,32 @@ def test_a_block_recorded_under_another_name_is_taken_but_not_allocated_to_the_c
     assert (usage.taken, usage.allocations) == (4, 3)
 
 
-def test_blocks_are_parsed_once_and_the_cache_follows_the_ledger() -> None:
+def test_blocks_are_placed_once_and_the_memory_follows_the_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = PoolUsageCounter()
     ledger = plan().ledger
-    counter.usage(manifests(), ledger)
-    first = dict(counter._blocks)
-    counter.usage(manifests(), Ledger.of(ledger.entries[1:]))
-    assert set(counter._blocks) == set(first) - {ledger.entries[0].ipv4}
-    assert all(counter._blocks[k] is first[k] for k in counter._blocks)  # reused, not parsed again
+    before = counter.usage(manifests(), ledger)
+    assert set(counter._places) == {e.ipv4 for e in ledger.entries}
+    placed: list[str] = []
+    monkeypatch.setattr(usage, "_range_of", lambda block, ranges: placed.append(str(block)))
+    assert counter.usage(manifests(), ledger) == before  # nothing placed again
+    assert placed == []
+    shorter = counter.usage(manifests(), Ledger.of(ledger.entries[1:]))
+    assert (shorter[0].taken, placed) == (3, [])
+    assert set(counter._places) == {e.ipv4 for e in ledger.entries[1:]}
+
+
+def test_other_ranges_place_every_block_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    counter = PoolUsageCounter()
+    counter.usage(manifests(DUAL), plan(DUAL).ledger)
+    placed: list[Block] = []
+    place = usage._range_of
+
+    def placing(block: Block, ranges: tuple[usage._Range, ...]) -> int | None:
+        placed.append(block)
+        return place(block, ranges)
+
+    monkeypatch.setattr(usage, "_range_of", placing)
+    ledger = plan(SINGLE).ledger
+    (single,) = counter.usage(manifests(SINGLE), ledger)
+    assert (single.family, single.taken) == ("ipv4", 4)
+    assert sorted(map(str, placed)) == sorted(e.ipv4 for e in ledger.entries if e.ipv4)

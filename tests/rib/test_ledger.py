@@ -8,8 +8,18 @@ import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bgpd.rib.ledger import LEDGER_KIND, LEDGER_VERSION, Ledger, LedgerError, NodeAllocation, Reservation
+from bgpd.rib.ledger import (
+    LEDGER_KIND,
+    LEDGER_VERSION,
+    Ledger,
+    LedgerError,
+    LedgerText,
+    NodeAllocation,
+    Reservation,
+)
 
 ENTRIES = [
     NodeAllocation("node-b", "pool-b", "192.168.1.0/24", "2222:3::100/120"),
@@ -269,3 +279,36 @@ def test_of_checks_like_from_json() -> None:
         Ledger.of([ENTRIES[0], ENTRIES[0]])
     with pytest.raises(LedgerError, match="overlaps"):
         Ledger.of([NodeAllocation("x", "p", "192.168.0.0/16", None), *ENTRIES])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.sampled_from(["pods", "rack-1", 'q"uote', "ünï"]),
+            st.one_of(st.none(), st.integers(0, 255).map(lambda n: f"10.{n}.0.0/24")),
+            st.one_of(st.none(), st.integers(0, 255).map(lambda n: f"fd00:{n:x}::/64")),
+        ),
+        max_size=12,
+        unique_by=lambda item: item[0],
+    ),
+    st.integers(0, 2**32),
+)
+def test_ledger_text_is_to_json_byte_for_byte_as_entries_come_and_go(
+    rows: list[tuple[str, str, str | None, str | None]], seed: int
+) -> None:
+    rng = random.Random(seed)
+    text = LedgerText()
+    for _ in range(3):
+        entries = tuple(
+            sorted(
+                (NodeAllocation(n, c, v4, v6) for n, c, v4, v6 in rows if (v4 or v6) and rng.random() < 0.8),
+                key=lambda e: e.node,
+            )
+        )
+        reserved = tuple(
+            Reservation(e, 1_700_000_000 + i) for i, e in enumerate(entries) if rng.random() < 0.3
+        )
+        ledger = Ledger(tuple(e for e in entries if all(r.allocation is not e for r in reserved)), reserved)
+        assert text.render(ledger) == ledger.to_json()

@@ -449,3 +449,23 @@ async def test_soft_reset_of_a_session_that_is_not_established_is_refused(speake
         speaker.refresh_session(cfg.name)
     with pytest.raises(SessionNotFoundError):
         speaker.refresh_session("nope")
+
+
+@pytest.mark.asyncio
+async def test_a_session_whose_routes_are_not_known_sends_nothing_until_they_are(speaker: Speaker) -> None:
+    """Before the first plan: Established, keepalives, but no End-of-RIB that would tell the peer
+    we have no routes; then the whole table and End-of-RIB."""
+    port = free_port()
+    cfg = config(A, B, ASN_A, ASN_B, port, passive=True, families=(IPV4_UNICAST,))
+    await speaker.add_session(cfg, routes=None)
+    peer = await ScriptedPeer.connect(A, port, B)
+    await peer.handshake(peer_open(ASN_B, B, families=((1, 1),)))
+    await speaker.wait_for(cfg.name, established, 5)
+    with pytest.raises(TimeoutError):
+        await peer.expect(Update, timeout=0.5)
+    speaker.set_routes(cfg.name, ROUTES_A[:1])
+    routes = await peer.expect(Update)
+    assert isinstance(routes, Update) and routes.nlri == (ROUTES_A[0].prefix,)
+    eor = await peer.expect(Update)
+    assert isinstance(eor, Update) and eor.end_of_rib_family == IPV4_UNICAST
+    peer.close()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from bgpd.plan.maintenance import Maintenance, MaintenanceError
-from bgpd.rib.ledger import Ledger, LedgerError
+from bgpd.rib.ledger import Ledger, LedgerError, LedgerText
 
 __all__ = [
     "LEDGER_FILE",
@@ -126,9 +126,10 @@ def load_ledger(state_dir: str | os.PathLike[str]) -> Ledger:
         raise LedgerError(f"ledger {path} is corrupt: {err}") from None
 
 
-def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger) -> None:
-    """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers."""
-    _save(Path(state_dir), LEDGER_FILE, ledger.to_json())
+def save_ledger(state_dir: str | os.PathLike[str], ledger: Ledger, text: LedgerText | None = None) -> None:
+    """Write the ledger atomically, creating ``state_dir`` if needed and clearing crash leftovers.
+    ``text``: the writer's memory of the last ledger it wrote (``LedgerText``), for speed."""
+    _save(Path(state_dir), LEDGER_FILE, text.render(ledger) if text is not None else ledger.to_json())
 
 
 def load_maintenance(state_dir: str | os.PathLike[str]) -> Maintenance:
