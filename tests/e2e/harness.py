@@ -27,6 +27,9 @@ from bgpd.speaker import SessionStatus, Speaker
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "examples" / "single-stack-ipv4.yaml"
 WAIT = 10.0  # upper bound for anything that should take milliseconds
+# A process start (interpreter, imports, first plan) before the sessions can come up: seconds on a
+# loaded 2-core machine, so its own bound; a start that misses it fails with bgpd's log attached.
+START_WAIT = 30.0
 
 
 class Cluster:
@@ -59,9 +62,22 @@ class Cluster:
         for router in self.routers:
             await self.tors.add_session(router_config(router, self.port))
         self.start_daemon()
-        for router in self.routers:
-            await self.wait_router(router, lambda s: s.established and s.prefixes_received == 4)
+        await self.wait_started(lambda s: s.established and s.prefixes_received == 4)
         return self
+
+    async def wait_started(self, predicate: Callable[[SessionStatus], bool]) -> None:
+        """Wait until every router's session satisfies ``predicate`` after a start of bgpd; on a
+        timeout, fail with what the routers saw and the end of bgpd's log."""
+        try:
+            for router in self.routers:
+                await self.tors.wait_for(router.session, predicate, START_WAIT)
+        except TimeoutError:
+            seen = {r.name: self.tors.state(r.session).to_control() for r in self.routers}
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+            raise AssertionError(
+                f"bgpd's sessions not up within {START_WAIT} s of its start\n"
+                f"routers: {seen}\nbgpd log:\n{tail}"
+            ) from None
 
     def start_daemon(self) -> None:
         """Start ``bgpd run`` (again, after it stopped: the same files and state directory)."""
@@ -131,5 +147,8 @@ class Cluster:
     def counters(self, name: str) -> dict[str, Any]:
         return dict(self.tors.state(self.router(name).session).counters)
 
-    async def wait_router(self, router: Router, predicate: Callable[[SessionStatus], bool]) -> SessionStatus:
-        return await self.tors.wait_for(router.session, predicate, WAIT)
+    async def wait_router(
+        self, router: Router, predicate: Callable[[SessionStatus], bool], timeout: float = WAIT
+    ) -> SessionStatus:
+        """``timeout``: START_WAIT where the wait includes a start of bgpd."""
+        return await self.tors.wait_for(router.session, predicate, timeout)

@@ -19,7 +19,7 @@ from bgpd.cli.demo import Router
 from bgpd.control.protocol import Command
 from bgpd.speaker import SessionStatus, Speaker
 from bgpd.wire.constants import CeaseSub
-from tests.e2e.harness import WAIT, Cluster
+from tests.e2e.harness import START_WAIT, WAIT, Cluster
 
 pytestmark = pytest.mark.asyncio
 
@@ -103,7 +103,9 @@ async def test_restart_loses_no_route_and_sweeps_the_node_removed_meanwhile(shor
         cluster.write(cluster.text.replace(f"  - address: {REMOVED_NODE}\n", "", 1))
         cluster.start_daemon()
         back = await cluster.wait_router(
-            tor1, lambda s: s.established and s.prefixes_received == 3 and _gr(s)["staleRoutes"] == 0
+            tor1,
+            lambda s: s.established and s.prefixes_received == 3 and _gr(s)["staleRoutes"] == 0,
+            START_WAIT,
         )
         assert REMOVED_NODE not in cluster.received("tor1").values()
         assert _gr(back)["peerRestartState"] is True  # RFC 4724 §4.1: our OPEN said we restarted
@@ -117,6 +119,11 @@ async def test_restart_loses_no_route_and_sweeps_the_node_removed_meanwhile(shor
         assert not (cluster.state_dir / "graceful-restart.json").exists()  # used once
 
 
+def _swept_to_three(status: SessionStatus) -> bool:
+    """Back with the three routes of the new plan, the removed node's stale route swept."""
+    return status.established and status.prefixes_received == 3 and _gr(status)["staleRoutes"] == 0
+
+
 async def test_kill_and_restart_within_the_restart_time_loses_no_route(short_dir: Path) -> None:
     """``kill -9``: no NOTIFICATION, no restart record; the kernel closes the connections and the
     routers keep the routes as stale (RFC 4724 §4.2) until the new process's End-of-RIB."""
@@ -127,7 +134,9 @@ async def test_kill_and_restart_within_the_restart_time_loses_no_route(short_dir
             assert down.last_received is None and _gr(down)["staleRoutes"] == 4
         cluster.start_daemon()
         for router in cluster.routers:
-            back = await cluster.wait_router(router, lambda s: s.established and _gr(s)["staleRoutes"] == 0)
+            back = await cluster.wait_router(
+                router, lambda s: s.established and _gr(s)["staleRoutes"] == 0, START_WAIT
+            )
             assert back.prefixes_received == 4
             assert _gr(back)["peerRestartState"] is False  # no record: the new process cannot know
         assert {w.fewest for w in watches.values()} == {4}
@@ -144,7 +153,9 @@ async def test_a_start_after_the_restart_time_is_no_restart(short_dir: Path) -> 
             assert gone.counters["staleRoutesDeleted"] == 4  # the restart time ran out
         cluster.start_daemon()
         for router in cluster.routers:
-            back = await cluster.wait_router(router, lambda s: s.established and s.prefixes_received == 4)
+            back = await cluster.wait_router(
+                router, lambda s: s.established and s.prefixes_received == 4, START_WAIT
+            )
             assert _gr(back)["peerRestartState"] is False and _gr(back)["peerRestartTime"] == 2
         event = await cluster.wait_log("graceful_restart")
         assert event["restarting"] == [] and event["too_late"] == [

@@ -242,7 +242,10 @@ def test_failover_loses_no_route(ha: HaLab, how: str, record: list[str]) -> None
             moved = wait_for(lambda: addresses.arrived(tor.fip, ha.gw_b.ns.name, failed), 10, "the move")
         except TimeoutError:
             raise UnexpectedError(f"{tor.fip} never moved to gw-b") from None
-        fresh = converge(watch, tor, expected[tor.name], moved)
+        # Fresh means taken after the failure: gw-a can no longer send anything then, so only gw-b's
+        # session can give it. (Not after ``moved``: the monitor stamps a line when its thread reads
+        # it, and BIRD may take gw-b's session within 30 ms of the move, before that stamp.)
+        fresh = converge(watch, tor, expected[tor.name], failed)
     report = judge(ha, watch, expected, record)
     record.append(f"  {tor.fip} on gw-b {moved - failed:.3f} s after the failure")
     record.append(f"  fresh paths {fresh - moved:.3f} s after the move" if fresh else "  never fresh")
