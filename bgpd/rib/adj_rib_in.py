@@ -221,7 +221,7 @@ class AdjRibIn:
         stale = self._stale  # empty unless the peer is restarting: then re-sent routes are fresh
         v4 = self._tables.get(IPV4_UNICAST)
         if v4 is not None and update.withdrawn:
-            keys = _keys(update.withdrawn, Afi.IPV4)
+            keys = _not_announced(_keys(update.withdrawn, Afi.IPV4), update.nlri, Afi.IPV4)
             withdrawn += _withdraw(v4, keys)
             if stale:
                 self._refreshed(IPV4_UNICAST, keys)
@@ -231,6 +231,9 @@ class AdjRibIn:
             table = self._tables.get(family) if family is not None else None
             if table is not None and family is not None:
                 keys = _keys(unreach.withdrawn, unreach.afi)
+                reach = update.mp_reach
+                if reach is not None and (reach.afi, reach.safi) == (unreach.afi, unreach.safi):
+                    keys = _not_announced(keys, reach.nlri, unreach.afi)
                 withdrawn += _withdraw(table, keys)
                 if stale:
                     self._refreshed(family, keys)
@@ -268,6 +271,15 @@ def _keys(prefixes: Sequence[Prefix], afi: int) -> Sequence[int]:
     if isinstance(prefixes, PrefixField):
         return prefixes.keys
     return [prefix_key(prefix, afi) for prefix in prefixes]
+
+
+def _not_announced(keys: Sequence[int], nlri: Sequence[Prefix], afi: int) -> Sequence[int]:
+    """RFC 4271 §4.3: a prefix both withdrawn and announced in one UPDATE is treated as announced
+    only, so it is not counted as a withdrawal (the table ends the same either way)."""
+    if not nlri:
+        return keys
+    announced = set(_keys(nlri, afi))
+    return [key for key in keys if key not in announced]
 
 
 def _withdraw(table: dict[int, ReceivedPath], keys: Iterable[int]) -> int:

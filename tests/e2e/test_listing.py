@@ -63,7 +63,14 @@ async def test_listing_a_big_table_keeps_the_other_session_up(short_dir: Path) -
         assert after["connectionsAccepted"] == before["connectionsAccepted"]
 
         lines = out.read_text().splitlines()
-        assert len(lines) == ROUTES + 1 and lines[0].split() == ["SESSION", "PREFIX", "NEXT", "HOP", "METRIC"]
+        assert len(lines) == ROUTES + 1 and lines[0].split() == [
+            "SESSION",
+            "PREFIX",
+            "NEXT",
+            "HOP",
+            "METRIC",
+            "STALE",
+        ]
         prefixes = [ipaddress.ip_network(line.split()[1]) for line in lines[1:]]
         assert prefixes == sorted(prefixes) and prefixes[0] == ipaddress.ip_network("20.0.0.0/24")
         status = cluster.ctl(Command.STATUS)

@@ -57,6 +57,25 @@ def test_mp_reach_and_unreach() -> None:
     assert rib.count(IPV6_UNICAST) == 0
 
 
+def test_a_prefix_withdrawn_and_announced_in_one_update_counts_as_announced_only() -> None:
+    """RFC 4271 §4.3: treated as though the WITHDRAWN ROUTES did not contain it."""
+    rib = AdjRibIn(BOTH)
+    rib.apply(Update(attributes=ATTRS, nlri=(P1, P2)))
+    rib.apply(
+        Update(attributes=Attributes(origin=Origin.IGP, as_path=()), mp_reach=MpReach(2, 1, V6_NH, (Q1,)))
+    )
+    change = rib.apply(Update(withdrawn=(P1, P2), attributes=ATTRS, nlri=(P1,)))
+    assert (change.announced, change.withdrawn) == (1, 1)  # P2 withdrawn, P1 announced
+    assert rib.get(IPV4_UNICAST, P1) is not None and rib.get(IPV4_UNICAST, P2) is None
+    both = Update(
+        attributes=Attributes(origin=Origin.IGP, as_path=()),
+        mp_reach=MpReach(2, 1, V6_NH, (Q1,)),
+        mp_unreach=MpUnreach(2, 1, (Q1,)),
+    )
+    assert (rib.apply(both).announced, rib.apply(both).withdrawn) == (1, 0)
+    assert rib.count(IPV6_UNICAST) == 1
+
+
 def test_families_not_negotiated_are_ignored() -> None:
     rib = AdjRibIn(frozenset({IPV4_UNICAST}))
     change = rib.apply(Update(attributes=ATTRS, mp_reach=MpReach(2, 1, V6_NH, (Q1,))))
