@@ -275,6 +275,19 @@ def render_describe(data: Mapping[str, Any], now: datetime) -> str:
     return "\n".join(_describe_lines(data, 0, now)) + "\n"
 
 
+def _ledger_line(unwritten: Any, now: datetime) -> str:
+    """The ledger's line of ``bgpctl status``: on disk, or since when and why not."""
+    if not isinstance(unwritten, Mapping):
+        return "written"
+    since = unwritten.get("since")
+    age = f" ({_age_since(since, now)} ago)" if isinstance(since, str) else ""
+    waiting = "; a reload waits for it" if unwritten.get("reloadWaiting") else ""
+    return (
+        f"NOT WRITTEN since {_text(since)}{age}: {_text(unwritten.get('error'))}; "
+        f"pod CIDRs not announced until written: {_text(unwritten.get('withheldPodCIDRs'))}{waiting}"
+    )
+
+
 def render_status(data: Mapping[str, Any], now: datetime) -> str:
     """``bgpctl status``: the daemon as a whole, one line per subject."""
     sessions = data.get("sessions") or {}
@@ -296,6 +309,7 @@ def render_status(data: Mapping[str, Any], now: datetime) -> str:
             f"{_text(lag.get('overBudget'))} over the {_text(lag.get('budgetMs'))} ms budget",
         ),
         ("Loop CPU", f"at most {_text(lag.get('worstBusyMs'))} ms between two probes"),
+        ("Ledger", _ledger_line(data.get("ledgerUnwritten"), now)),
     ]
     width = max(len(label) for label, _ in lines) + 1
     return "".join(f"{label + ':':{width}}  {text}\n" for label, text in lines)

@@ -28,6 +28,7 @@ from bgpd.wire.notification import MAX_SHUTDOWN_COMMUNICATION
 
 __all__ = [
     "DaemonControl",
+    "LedgerLag",
     "Listing",
     "ReloadRejectedError",
     "Snapshot",
@@ -64,6 +65,16 @@ SESSION_FIELDS = (
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerLag:
+    """The ledger on disk lags the daemon's: a write failed (docs/allocation.md, "The ledger file")."""
+
+    since: float  # POSIX time of the first failed write since the last good one
+    error: str  # why the last write failed
+    withheld: int  # pod CIDRs not announced until it is written
+    reload_waiting: bool  # a reload refused until then, applied once it is written
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """What the daemon runs right now: the plan, the sessions it runs here, and their status."""
 
@@ -71,6 +82,7 @@ class Snapshot:
     running: Mapping[str, Session]  # as the speaker runs them
     summaries: Mapping[str, SessionSummary]  # of the sessions running here
     planned_at: float  # POSIX time the plan (or the held floating IPs) last changed
+    ledger_lag: LedgerLag | None = None  # None: the ledger on disk is the daemon's
 
 
 class ReloadRejectedError(Exception):
@@ -315,6 +327,18 @@ def status_data(snapshot: Snapshot, generation: int, lag: LoopLag) -> dict[str, 
             "established": established,
         },
         "loopLag": lag.to_control(),
+        "ledgerUnwritten": _ledger_lag(snapshot.ledger_lag),
+    }
+
+
+def _ledger_lag(lag: LedgerLag | None) -> dict[str, Any] | None:
+    if lag is None:
+        return None
+    return {
+        "since": rfc3339(lag.since),
+        "error": lag.error,
+        "withheldPodCIDRs": lag.withheld,
+        "reloadWaiting": lag.reload_waiting,
     }
 
 

@@ -2,10 +2,11 @@
 
 Everything that changes what runs goes through one lock and one function, ``_apply``: build the
 plan for the current manifests, settings and held addresses, commit the ledger if allocations
-moved, diff the plan against the sessions running now (``bgpd.plan.diff``) and carry out the
-changes. The plan decides everything that goes on the wire; this module only executes. So a
-SIGHUP, ``bgpctl reload`` and an address event can never interleave, and an unchanged session is
-never touched (the diff has nothing for it).
+moved (a block goes out only once the ledger on disk gives it: ``_record``, ``bgpd.plan.durable``),
+diff the plan against the sessions running now (``bgpd.plan.diff``) and carry out the changes.
+The plan decides everything that goes on the wire; this module only executes. So a SIGHUP,
+``bgpctl reload`` and an address event can never interleave, and an unchanged session is never
+touched (the diff has nothing for it).
 
 Reloads happen only when asked for (SIGHUP, ``systemctl reload``, ``bgpctl reload``): the files are
 not watched, because a file caught half-written may be valid and wrong (see ``bgpd.daemon.inputs``).
@@ -41,7 +42,7 @@ import structlog
 from bgpd.control.protocol import ControlError, ErrorCode
 from bgpd.control.server import ControlServer, ControlSocketError
 from bgpd.daemon import allocation
-from bgpd.daemon.handlers import ReloadRejectedError, Snapshot, commands
+from bgpd.daemon.handlers import LedgerLag, ReloadRejectedError, Snapshot, commands
 from bgpd.daemon.host import systemd
 from bgpd.daemon.host.addrwatch import Change as AddressChange
 from bgpd.daemon.host.statefile import (
@@ -64,7 +65,7 @@ from bgpd.daemon.inputs import (
 from bgpd.daemon.loop_lag import LoopLag, LoopLagProbe
 from bgpd.daemon.metrics import DaemonReading, Format, render
 from bgpd.daemon.metrics_http import MetricsListener
-from bgpd.manifests import Loaded
+from bgpd.manifests import Loaded, Manifests
 from bgpd.plan import Plan, Planner, Problem, Session, SessionConfig, planned_sessions
 from bgpd.plan.diff import (
     Change,
@@ -79,6 +80,7 @@ from bgpd.plan.diff import (
     diff,
     speaker_changes,
 )
+from bgpd.plan.durable import Grant, unrecorded, withheld
 from bgpd.plan.maintenance import Maintenance, MaintenanceError
 from bgpd.plan.settings import Settings
 from bgpd.plan.usage import PoolUsage, PoolUsageCounter
@@ -103,9 +105,14 @@ STOP_TEXT: Final = "bgpd stopping"  # the stop that withdraws (RFC 9003 communic
 RESTART_TEXT: Final = "bgpd restarting"  # SIGTERM: graceful restart peers keep our routes
 STOP_BUDGET: Final = 1.5  # seconds for every Cease to leave; the exit must come within 2 s
 STATUS_INTERVAL: Final = 5.0
+LEDGER_RETRY: Final = 10.0  # seconds between writes of a ledger whose last write failed
 
 _log = structlog.get_logger("bgpd.daemon")
 _NAME = operator.attrgetter("name")
+
+
+class LedgerUnwrittenError(Exception):
+    """A plan gives pod CIDRs the ledger on disk does not record, and the ledger cannot be written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +200,14 @@ class Daemon:
         self._manifests = loaded.manifests
         self._settings = settings
         self._ledger = ledger
-        self._ledger_dirty = False
+        self._on_disk = ledger  # what the state directory holds: read at start, or last written
+        self._ledger_dirty = False  # ``_ledger`` is not ``_on_disk``: a write failed
+        self._ledger_error: str | None = None  # why the last write failed
+        self._unwritten_since: float | None = None  # the first failed write since the last good one
+        self._withheld: frozenset[Grant] = frozenset()  # blocks not announced until written
+        self._waiting: tuple[Manifests, Settings] | None = None  # a reload refused until written
+        self.ledger_retry = LEDGER_RETRY
+        self._retry: asyncio.Task[None] | None = None
         self._ledger_text = LedgerText()  # the ledger file's text, entry by entry, for the next write
         self._speaker = speaker
         self._addresses = addresses
@@ -236,7 +250,11 @@ class Daemon:
 
     def snapshot(self) -> Snapshot:
         summaries = {n: s for n, s in self._speaker.summaries().items() if n in self._running}
-        return Snapshot(self._plan, dict(self._running), summaries, self._planned_at)
+        lag = None
+        if self._unwritten_since is not None:
+            waiting = self._waiting is not None
+            lag = LedgerLag(self._unwritten_since, self._ledger_error or "", len(self._withheld), waiting)
+        return Snapshot(self._plan, dict(self._running), summaries, self._planned_at, lag)
 
     def session_status(self, name: str) -> SessionStatus | None:
         return self._speaker.state(name) if name in self._running else None
@@ -313,6 +331,7 @@ class Daemon:
             systemd.notify_status(self.status_line())
 
     async def _reload(self, reason: str, force: bool) -> str:
+        self._waiting = None  # the newest reload decides: an older refused one is not retried
         errors: list[str] = []
         loaded: Loaded | None = None
         settings = self._settings
@@ -336,16 +355,38 @@ class Daemon:
                 _log.warning("reload_ignored_setting", setting=key, note="takes effect on restart")
                 settings = settings.model_copy(update={field: getattr(self._settings, field)})
         allocation.guard_reload(self._manifests, loaded.manifests, settings, force=force, reason=reason)
-        old_manifests = self._manifests
-        self._manifests, self._settings = loaded.manifests, settings
+        try:
+            return await self._apply_config(loaded.manifests, settings, reason)
+        except LedgerUnwrittenError as err:
+            _log.error("reload_rejected", reason=reason, errors=1, kept_generation=self.generation)
+            self.reloads_rejected += 1
+            self.last_reload_successful = False
+            raise ReloadRejectedError([str(err)]) from None
+
+    async def _apply_config(self, manifests: Manifests, settings: Settings, reason: str) -> str:
+        """Run the plan of ``manifests`` and ``settings`` in place of the running one. Or, when it
+        gives pod CIDRs the ledger on disk lacks and the ledger cannot be written, run nothing of
+        it (``LedgerUnwrittenError``): the running plan stays as it was, and this one waits for
+        the ledger, tried again every ``ledger_retry`` seconds (``_retry_ledger``)."""
+        old_manifests, old_settings = self._manifests, self._settings
+        self._manifests, self._settings = manifests, settings
         self.generation += 1
         structlog.contextvars.bind_contextvars(generation=self.generation)
-        changes = await self._apply()
+        try:
+            changes = await self._apply(refuse_unrecorded=True)
+        except LedgerUnwrittenError:
+            self._manifests, self._settings = old_manifests, old_settings
+            self.generation -= 1
+            structlog.contextvars.bind_contextvars(generation=self.generation)
+            self._waiting = (manifests, settings)
+            self._keep_retrying()
+            raise
+        self._waiting = None
         self.reloads += 1
         self.last_reload_successful = True
         summary = _summary(changes)
         old_nodes = set(map(_NAME, old_manifests.nodes))  # C speed: 10k names at every reload
-        new_nodes = set(map(_NAME, loaded.manifests.nodes))
+        new_nodes = set(map(_NAME, manifests.nodes))
         _log.info(
             "reload_applied",
             reason=reason,
@@ -353,7 +394,14 @@ class Daemon:
             nodes_removed=sorted(old_nodes - new_nodes),
             changes=summary,
         )
-        return f"reloaded (generation {self.generation}): {summary}"
+        held = ""
+        if self._withheld:
+            count = len(self._withheld)
+            held = (
+                f"; not announced until the ledger is written in {self._state_dir} "
+                f"({self._ledger_error}): {count} pod CIDR{'s' if count != 1 else ''}"
+            )
+        return f"reloaded (generation {self.generation}): {summary}{held}"
 
     async def release_node(self, name: str) -> str:
         """End the reservation of ``name``, a node missing from the file: its blocks become free."""
@@ -365,12 +413,12 @@ class Daemon:
                 except LedgerError as err:
                     raise ControlError(ErrorCode.NOT_FOUND, str(err)) from None
             assert reservation is not None
-            kept, self._ledger = self._ledger, self._ledger.release(name)
-            if not await self._commit_ledger():
-                self._ledger = kept
+            released = self._ledger.release(name)
+            if not await self._commit_ledger(released):
                 raise ControlError(
                     ErrorCode.FAILED, f"cannot write the ledger in {self._state_dir}: not released"
                 )
+            self._ledger, self._ledger_dirty = released, False
             blocks = [b for b in (reservation.allocation.ipv4, reservation.allocation.ipv6) if b is not None]
             _log.info("reservation_released", node=name, pod_cidrs=blocks, by="bgpctl release node")
             await self._apply()
@@ -502,6 +550,10 @@ class Daemon:
         ``withdraw``: Cease 6/2 "bgpd stopping" as Hard Reset, and no restart record."""
         self._probe.stop()
         async with self._lock:
+            if self._retry is not None:  # waiting to sleep or to lock: nothing half done
+                self._retry.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._retry
             if withdraw:
                 self._forget_restart()
             else:
@@ -514,7 +566,7 @@ class Daemon:
                 _log.warning("stop_timeout", budget_seconds=STOP_BUDGET)
             self._running.clear()
             if self._ledger_dirty:  # an earlier write failed: last chance to keep the blocks stable
-                await self._commit_ledger()
+                await self._commit_ledger(self._ledger)
 
     # ------------------------------------------------------------------ internals
     def _record_restart(self) -> None:
@@ -545,7 +597,12 @@ class Daemon:
                 "restart_record_remove_failed", state_dir=str(self._state_dir), error=err.strerror or str(err)
             )
 
-    async def _apply(self) -> list[Change]:
+    async def _apply(self, *, refuse_unrecorded: bool = False) -> list[Change]:
+        """Plan, record the plan's ledger, and run the plan. A pod CIDR is announced only once the
+        ledger on disk gives it to that node (rule 1: else a restart could give it to another):
+        when the write fails, the plan runs without those routes (``bgpd.plan.durable``), or with
+        ``refuse_unrecorded`` (a reload) not at all when that would hold back blocks the running
+        plan does not already hold back (``LedgerUnwrittenError``)."""
         now = self._clock()
         # The planner works in a thread: a plan from scratch of a large cluster takes long enough
         # to hold the event loop past its budget (a re-plan of a few nodes is quick either way).
@@ -558,15 +615,27 @@ class Daemon:
             self._maintenance,
             now=int(now),
         )
+        old_ledger = self._ledger
+        try:
+            held_back = await self._record(plan.ledger, refuse=refuse_unrecorded)
+        except LedgerUnwrittenError:
+            # It remembers the refused plan as if it ran. Its ledger check would plan from scratch
+            # next anyway (the refused ledger is not ours); a new planner does not rely on that.
+            self._planner = Planner()
+            raise
+        if held_back and held_back != self._withheld:
+            nodes = sorted({node for node, _ in held_back})
+            _log.error("routes_withheld", pod_cidrs=len(held_back), nodes=nodes[:20], more=len(nodes[20:]))
+        elif self._withheld and not held_back:
+            _log.info("withheld_routes_announced", pod_cidrs=len(self._withheld))
+        if held_back:
+            plan = await asyncio.to_thread(withheld, plan, held_back, self._withheld_why())
+        self._withheld = held_back
         if plan != self._plan:
             self._planned_at = now
-        allocation.report(self._reported, plan, self._ledger, self._settings.allocation.reservation_time)
+        allocation.report(self._reported, plan, old_ledger, self._settings.allocation.reservation_time)
         self._reported = plan.problems
         self._plan = plan
-        if plan.ledger != self._ledger:
-            self._ledger = plan.ledger
-            self._ledger_dirty = True
-            await self._commit_ledger()
         if (
             self._pools_of is None
             or self._pools_of[0] is not self._manifests
@@ -585,21 +654,79 @@ class Daemon:
             self._routes_pending.discard(name)
             if name in self._running:
                 self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
+        self._keep_retrying()
         return changes
 
-    async def _commit_ledger(self) -> bool:
-        """Write the ledger (before any route of its blocks is sent), in a thread: fsync waits."""
+    async def _record(self, ledger: Ledger, *, refuse: bool) -> frozenset[Grant]:
+        """Make ``ledger`` the daemon's, written first if the disk does not have it yet. Returns the
+        blocks it gives that the ledger on disk lacks when the write failed: their routes wait.
+        ``refuse``: keep the old ledger and raise ``LedgerUnwrittenError`` instead when some of
+        them are not held back already. A ledger that only removes or reserves entries is taken
+        even unwritten: the file on disk is then only more cautious."""
+        if ledger == self._ledger and not self._ledger_dirty:
+            return frozenset()
+        if await self._commit_ledger(ledger):
+            self._ledger, self._ledger_dirty = ledger, False
+            return frozenset()
+        unwritten = await asyncio.to_thread(unrecorded, self._on_disk, ledger)
+        if refuse and not unwritten <= self._withheld:
+            raise LedgerUnwrittenError(self._unwritten_text(unwritten - self._withheld))
+        self._ledger, self._ledger_dirty = ledger, True
+        return unwritten
+
+    def _withheld_why(self) -> str:
+        return (
+            f"the ledger on disk does not give it to this node yet (cannot write it in "
+            f"{self._state_dir}: {self._ledger_error}); announced once written, "
+            f"tried again every {self.ledger_retry:g} s"
+        )
+
+    def _unwritten_text(self, grants: frozenset[Grant]) -> str:
+        listed = [f"{block} to {node}" for node, block in sorted(grants)]
+        more = f" and {len(listed) - 3} more" if len(listed) > 3 else ""
+        return (
+            f"cannot write the pod-CIDR ledger in {self._state_dir} ({self._ledger_error}), and the new "
+            f"configuration gives {len(listed)} pod CIDR{'s' if len(listed) != 1 else ''} the ledger on "
+            f"disk does not record ({', '.join(listed[:3])}{more}); a block is announced only once it "
+            f"is recorded. The running configuration stays; the new one is applied as soon as the "
+            f"ledger is written (tried again every {self.ledger_retry:g} s)"
+        )
+
+    def _keep_retrying(self) -> None:
+        """Start ``_retry_ledger`` if the ledger on disk lags and it is not running."""
+        if (self._ledger_dirty or self._waiting is not None) and (self._retry is None or self._retry.done()):
+            self._retry = asyncio.create_task(self._retry_ledger())
+
+    async def _retry_ledger(self) -> None:
+        """While a ledger write failed: write it again every ``ledger_retry`` seconds, and run what
+        waited for it (a refused reload, held-back routes), so a freed disk heals without an
+        operator. Ends once written; ``stop`` cancels it."""
+        while self._ledger_dirty or self._waiting is not None:
+            await asyncio.sleep(self.ledger_retry)
+            async with self._lock:
+                if self._waiting is not None:
+                    with contextlib.suppress(LedgerUnwrittenError):
+                        await self._apply_config(*self._waiting, reason="ledger written")
+                elif self._ledger_dirty:
+                    await self._apply()
+
+    async def _commit_ledger(self, ledger: Ledger) -> bool:
+        """Write ``ledger`` (before any route of its blocks is sent), in a thread: fsync waits."""
         try:
-            await asyncio.to_thread(save_ledger, self._state_dir, self._ledger, self._ledger_text)
+            await asyncio.to_thread(save_ledger, self._state_dir, ledger, self._ledger_text)
         except OSError as err:
-            _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=err.strerror or str(err))
+            self._ledger_error = err.strerror or str(err)
+            if self._unwritten_since is None:
+                self._unwritten_since = self._clock()
+            _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=self._ledger_error)
             return False
-        self._ledger_dirty = False
+        self._on_disk = ledger
+        self._ledger_error = self._unwritten_since = None
         _log.info(
             "ledger_committed",
             state_dir=str(self._state_dir),
-            nodes=len(self._ledger.entries),
-            reserved=len(self._ledger.reserved),
+            nodes=len(ledger.entries),
+            reserved=len(ledger.reserved),
         )
         return True
 

@@ -338,6 +338,7 @@ def test_status_counts_sessions_routes_and_carries_the_loop_lag() -> None:
         "routes": len(snap.plan.routes),
         "sessions": {"planned": 4, "running": 2, "established": 2},
         "loopLag": _Control.loop_lag.to_control(),
+        "ledgerUnwritten": None,
     }
 
 
@@ -361,6 +362,7 @@ async def test_bgpctl_status_over_a_real_socket(short_dir: Path, capsys: pytest.
         "Event Loop Lag:  last 1.2 ms, worst 21.0 ms in the last 60 s and 64.0 ms since start; "
         "2 over the 50.0 ms budget",
         "Loop CPU:        at most 30.0 ms between two probes",
+        "Ledger:          written",
     ]
 
 
