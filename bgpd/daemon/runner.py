@@ -205,6 +205,7 @@ class Daemon:
         self._ledger_error: str | None = None  # why the last write failed
         self._unwritten_since: float | None = None  # the first failed write since the last good one
         self._withheld: frozenset[Grant] = frozenset()  # blocks not announced until written
+        self._withheld_plan: tuple[Plan, frozenset[Grant], str, Plan] | None = None  # the last cut
         self._waiting: tuple[Manifests, Settings] | None = None  # a reload refused until written
         self.ledger_retry = LEDGER_RETRY
         self._retry: asyncio.Task[None] | None = None
@@ -629,7 +630,7 @@ class Daemon:
         elif self._withheld and not held_back:
             _log.info("withheld_routes_announced", pod_cidrs=len(self._withheld))
         if held_back:
-            plan = await asyncio.to_thread(withheld, plan, held_back, self._withheld_why())
+            plan = await self._withhold(plan, held_back)
         self._withheld = held_back
         if plan != self._plan:
             self._planned_at = now
@@ -674,12 +675,20 @@ class Daemon:
         self._ledger, self._ledger_dirty = ledger, True
         return unwritten
 
-    def _withheld_why(self) -> str:
-        return (
+    async def _withhold(self, plan: Plan, grants: frozenset[Grant]) -> Plan:
+        """``plan`` announcing none of ``grants`` (``bgpd.plan.durable.withheld``); the same value
+        as last time when nothing changed, so a retry that fails again compares no tables."""
+        why = (
             f"the ledger on disk does not give it to this node yet (cannot write it in "
             f"{self._state_dir}: {self._ledger_error}); announced once written, "
             f"tried again every {self.ledger_retry:g} s"
         )
+        last = self._withheld_plan
+        if last is not None and last[0] is plan and last[1] == grants and last[2] == why:
+            return last[3]
+        cut = await asyncio.to_thread(withheld, plan, grants, why)
+        self._withheld_plan = (plan, grants, why, cut)
+        return cut
 
     def _unwritten_text(self, grants: frozenset[Grant]) -> str:
         listed = [f"{block} to {node}" for node, block in sorted(grants)]

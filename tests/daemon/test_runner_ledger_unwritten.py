@@ -33,9 +33,11 @@ class Disk:
 
     def __init__(self) -> None:
         self.full = False
+        self.failed = 0  # writes refused
 
     def __call__(self, state_dir: Path, ledger: Ledger, text: object = None) -> None:
         if self.full:
+            self.failed += 1
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         statefile.save_ledger(state_dir, ledger)
 
@@ -139,6 +141,13 @@ async def test_a_start_withholds_only_the_blocks_the_ledger_on_disk_lacks(tmp_pa
         daemon, speaker, _ = await started(tmp_path, path.read_text(), ledger=recorded)
         assert carriers(speaker, NEW) == []  # on no session
         assert speaker.routes == before  # the recorded nodes, as before
+        # The retry fails again and again: each time the same plan, nothing sent, nothing compared.
+        plan, failed = daemon.plan, disk.failed
+        speaker.calls.clear()
+        async with asyncio.timeout(10):
+            while disk.failed < failed + 2:
+                await asyncio.sleep(0.01)
+        assert daemon.plan is plan and speaker.calls == []
         new_block = next(r.prefix for r in daemon.plan.routes if r.next_hop == NEW)
         (problem,) = [p for p in daemon.plan.problems if p.node == NEW]
         assert f"{new_block} not announced" in problem.reason and "No space left on device" in problem.reason
