@@ -171,6 +171,7 @@ async def test_a_start_withholds_only_the_blocks_the_ledger_on_disk_lacks(tmp_pa
     assert carriers(speaker, NEW) == ["10.0.1.254-node-01"]
     assert NEW in nodes_on_disk(tmp_path)
     assert [e["nodes"] for e in events(logs, "routes_withheld")] == [[NEW]]
+    assert [e["node"] for e in events(logs, "allocation_problem")] == [NEW]
     assert events(logs, "withheld_routes_announced")
     assert not [p for p in daemon.plan.problems if p.node == NEW]
     await daemon.stop()
