@@ -204,6 +204,7 @@ class Daemon:
         self._ledger_dirty = False  # ``_ledger`` is not ``_on_disk``: a write failed
         self._ledger_error: str | None = None  # why the last write failed
         self._unwritten_since: float | None = None  # the first failed write since the last good one
+        self._failed_writes = 0  # failures with the same error after the logged one, this episode
         self._withheld: frozenset[Grant] = frozenset()  # blocks not announced until written
         self._withheld_plan: tuple[Plan, frozenset[Grant], str, Plan] | None = None  # the last cut
         self._waiting: tuple[Manifests, Settings] | None = None  # a reload refused until written
@@ -724,10 +725,15 @@ class Daemon:
         try:
             await asyncio.to_thread(save_ledger, self._state_dir, ledger, self._ledger_text)
         except OSError as err:
-            self._ledger_error = err.strerror or str(err)
-            if self._unwritten_since is None:
-                self._unwritten_since = self._clock()
-            _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=self._ledger_error)
+            error = err.strerror or str(err)
+            # Logged once per episode and error text, then counted (the retry tries every
+            # ``ledger_retry`` seconds; status shows the episode meanwhile).
+            if self._unwritten_since is None or error != self._ledger_error:
+                _log.error("ledger_write_failed", state_dir=str(self._state_dir), error=error)
+                self._unwritten_since = self._unwritten_since or self._clock()
+            else:
+                self._failed_writes += 1
+            self._ledger_error = error
             return False
         self._on_disk = ledger
         self._ledger_error = self._unwritten_since = None
@@ -736,7 +742,9 @@ class Daemon:
             state_dir=str(self._state_dir),
             nodes=len(ledger.entries),
             reserved=len(ledger.reserved),
+            **({"repeated_failures": self._failed_writes} if self._failed_writes else {}),
         )
+        self._failed_writes = 0
         return True
 
     async def _start(self, session: Session, *, routes_known: bool = True, restarting: bool = False) -> bool:

@@ -208,3 +208,20 @@ async def test_stop_ends_the_retry_and_writes_the_ledger_once_more(tmp_path: Pat
     await daemon.stop()
     assert asyncio.all_tasks() == {asyncio.current_task()}
     assert [r.node for r in load_ledger(tmp_path / "state").reserved] == ["10.0.3.21"]
+
+
+@pytest.mark.asyncio
+async def test_retries_that_fail_alike_are_logged_once_then_counted(tmp_path: Path, disk: Disk) -> None:
+    """A full disk for minutes must not write a line every retry (quiet logs): one error line per
+    episode, and the count of the failures that followed it on the line that ends it."""
+    disk.full = True
+    with capture_logs() as logs:
+        daemon, _, _ = await started(tmp_path)
+        async with asyncio.timeout(10):
+            while disk.failed < 5:
+                await asyncio.sleep(0.01)
+        await healed(daemon, disk)
+    assert len(events(logs, "ledger_write_failed")) == 1
+    (committed,) = [e for e in events(logs, "ledger_committed") if "repeated_failures" in e]
+    assert committed["repeated_failures"] >= 4
+    await daemon.stop()
