@@ -42,7 +42,7 @@ def test_send_quick() -> None:
 @pytest.mark.interop
 def test_ingest_quick() -> None:
     report = _report("bench/ingest.py", "--quick")
-    assert report["prefixes"] == 20_000
+    assert report["prefixes"] == 25_000  # over the default prefix limit: the bench sets none
     for who in ("bgpd", "bird"):
         assert report[f"{who}_ingest_99pct_s"] > 0 and report[f"{who}_rss_mib"] > 0
     assert report["bgpd_ingest_all_s"] >= report["bgpd_ingest_99pct_s"]  # bgpd holds every prefix
