@@ -35,6 +35,10 @@ def test_send_quick() -> None:
         assert 0 < report[f"{who}_established_to_99pct_s"] <= report[f"{who}_established_to_all_s"]
         assert report[f"{who}_start_to_established_s"] > 0 and report[f"{who}_send_cpu_per_route_us"] > 0
     assert report["send_path_ratio"] == report["ratio_established_to_99pct_s"] > 0
+    # ready (Established and routes known) is never before Established: from it is never longer
+    for who in ("bgpd", "bird"):
+        assert 0 < report[f"{who}_ready_to_99pct_s"] <= report[f"{who}_established_to_99pct_s"]
+        assert 0 < report[f"{who}_ready_send_cpu_per_route_us"] <= report[f"{who}_send_cpu_per_route_us"]
     # BIRD's Established time has millisecond precision (truncated): allow that much.
     assert 0 < report["bgpd_start_to_first_open_s"] <= report["bgpd_start_to_established_s"] + 0.002
 
