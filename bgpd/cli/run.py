@@ -14,7 +14,7 @@ from typing import Any
 import uvloop
 
 from bgpd.cli.check import print_diagnostics
-from bgpd.daemon.heap import long_lived
+from bgpd.daemon.heap import collect_as_a_daemon, long_lived
 from bgpd.daemon.host.statefile import load_ledger, load_maintenance
 from bgpd.daemon.inputs import ConfigFile, ConfigRejectedError, read_settings
 from bgpd.daemon.runner import RunOptions, serve
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(read, int):
         return read
     loaded, settings, ledger, maintenance = read
+    collect_as_a_daemon()
     configure_logging(settings.log.level, settings.log.format)
     options = RunOptions(
         config=args.config, settings=args.settings, state_dir=args.state_dir, socket=args.socket

@@ -14,7 +14,7 @@ import pytest
 from bgpd.cli import plan as plan_cli
 from bgpd.cli import run as run_cli
 from bgpd.cli.main import main
-from bgpd.daemon.heap import collector_paused, long_lived
+from bgpd.daemon.heap import DAEMON_THRESHOLDS, collector_paused, long_lived
 from tests.plan._fixtures import SINGLE
 
 
@@ -23,11 +23,13 @@ def collector() -> Iterator[None]:
     """Leave the test process's collector as it was: on, nothing frozen by the test."""
     assert gc.isenabled()
     frozen = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
     try:
         yield
     finally:
         if gc.get_freeze_count() > frozen:
             gc.unfreeze()
+        gc.set_threshold(*thresholds)
         gc.enable()
 
 
@@ -75,6 +77,7 @@ def test_the_daemon_runs_with_the_collector_on_and_its_inputs_frozen(
 
     def fake_run(coroutine: Any) -> int:
         seen["enabled"] = gc.isenabled()
+        seen["thresholds"] = gc.get_threshold()
         seen["frozen"] = gc.get_freeze_count()
         seen["loaded"] = coroutine.cr_frame.f_locals["loaded"]
         coroutine.close()
@@ -82,8 +85,10 @@ def test_the_daemon_runs_with_the_collector_on_and_its_inputs_frozen(
 
     monkeypatch.setattr(run_cli.uvloop, "run", fake_run)
     before = gc.get_freeze_count()
+    thresholds = gc.get_threshold()
     assert run_cli.run(argparse.Namespace(**_inputs(tmp_path))) == 0
     assert seen["enabled"] is True
+    assert seen["thresholds"] == DAEMON_THRESHOLDS != thresholds  # young objects get to die young
     assert seen["frozen"] > before
     assert seen["loaded"].manifests.floating_ips  # what was read is what the daemon gets
 
