@@ -14,10 +14,10 @@ that cost is bounded.
 What comes later (1 M received routes, a 200k-UPDATE flood's own paths, the plan) is not frozen,
 and in a profile of ``bench/loop.py`` a full collection walked it in 40–70 ms, about once a
 second while a listing of 1 M routes ran: each part of a listing lives across the default
-700-allocation young generation, so nearly everything a listing made reached the old generation, and CPython collects
-that whenever it grew by a quarter. With a young generation of ``YOUNG`` allocations a listing's
-parts and a burst's UPDATEs die young, and the old generation is looked at rarely
-(``DAEMON_THRESHOLDS``); the same run had no full collection at all.
+700-allocation young generation, so nearly everything a listing made reached the old
+generation, and CPython collects that whenever it grew by a quarter. With a young generation of
+``YOUNG`` allocations a listing's parts and a burst's UPDATEs die young, and the old generation
+is looked at rarely (``DAEMON_THRESHOLDS``); the same run had no full collection at all.
 """
 
 from __future__ import annotations
