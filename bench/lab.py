@@ -516,6 +516,22 @@ class Lab:
             ns.ip("-batch", str(batch))
         return ns
 
+    def know_neighbors(self, ns: Namespace, holder: Namespace, addresses: Sequence[str]) -> None:
+        """Permanent neighbour (ARP) entries in ``ns`` for ``addresses``, which ``holder`` holds on
+        its segment interface. The kernel's neighbour table is one for the whole host, every
+        namespace's entries counted together against ``gc_thresh3`` (1,024 by default): 500
+        sessions from 500 addresses, and as many for the reference, overflow it ("neighbor table
+        overflow"), and the SYN-ACKs to the addresses left out are dropped: sessions then wait for
+        ARP, not for the speaker being measured. Permanent entries are not counted (Linux ≥ 4.19)."""
+        link = json.loads(holder.ip("-j", "link", "show", holder.interfaces[0]))
+        mac = link[0]["address"]
+        iface = ns.interfaces[0]
+        batch = self.path(f"{ns.name}.neighbors")
+        batch.write_text(
+            "".join(f"neigh replace {a} lladdr {mac} dev {iface} nud permanent\n" for a in addresses)
+        )
+        ns.ip("-batch", str(batch))
+
     def path(self, name: str) -> Path:
         return self.net.path(name)
 
