@@ -84,6 +84,7 @@ def test_the_daemon_runs_with_the_collector_on_and_its_inputs_frozen(
         return 0
 
     monkeypatch.setattr(run_cli.uvloop, "run", fake_run)
+    monkeypatch.setattr(run_cli, "configure_logging", lambda *_: None)  # the test process's stays
     before = gc.get_freeze_count()
     thresholds = gc.get_threshold()
     assert run_cli.run(argparse.Namespace(**_inputs(tmp_path))) == 0
