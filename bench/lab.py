@@ -18,6 +18,7 @@ millisecond precision (``timeformat protocol iso long ms``) can be placed among 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -468,8 +469,15 @@ class Bgpd:
         return None
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.ns.lab.stop(self.process)
+        """Stop with every route withdrawn at once (``bgpctl stop --withdraw``): a plain stop is a
+        graceful restart, and the ToR would keep bgpd's routes, stale, for the restart time (120 s)
+        before the next measurement could start from an empty table."""
+        if self.process is None:
+            return
+        if self.process.alive():
+            with contextlib.suppress(LabError):
+                self.ask(Command.STOP, timeout=10.0, withdraw=True)
+        self.ns.lab.stop(self.process)
 
 
 def bgpd_settings(extra: str = "", *, addresses: Sequence[str] = (FLOATING_IP,), defaults: str = "") -> str:
@@ -507,6 +515,22 @@ class Lab:
             batch.write_text("".join(f"address add {a}/{SEGMENT_PREFIX} dev {iface}\n" for a in more))
             ns.ip("-batch", str(batch))
         return ns
+
+    def know_neighbors(self, ns: Namespace, holder: Namespace, addresses: Sequence[str]) -> None:
+        """Permanent neighbour (ARP) entries in ``ns`` for ``addresses``, which ``holder`` holds on
+        its segment interface. The kernel's neighbour table is one for the whole host, every
+        namespace's entries counted together against ``gc_thresh3`` (1,024 by default): 500
+        sessions from 500 addresses, and as many for the reference, overflow it ("neighbor table
+        overflow"), and the SYN-ACKs to the addresses left out are dropped: sessions then wait for
+        ARP, not for the speaker being measured. Permanent entries are not counted (Linux ≥ 4.19)."""
+        link = json.loads(holder.ip("-j", "link", "show", holder.interfaces[0]))
+        mac = link[0]["address"]
+        iface = ns.interfaces[0]
+        batch = self.path(f"{ns.name}.neighbors")
+        batch.write_text(
+            "".join(f"neigh replace {a} lladdr {mac} dev {iface} nud permanent\n" for a in addresses)
+        )
+        ns.ip("-batch", str(batch))
 
     def path(self, name: str) -> Path:
         return self.net.path(name)

@@ -120,6 +120,9 @@ def run(sessions: int, nodes: int, runs: int) -> dict[str, Any]:
         )
         routes = lab.planned_routes(bgpd.config)
         ref_ns = net.host(*theirs)
+        net.know_neighbors(tor_ns, bgpd.ns, ours)
+        net.know_neighbors(tor_ns, ref_ns, theirs)
+        net.know_neighbors(ref_ns, tor_ns, tor_side)
         refs: list[lab.Bird] = []
 
         def start_reference() -> int:

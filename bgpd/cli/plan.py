@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from bgpd.cli.check import add_input_arguments, load_inputs
+from bgpd.daemon.heap import collector_paused
 from bgpd.daemon.host.statefile import load_ledger, load_maintenance, save_ledger
 from bgpd.plan import Plan, Session
 from bgpd.plan.allocation import node_list
@@ -55,6 +56,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with collector_paused():  # one shot that keeps what it makes (``bgpd.daemon.heap``)
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.commit and args.state_dir is None:
         print("bgpd plan: --commit needs --state-dir (where the ledger is kept)", file=sys.stderr)
         return 2

@@ -14,12 +14,15 @@ from typing import Any
 import uvloop
 
 from bgpd.cli.check import print_diagnostics
+from bgpd.daemon.heap import collect_as_a_daemon, long_lived
 from bgpd.daemon.host.statefile import load_ledger, load_maintenance
 from bgpd.daemon.inputs import ConfigFile, ConfigRejectedError, read_settings
 from bgpd.daemon.runner import RunOptions, serve
 from bgpd.logs import configure_logging
-from bgpd.plan.maintenance import MaintenanceError
-from bgpd.rib.ledger import LedgerError
+from bgpd.manifests import Loaded
+from bgpd.plan.maintenance import Maintenance, MaintenanceError
+from bgpd.plan.settings import Settings
+from bgpd.rib.ledger import Ledger, LedgerError
 
 DEFAULT_STATE_DIR = Path("/var/lib/bgpd")
 DEFAULT_SOCKET = Path("/run/bgpd/bgpd.sock")
@@ -55,6 +58,23 @@ def _fail(lines: list[str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config = ConfigFile(args.config)
+    with long_lived():  # what is read here lives as long as the process (``bgpd.daemon.heap``)
+        read = _read_inputs(args, config)
+    if isinstance(read, int):
+        return read
+    loaded, settings, ledger, maintenance = read
+    collect_as_a_daemon()
+    configure_logging(settings.log.level, settings.log.format)
+    options = RunOptions(
+        config=args.config, settings=args.settings, state_dir=args.state_dir, socket=args.socket
+    )
+    return uvloop.run(serve(options, config, loaded, settings, ledger, maintenance=maintenance))
+
+
+def _read_inputs(
+    args: argparse.Namespace, config: ConfigFile
+) -> tuple[Loaded, Settings, Ledger, Maintenance] | int:
+    """The cluster file, settings, ledger and maintenance state, or (all errors printed) the exit code."""
     errors: list[str] = []
     loaded = None
     try:
@@ -77,8 +97,4 @@ def run(args: argparse.Namespace) -> int:
     if errors or loaded is None or settings is None:
         return _fail(errors)
     print_diagnostics(loaded.diagnostics, loaded.source, False, sys.stderr)
-    configure_logging(settings.log.level, settings.log.format)
-    options = RunOptions(
-        config=args.config, settings=args.settings, state_dir=args.state_dir, socket=args.socket
-    )
-    return uvloop.run(serve(options, config, loaded, settings, ledger, maintenance=maintenance))
+    return loaded, settings, ledger, maintenance

@@ -656,6 +656,7 @@ class Daemon:
             self._routes_pending.discard(name)
             if name in self._running:
                 self._speaker.set_routes(name, [a.route for a in self._running[name].announced])
+                await asyncio.sleep(0)  # a table at a time (10k routes: ~10 ms): the loop's budget
         self._keep_retrying()
         return changes
 

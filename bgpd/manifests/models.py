@@ -15,10 +15,27 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 def _ip(text: str) -> str:
+    stripped = text.strip()
+    if _canonical_ipv4(stripped):  # nearly every node address: 10,000 of them are read at start-up
+        return stripped
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        return str(ipaddress.ip_address(stripped))
     except ValueError:
         raise ValueError(f"{text!r} is not an IP address") from None
+
+
+def _canonical_ipv4(text: str) -> bool:
+    """True when ``text`` is an IPv4 address written as ``ipaddress`` writes it (four decimal
+    octets, no leading zeros), which ``_ip`` then keeps as it is: a third of the cost of parsing."""
+    octets = text.split(".")
+    return len(octets) == 4 and all(
+        octet.isascii()
+        and octet.isdigit()
+        and len(octet) <= 3
+        and (octet[0] != "0" or octet == "0")
+        and int(octet) <= 255
+        for octet in octets
+    )
 
 
 def _cidr(text: str) -> str:

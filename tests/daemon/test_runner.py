@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -99,6 +101,27 @@ async def test_sessions_start_before_the_first_plan_then_get_their_whole_table(t
     assert sorted(call[1] for call in speaker.calls if call[0] == "routes") == sorted(speaker.sessions)
     for name, session in daemon.plan.local_sessions().items():  # every table, empty ones included
         assert speaker.routes[name] == {a.route for a in session.announced}
+
+
+@pytest.mark.asyncio
+async def test_the_first_plan_gives_the_loop_back_between_two_sessions_tables(tmp_path: Path) -> None:
+    """Each table of 10,000 routes is ~10 ms of the loop's time: one at a time, not all at once."""
+    daemon, speaker, _, _ = make(tmp_path)
+
+    async def ticker() -> None:
+        while True:
+            speaker.calls.append(("tick", ""))
+            await asyncio.sleep(0)
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        await daemon.start()
+    finally:
+        ticking.cancel()
+    tables = [i for i, call in enumerate(speaker.calls) if call[0] == "routes"]
+    assert len(tables) == 4
+    for before, after in itertools.pairwise(tables):
+        assert ("tick", "") in speaker.calls[before:after]
 
 
 @pytest.mark.asyncio
