@@ -320,7 +320,7 @@ class GracefulRestart:
     """A test router's graceful-restart settings (RFC 4724), the same words for GoBGP and BIRD.
 
     ``notification`` is the RFC 8538 N-bit: GoBGP 3.10 has it (``notification-enabled``); BIRD
-    2.0.12 has none (HA-NOTES.md), so it is ignored there. ``helper_only`` makes GoBGP announce the
+    2.0.12 has none (docs/ha-lab.md), so it is ignored there. ``helper_only`` makes GoBGP announce the
     capability without families: it keeps a restarting neighbor's routes but claims no forwarding
     state of its own (the receiving role only)."""
 
