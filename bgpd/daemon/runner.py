@@ -671,7 +671,8 @@ class Daemon:
         if await self._commit_ledger(ledger):
             self._ledger, self._ledger_dirty = ledger, False
             return frozenset()
-        unwritten = await asyncio.to_thread(unrecorded, self._on_disk, ledger)
+        pinned = self._manifests.node_cidrs or ()
+        unwritten = await asyncio.to_thread(unrecorded, self._on_disk, ledger, pinned)
         if refuse and not unwritten <= self._withheld:
             raise LedgerUnwrittenError(self._unwritten_text(unwritten - self._withheld))
         self._ledger, self._ledger_dirty = ledger, True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bgpd.manifests.cluster import NodePodCidrs
 from bgpd.plan.durable import unrecorded, withheld
 from bgpd.rib.ledger import Ledger, NodeAllocation, Reservation
 from tests.plan._fixtures import SINGLE, plan, with_node
@@ -26,6 +27,19 @@ def test_a_gained_family_is_unrecorded_alone_and_a_reservation_on_disk_is_not_a_
     dual = NodeAllocation(A.node, A.config, A.ipv4, "2222:3::/120")
     assert unrecorded(Ledger((A,)), Ledger((dual,))) == {(A.node, "2222:3::/120")}
     assert unrecorded(Ledger((), (Reservation(B, 10),)), Ledger((B,))) == {(B.node, B.ipv4)}
+
+
+def test_a_block_a_node_document_gives_needs_no_ledger_on_disk() -> None:
+    """The cluster file records it: a restart reads the same Node document, whatever the ledger."""
+    dual = NodeAllocation("10.0.1.31", "cluster-wide-1", "222.2.3.0/24", "2222:3::300/120")
+    pinned = [NodePodCidrs(dual.node, "node-10-0-1-31", "222.2.3.0/24", "2222:3:0::300/120")]
+    assert unrecorded(Ledger(()), Ledger((dual,)), pinned) == frozenset()
+    v4_only = [NodePodCidrs(dual.node, "node-10-0-1-31", "222.2.3.0/24", None)]
+    assert unrecorded(Ledger(()), Ledger((dual,)), v4_only) == {(dual.node, "2222:3::300/120")}
+    other = [NodePodCidrs("10.0.1.41", "node-10-0-1-41", "222.2.3.0/24", None)]  # not this node's
+    assert unrecorded(Ledger(()), Ledger((dual,)), other) == {
+        (dual.node, b) for b in ("222.2.3.0/24", "2222:3::300/120")
+    }
 
 
 def test_withheld_routes_are_skipped_with_the_reason_everything_else_as_planned() -> None:
