@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from structlog.testing import capture_logs
 
 from bgpd.cli.tables import render_status
@@ -20,10 +21,11 @@ from bgpd.daemon.handlers import ReloadRejectedError, commands, describe_session
 from bgpd.daemon.host import statefile
 from bgpd.daemon.host.statefile import load_ledger
 from bgpd.daemon.runner import Daemon
+from bgpd.plan.allocation import node_list
 from bgpd.rib.ledger import Ledger
 from tests.daemon._fakes import FakeSpeaker
 from tests.daemon.test_runner_allocation import announced, events, make
-from tests.plan._fixtures import SINGLE, with_node, without_node
+from tests.plan._fixtures import SINGLE, manifests, plan, with_node, without_node
 
 NEW = "10.0.1.31"  # the node added; its session is 10.0.1.254-node-01 (the node's segment)
 
@@ -224,4 +226,26 @@ async def test_retries_that_fail_alike_are_logged_once_then_counted(tmp_path: Pa
     assert len(events(logs, "ledger_write_failed")) == 1
     (committed,) = [e for e in events(logs, "ledger_committed") if "repeated_failures" in e]
     assert committed["repeated_failures"] >= 4
+    await daemon.stop()
+
+
+@pytest.mark.asyncio
+async def test_blocks_node_documents_give_are_announced_though_the_ledger_cannot_be_written(
+    tmp_path: Path, disk: Disk
+) -> None:
+    """The cluster file records them: a restart reads the same Node documents, whatever the ledger
+    on disk says, so a full disk holds nothing back (a fresh gateway with Node documents)."""
+    text = with_node(SINGLE, NEW)
+    listed = node_list(manifests(text), plan(text).ledger)
+    pinned = text + "\n---\n" + yaml.safe_dump(listed, sort_keys=False)
+    for name in ("reference", "full"):
+        (tmp_path / name).mkdir()
+    reference, reference_speaker, _ = await started(tmp_path / "reference", pinned)
+    expected = dict(reference_speaker.routes)
+    await reference.stop()
+    disk.full = True
+    with capture_logs() as logs:
+        daemon, speaker, _ = await started(tmp_path / "full", pinned)
+    assert events(logs, "ledger_write_failed") and not events(logs, "routes_withheld")
+    assert speaker.routes == expected and carriers(speaker, NEW) == ["10.0.1.254-node-01"]
     await daemon.stop()
