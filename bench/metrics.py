@@ -69,6 +69,8 @@ def _reading(sessions: list[SessionReading]) -> DaemonReading:
         loop_lag_max=0.02,
         pools=[PoolUsage(f"pool-{i}", "ipv4", 256, 200, 200) for i in range(20)],
         floating_ips=[(f"10.0.{i}.100", True) for i in range(4)],
+        ledger_written=True,
+        withheld_pod_cidrs=0,
         sessions=sessions,
         planned={},  # the info family is left out on both sides: no plan sessions in this benchmark
     )

@@ -113,6 +113,8 @@ class DaemonReading:
     loop_lag_max: float  # seconds, the worst since start
     pools: Sequence[PoolUsage]
     floating_ips: Sequence[tuple[str, bool]]  # every floating IP of the cluster, held here or not
+    ledger_written: bool  # the pod-CIDR ledger on disk is the daemon's (no write failing)
+    withheld_pod_cidrs: int  # blocks not announced until the ledger giving them is on disk
     sessions: Sequence[SessionReading]  # the sessions run here, by name
     planned: Mapping[str, Session]  # the same sessions as the plan has them (labels, maintenance)
 
@@ -317,6 +319,14 @@ HELD = MetricFamily(
 HELD_COUNT = MetricFamily(
     f"{_D}floating_ips_held", Kind.GAUGE, "How many of the floating IPs this host holds."
 )
+LEDGER_WRITTEN = MetricFamily(
+    f"{_D}ledger_written", Kind.GAUGE, "1 unless a write of the pod-CIDR ledger is failing (retried)."
+)
+WITHHELD = MetricFamily(
+    f"{_D}ledger_withheld_pod_cidrs",
+    Kind.GAUGE,
+    "Pod CIDRs not announced until the ledger giving them is written.",
+)
 SESSIONS = MetricFamily(f"{_D}sessions", Kind.GAUGE, "Sessions run on this host.")
 
 FAMILIES: Final = (
@@ -330,6 +340,8 @@ FAMILIES: Final = (
     FREE,
     HELD,
     HELD_COUNT,
+    LEDGER_WRITTEN,
+    WITHHELD,
     SESSIONS,
     *(family for family, _ in SESSION_FAMILIES),
 )
@@ -347,6 +359,8 @@ def _daemon_samples(reading: DaemonReading) -> Iterator[tuple[MetricFamily, Iter
     yield FREE, ((labels, p.free) for labels, p in pools)
     yield HELD, ((f'address="{_escape(a)}"', _flag(held)) for a, held in reading.floating_ips)
     yield HELD_COUNT, (("", sum(held for _, held in reading.floating_ips)),)
+    yield LEDGER_WRITTEN, (("", _flag(reading.ledger_written)),)
+    yield WITHHELD, (("", reading.withheld_pod_cidrs),)
     yield SESSIONS, (("", len(reading.sessions)),)
 
 

@@ -276,6 +276,8 @@ class Daemon:
             loop_lag_max=self.loop_lag.worst,
             pools=self._pools,
             floating_ips=[(ip, ip in held) for ip in self._manifests.floating_ips],
+            ledger_written=self._unwritten_since is None,
+            withheld_pod_cidrs=len(self._withheld),
             sessions=[r for r in self._speaker.readings() if r.name in self._running],
             planned=dict(self._running),
         )

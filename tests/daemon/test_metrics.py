@@ -54,6 +54,8 @@ def daemon_reading(sessions: list[SessionReading] | None = None, **kw: Any) -> D
         "loop_lag_max": 0.031,
         "pools": (PoolUsage("cluster-wide-1", "ipv4", 256, 4, 5),),
         "floating_ips": (("10.0.1.100", True), ("10.0.3.100", False)),
+        "ledger_written": False,
+        "withheld_pod_cidrs": 2,
         "sessions": sessions if sessions is not None else [reading(n) for n in sorted(planned)],
         "planned": planned,
     }
@@ -107,6 +109,7 @@ def test_the_values_are_the_maintained_ones(fmt: Format) -> None:
     )
     assert got[("bgpd_floating_ip_held", (("address", "10.0.3.100"),))] == 0
     assert got[("bgpd_floating_ips_held", ())] == 1
+    assert (got[("bgpd_ledger_written", ())], got[("bgpd_ledger_withheld_pod_cidrs", ())]) == (0, 2)
     assert got[("bgpd_sessions", ())] == 2
     assert (got[("bgpd_session_established", s1)], got[("bgpd_session_state", s1)]) == (0, 3)
     assert (got[("bgpd_session_established", s2)], got[("bgpd_session_state", s2)]) == (1, 6)
@@ -195,6 +198,7 @@ async def test_the_daemon_counts_reloads_and_knows_its_floating_ips(tmp_path: Pa
     assert got[("bgpd_floating_ip_held", (("address", "10.0.1.100"),))] == 1
     assert got[("bgpd_floating_ip_held", (("address", "10.0.3.100"),))] == 0
     assert got[("bgpd_sessions", ())] == 2  # the sessions of 10.0.1.100 only
+    assert (got[("bgpd_ledger_written", ())], got[("bgpd_ledger_withheld_pod_cidrs", ())]) == (1, 0)
     one = (("session", "10.0.1.254-node-01"),)
     assert (got[("bgpd_session_disabled", one)], got[("bgpd_session_established", one)]) == (1, 0)
     pool = (("config", "cluster-wide-1"), ("family", "ipv4"))

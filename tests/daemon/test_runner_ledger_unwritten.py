@@ -20,10 +20,12 @@ from bgpd.daemon import runner
 from bgpd.daemon.handlers import ReloadRejectedError, commands, describe_session_data, status_data
 from bgpd.daemon.host import statefile
 from bgpd.daemon.host.statefile import load_ledger
+from bgpd.daemon.metrics import Format
 from bgpd.daemon.runner import Daemon
 from bgpd.plan.allocation import node_list
 from bgpd.rib.ledger import Ledger
 from tests.daemon._fakes import FakeSpeaker
+from tests.daemon.test_metrics import samples
 from tests.daemon.test_runner_allocation import announced, events, make
 from tests.plan._fixtures import SINGLE, manifests, plan, with_node, without_node
 
@@ -165,6 +167,8 @@ async def test_a_start_withholds_only_the_blocks_the_ledger_on_disk_lacks(tmp_pa
         ]
         assert line.startswith("Ledger:          NOT WRITTEN since ")
         assert line.endswith(": No space left on device; pod CIDRs not announced until written: 1")
+        got = samples(await daemon.metrics_text(Format.OPENMETRICS), Format.OPENMETRICS)
+        assert (got[("bgpd_ledger_written", ())], got[("bgpd_ledger_withheld_pod_cidrs", ())]) == (0, 1)
         # A reload meanwhile that gives nothing new runs, and says what is still held back.
         message = await daemon.reload("test")
         assert message.endswith("(No space left on device): 1 pod CIDR")
